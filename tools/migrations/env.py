@@ -1,0 +1,23 @@
+"""Alembic environment: runs against the engine put in ``config.attributes`` by tools.db."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import tools.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes["engine"]
+    with engine.begin() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        context.run_migrations()
+
+
+run_migrations_online()
