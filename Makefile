@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 types: $(STAMP)
-	$(BIN)/mypy tools bot
+	$(BIN)/mypy tools bot bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest
