@@ -1,0 +1,190 @@
+"""Portfolio metrics: retention, logo churn, NPS, health mix, renewals, pipeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import Session
+
+from tests.tools.test_lean import (
+    AS_OF,
+    CONFIG,
+    add_account,
+    add_contract,
+    add_usage,
+    days_back,
+)
+from tools.metrics import net_promoter_score, one_year_before, portfolio_metrics
+from tools.models import HealthSnapshot, NpsResponse
+from tools.results import Band, BandMix, HealthResult
+
+YEAR_AGO = date(2025, 3, 31)
+
+
+def health(account_id: int, score: float, band: Band) -> HealthResult:
+    return HealthResult(
+        account_id=account_id, as_of=AS_OF, score=score, band=band, signals=[], drivers=[]
+    )
+
+
+def _retention_portfolio(session: Session) -> dict[str, int]:
+    """One churn, one upsell, one flat (each $100k a year ago), one new logo."""
+    ids = {
+        "churned": add_account(
+            session, "churned", arr="100000", start=date(2024, 6, 1), end=date(2025, 12, 31)
+        ),
+        "upsell": add_account(
+            session, "upsell", arr="100000", start=date(2024, 6, 1), end=date(2025, 5, 31)
+        ),
+        "flat": add_account(
+            session, "flat", arr="100000", start=date(2024, 6, 1), end=date(2026, 5, 31)
+        ),
+        "new": add_account(
+            session, "new", arr="50000", start=date(2025, 9, 1), end=date(2026, 8, 31)
+        ),
+    }
+    add_contract(
+        session,
+        ids["upsell"],
+        "upsell-c2",
+        arr="150000",
+        start=date(2025, 6, 1),
+        end=date(2026, 5, 31),
+    )
+    return ids
+
+
+def test_retention_on_a_hand_computed_portfolio(session: Session) -> None:
+    _retention_portfolio(session)
+
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    assert m.accounts == 4
+    assert m.active_accounts == 3
+    assert m.total_arr == Decimal("300000")  # upsell 150k + flat 100k + new 50k
+    assert m.nrr == pytest.approx(250 / 300, abs=1e-4)  # (0 + 150 + 100) / 300
+    assert m.grr == pytest.approx(200 / 300, abs=1e-4)  # (0 + 100 + 100) / 300
+    assert m.logo_churn == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_empty_portfolio(session: Session) -> None:
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    assert (m.accounts, m.active_accounts, m.total_arr) == (0, 0, Decimal("0"))
+    assert (m.nrr, m.grr, m.logo_churn, m.nps, m.average_health) == (None,) * 5
+    assert m.band_mix == BandMix()
+    assert [(b.days, b.count) for b in m.renewals] == [(30, 0), (60, 0), (90, 0)]
+
+
+_responses = iter(range(1, 10**9))
+
+
+def _nps(session: Session, account_id: int, score: int, day: date, kind: str = "nps") -> None:
+    session.add(
+        NpsResponse(
+            external_id=f"nps-{next(_responses)}",
+            account_id=account_id,
+            kind=kind,
+            score=score,
+            responded_at=datetime(day.year, day.month, day.day, 9, tzinfo=UTC),
+        )
+    )
+    session.flush()
+
+
+def test_nps_arithmetic(session: Session) -> None:
+    account = add_account(session, "acme")
+    for score in (10, 10, 9, 3):  # 3 promoters, 1 detractor of 4
+        _nps(session, account, score, AS_OF - timedelta(days=score))
+    _nps(session, account, 0, AS_OF - timedelta(days=90))  # outside the 90 days
+    _nps(session, account, 0, AS_OF + timedelta(days=1))  # after as_of
+    _nps(session, account, 1, AS_OF, kind="csat")  # not NPS
+
+    assert net_promoter_score(session, as_of=AS_OF) == 50.0
+    passives = add_account(session, "passive")
+    for score in (7, 8):
+        _nps(session, passives, score, AS_OF)
+    assert net_promoter_score(session, as_of=AS_OF) == pytest.approx(33.3)
+
+
+def test_renewals_and_arr_at_risk_from_given_health(session: Session) -> None:
+    soon = add_account(session, "soon", arr="10000", end=AS_OF + timedelta(days=20))
+    mid = add_account(session, "mid", arr="20000", end=AS_OF + timedelta(days=45))
+    late = add_account(session, "late", arr="40000", end=AS_OF + timedelta(days=90))
+    far = add_account(session, "far", arr="80000", end=AS_OF + timedelta(days=91))
+    bands = {
+        soon: health(soon, 40, Band.RED),
+        mid: health(mid, 80, Band.GREEN),
+        late: health(late, 60, Band.AMBER),
+        far: health(far, 30, Band.RED),
+    }
+
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG, health=bands)
+
+    assert [(b.days, b.count, b.arr, b.arr_at_risk) for b in m.renewals] == [
+        (30, 1, Decimal("10000"), Decimal("10000")),
+        (60, 2, Decimal("30000"), Decimal("10000")),
+        (90, 3, Decimal("70000"), Decimal("50000")),
+    ]
+    assert m.band_mix == BandMix(green=1, amber=1, red=2)
+    assert m.average_health == 52.5
+
+
+def test_health_from_latest_snapshot_on_or_before_as_of(session: Session) -> None:
+    a = add_account(session, "a", end=AS_OF + timedelta(days=10))
+    b = add_account(session, "b")
+    gone = add_account(session, "gone", start=date(2024, 1, 1), end=date(2025, 1, 1))
+    rows = [
+        (a, AS_OF - timedelta(days=5), 90.0, "GREEN"),
+        (a, AS_OF - timedelta(days=1), 50.0, "AMBER"),
+        (a, AS_OF + timedelta(days=1), 20.0, "RED"),  # after as_of: ignored
+        (b, AS_OF - timedelta(days=30), 30.0, "RED"),
+        (gone, AS_OF, 10.0, "RED"),  # not active: ignored
+    ]
+    for account_id, day, score, band in rows:
+        session.add(HealthSnapshot(account_id=account_id, day=day, score=score, band=band))
+    session.flush()
+
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    assert m.band_mix == BandMix(green=0, amber=1, red=1)
+    assert m.average_health == 40.0
+    assert m.renewals[0].arr_at_risk == Decimal("120000")
+
+
+def test_expansion_pipeline(session: Session) -> None:
+    busy = add_account(session, "busy", arr="120000", seats=100)
+    add_usage(session, busy, days_back(28), 100)
+
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    assert m.expansion_pipeline_count == 1
+    assert m.expansion_pipeline_arr == Decimal("12000")
+
+
+def test_no_look_ahead(session: Session) -> None:
+    ids = _retention_portfolio(session)
+    before = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    add_contract(
+        session,
+        ids["flat"],
+        "flat-c2",
+        arr="900000",
+        start=AS_OF + timedelta(days=1),
+        end=date(2027, 12, 31),
+    )
+    _nps(session, ids["flat"], 0, AS_OF + timedelta(days=2))
+    session.add(
+        HealthSnapshot(account_id=ids["flat"], day=AS_OF + timedelta(days=1), score=5, band="RED")
+    )
+    add_usage(session, ids["flat"], [AS_OF + timedelta(days=1)], 500)
+
+    assert portfolio_metrics(session, as_of=AS_OF, config=CONFIG) == before
+
+
+def test_one_year_before_handles_leap_day() -> None:
+    assert one_year_before(date(2028, 2, 29)) == date(2027, 2, 28)
+    assert one_year_before(AS_OF) == YEAR_AGO

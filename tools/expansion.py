@@ -1,0 +1,314 @@
+"""Expansion opportunities: seats near the cap, higher-tier modules, integrations and API.
+
+Definitions (only data dated on or before ``as_of``; thresholds in ``ExpansionConfig``):
+- seats: each of the last 4 weeks has a peak daily active users >= 90% of seats purchased;
+  extra seats = ceil(max(peak, purchased) x 1.10) - purchased (at least 1), priced at
+  ARR / seats purchased.
+- module: a non-integration feature of a tier above the plan (starter < pro < enterprise) with
+  >= 5 peak users or >= 200 events in the last 30 days; one opportunity for the highest such
+  tier, worth current ARR x that tier's uplift.
+- integration: an integration feature above the plan with >= 100 events, or >= 100,000 calls
+  to the ``api`` feature(s), in the last 30 days; worth current ARR x 15%.
+Keys are ``{external_id}:seats:cap``, ``{external_id}:module:{tier}`` and
+``{external_id}:integration:package``: they do not depend on the day or on the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, or_, select
+from sqlmodel import Session, col
+
+from tools.lean import (
+    TIER_RANK,
+    ActiveContract,
+    active_contracts,
+    dollars,
+    format_money,
+    in_ids,
+    pct,
+    rows,
+    weekly_usage,
+)
+from tools.models import Feature, FeatureUsage
+from tools.results import ExpansionOpportunity
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
+
+
+def _default_tier_uplift() -> dict[str, float]:
+    return {"pro": 0.3, "enterprise": 0.5}
+
+
+class ExpansionConfig(BaseModel):
+    """Thresholds and prices for expansion opportunities (TOML section ``[expansion]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Seats: utilisation = peak daily active users in a week / seats purchased.
+    seat_utilisation_threshold: float = Field(default=0.9, ge=0)
+    seat_weeks: int = Field(default=4, ge=1, description="Consecutive weeks at/over threshold.")
+    seat_headroom: float = Field(default=0.1, ge=0, description="Extra seats above the peak.")
+    # Module: heavy use of a feature whose tier is above the plan.
+    window_days: int = Field(default=30, ge=1)
+    module_min_users: int = Field(default=5, ge=1, description="Peak users of the feature.")
+    module_min_events: int = Field(default=200, ge=1, description="Events in the window.")
+    tier_uplift: dict[str, float] = Field(
+        default_factory=_default_tier_uplift,
+        description="Share of current ARR added by moving up to this tier.",
+    )
+    # Integration: integration features not in the plan, or heavy API use.
+    integration_min_events: int = Field(default=100, ge=1)
+    api_feature_keys: list[str] = Field(default_factory=lambda: ["api"])
+    api_min_events: int = Field(default=100_000, ge=1, description="API calls in the window.")
+    integration_uplift: float = Field(default=0.15, ge=0, description="Share of current ARR.")
+    min_estimated_arr: Decimal = Field(default=Decimal("0"), ge=0)
+
+
+@dataclass(frozen=True)
+class _FeatureUse:
+    key: str
+    name: str
+    tier: str
+    is_integration: bool
+    peak_users: int
+    events: int
+
+
+def _feature_use(
+    session: Session, *, as_of: date, cfg: ExpansionConfig, account_ids: Sequence[int] | None
+) -> dict[int, list[_FeatureUse]]:
+    """Per-account use of each feature over the window, only rows that could matter."""
+    since = as_of - timedelta(days=cfg.window_days - 1)
+    peak = func.max(col(FeatureUsage.users))
+    events = func.sum(col(FeatureUsage.events))
+    floor_events = min(cfg.module_min_events, cfg.integration_min_events)
+    stmt = (
+        select(
+            col(FeatureUsage.account_id),
+            col(Feature.key),
+            col(Feature.name),
+            col(Feature.tier),
+            col(Feature.is_integration),
+            peak,
+            events,
+        )
+        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
+        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) <= as_of)
+        .group_by(
+            col(FeatureUsage.account_id),
+            col(Feature.key),
+            col(Feature.name),
+            col(Feature.tier),
+            col(Feature.is_integration),
+        )
+        .having(
+            or_(
+                peak >= cfg.module_min_users,
+                events >= floor_events,
+                col(Feature.key).in_(cfg.api_feature_keys or [""]),
+            )
+        )
+    )
+    if account_ids is not None:
+        stmt = stmt.where(in_ids(col(FeatureUsage.account_id), account_ids))
+    result: dict[int, list[_FeatureUse]] = {}
+    for account_id, key, name, tier, is_integration, users, n in rows(session, stmt):
+        use = _FeatureUse(key, name, tier, bool(is_integration), int(users or 0), int(n or 0))
+        result.setdefault(int(account_id), []).append(use)
+    return result
+
+
+def _ref(contract: ActiveContract) -> str:
+    return contract.external_id or str(contract.account_id)
+
+
+def _seats(
+    contract: ActiveContract, weekly_peaks: npt.NDArray[np.float64] | None, cfg: ExpansionConfig
+) -> ExpansionOpportunity | None:
+    purchased = contract.seats_purchased
+    if purchased <= 0 or weekly_peaks is None:
+        return None
+    utilisation = weekly_peaks / purchased
+    if not bool(np.all(utilisation >= cfg.seat_utilisation_threshold)):
+        return None
+    peak = int(weekly_peaks.max())
+    factor = 1 + Decimal(str(cfg.seat_headroom))
+    target = math.ceil(Decimal(max(peak, purchased)) * factor)
+    extra = max(target - purchased, 1)
+    seat_price = contract.arr / purchased
+    estimated = dollars(seat_price * extra)
+    weeks = len(weekly_peaks)
+    threshold = pct(cfg.seat_utilisation_threshold)
+    shares = ", ".join(pct(float(u)) for u in utilisation)
+    formula = (
+        f"ceil(max(peak {peak:,}, purchased {purchased:,}) x {factor:.2f}) - {purchased:,} "
+        f"= {extra:,} extra seats x {format_money(seat_price)}/seat "
+        f"({format_money(contract.arr)} ARR / {purchased:,} seats) = {format_money(estimated)}"
+    )
+    return ExpansionOpportunity(
+        account_id=contract.account_id,
+        kind="seats",
+        title=f"{extra:,} more seats ({peak:,} active users on {purchased:,} seats)",
+        evidence=[
+            f"seat utilisation at or above {threshold} for the last {weeks} weeks: {shares} "
+            "(weekly peak daily active users / seats purchased)",
+            f"peak daily active users: {peak:,} vs {purchased:,} seats purchased",
+        ],
+        estimated_arr=estimated,
+        formula=formula,
+        talk_track=(
+            f"Your team has used {threshold} or more of its {purchased:,} seats every week for "
+            f"the last {weeks} weeks, peaking at {peak:,} active users. Adding {extra:,} seats "
+            f"keeps everyone working without hitting the cap, at {format_money(seat_price)} "
+            f"per seat ({format_money(estimated)} a year)."
+        ),
+        key=f"{_ref(contract)}:seats:cap",
+    )
+
+
+def _heavy(use: _FeatureUse, min_users: int, min_events: int) -> bool:
+    return use.peak_users >= min_users or use.events >= min_events
+
+
+def _usage_text(use: _FeatureUse, days: int) -> str:
+    return (
+        f"{use.name} ({use.tier} tier): {use.peak_users:,} users and {use.events:,} events "
+        f"in the last {days} days"
+    )
+
+
+def _module(
+    contract: ActiveContract, uses: list[_FeatureUse], cfg: ExpansionConfig
+) -> ExpansionOpportunity | None:
+    plan_rank = TIER_RANK.get(contract.plan)
+    if plan_rank is None:
+        return None
+    heavy = [
+        u
+        for u in uses
+        if not u.is_integration
+        and u.key not in cfg.api_feature_keys
+        and TIER_RANK.get(u.tier, -1) > plan_rank
+        and _heavy(u, cfg.module_min_users, cfg.module_min_events)
+    ]
+    if not heavy:
+        return None
+    heavy.sort(key=lambda u: (-TIER_RANK[u.tier], -u.events, u.key))
+    target = heavy[0].tier
+    uplift = Decimal(str(cfg.tier_uplift.get(target, 0.0)))
+    estimated = dollars(contract.arr * uplift)
+    names = ", ".join(u.name for u in heavy)
+    return ExpansionOpportunity(
+        account_id=contract.account_id,
+        kind="module",
+        title=f"Upgrade {contract.plan} to {target}: heavy use of {names}",
+        evidence=[_usage_text(u, cfg.window_days) for u in heavy]
+        + [f"current plan: {contract.plan}"],
+        estimated_arr=estimated,
+        formula=(
+            f"{format_money(contract.arr)} current ARR x {uplift:.0%} {target} tier uplift "
+            f"= {format_money(estimated)}"
+        ),
+        talk_track=(
+            f"Your team is already leaning on {names}, which the {target} plan is built "
+            f"around: {heavy[0].peak_users:,} users and {heavy[0].events:,} events in the last "
+            f"{cfg.window_days} days on {heavy[0].name}. Moving from {contract.plan} to "
+            f"{target} (about {format_money(estimated)} a year) makes that use fully supported."
+        ),
+        key=f"{_ref(contract)}:module:{target}",
+    )
+
+
+def _integration(
+    contract: ActiveContract, uses: list[_FeatureUse], cfg: ExpansionConfig
+) -> ExpansionOpportunity | None:
+    plan_rank = TIER_RANK.get(contract.plan, len(TIER_RANK))
+    outside_plan = [
+        u
+        for u in uses
+        if u.is_integration
+        and TIER_RANK.get(u.tier, -1) > plan_rank
+        and u.events >= cfg.integration_min_events
+    ]
+    api = [u for u in uses if u.key in cfg.api_feature_keys]
+    api_calls = sum(u.events for u in api)
+    heavy_api = api_calls >= cfg.api_min_events
+    if not outside_plan and not heavy_api:
+        return None
+    evidence = [_usage_text(u, cfg.window_days) + " (not in plan)" for u in outside_plan]
+    if heavy_api:
+        evidence.append(
+            f"{api_calls:,} API calls in the last {cfg.window_days} days "
+            f"(threshold {cfg.api_min_events:,})"
+        )
+    uplift = Decimal(str(cfg.integration_uplift))
+    estimated = dollars(contract.arr * uplift)
+    what = ", ".join(u.name for u in outside_plan) or "the API"
+    usage = (
+        f"{api_calls:,} API calls"
+        if heavy_api
+        else f"{outside_plan[0].events:,} {outside_plan[0].name} events"
+    )
+    return ExpansionOpportunity(
+        account_id=contract.account_id,
+        kind="integration",
+        title=f"Integration package: heavy use of {what}",
+        evidence=evidence,
+        estimated_arr=estimated,
+        formula=(
+            f"{format_money(contract.arr)} current ARR x {uplift:.0%} integration uplift "
+            f"= {format_money(estimated)}"
+        ),
+        talk_track=(
+            f"Your systems are wired into ours: {usage} in the last {cfg.window_days} days. "
+            f"The integration package covers {what} with higher limits and support, "
+            f"for about {format_money(estimated)} a year."
+        ),
+        key=f"{_ref(contract)}:integration:package",
+    )
+
+
+def expansion_opportunities(
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    account_ids: Sequence[int] | None = None,
+) -> dict[int, list[ExpansionOpportunity]]:
+    """Seats, module and integration opportunities per account in force on ``as_of``.
+
+    Reads only data dated on or before ``as_of``. Every account in force gets a key (an
+    empty list when nothing is found); churned accounts are absent.
+    """
+    cfg = config.expansion
+    contracts = active_contracts(session, on=as_of, account_ids=account_ids)
+    if not contracts:
+        return {}
+    ids = list(contracts) if account_ids is not None else None
+    weekly = weekly_usage(session, as_of=as_of, weeks=cfg.seat_weeks, account_ids=ids)
+    week_row = weekly.index()
+    features = _feature_use(session, as_of=as_of, cfg=cfg, account_ids=ids)
+    result: dict[int, list[ExpansionOpportunity]] = {}
+    for account_id, contract in contracts.items():
+        row = week_row.get(account_id)
+        uses = features.get(account_id, [])
+        candidates = [
+            _seats(contract, weekly.peak_dau[row] if row is not None else None, cfg),
+            _module(contract, uses, cfg),
+            _integration(contract, uses, cfg),
+        ]
+        result[account_id] = [
+            o for o in candidates if o is not None and o.estimated_arr >= cfg.min_estimated_arr
+        ]
+    return result

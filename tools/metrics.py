@@ -1,0 +1,199 @@
+"""Portfolio metrics for CS leaders: retention, logo churn, health mix, NPS, renewals, pipeline.
+
+Definitions (all as of a day, reading only data dated on or before it):
+- an account is *active* on a day when a contract is in force (start_date <= day <= end_date);
+  its ARR is that contract's ARR (the latest-starting one when renewals overlap);
+- the *cohort* is the accounts active exactly 12 months before ``as_of``; accounts that started
+  since are left out of retention, as is usual;
+- NRR = sum of the cohort's ARR now (0 when churned) / sum of its ARR then, so expansion counts;
+- GRR = the same with each account's ARR now capped at its ARR then (contraction and churn only);
+- logo churn = cohort accounts not active now / cohort size;
+- all three are ratios (1.0 = 100%), None when the cohort is empty;
+- NPS = % promoters (9-10) - % detractors (0-6) over NPS answers of the trailing 90 days;
+- renewals: active accounts whose contract ends within 30/60/90 days (cumulative windows);
+  ARR at risk is the ARR of those whose band is AMBER or RED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import and_, case, func, select
+from sqlmodel import Session, col
+
+from tools.expansion import expansion_opportunities
+from tools.lean import ActiveContract, active_contracts, day_cutoff, rows
+from tools.models import Contract, HealthSnapshot, NpsResponse, SurveyKind
+from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
+
+RENEWAL_WINDOWS: tuple[int, ...] = (30, 60, 90)
+NPS_WINDOW_DAYS = 90
+AT_RISK_BANDS = frozenset({Band.AMBER, Band.RED})
+
+
+def one_year_before(day: date) -> date:
+    """The same calendar day a year earlier (29 February maps to 28 February)."""
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:
+        return day.replace(year=day.year - 1, day=28)
+
+
+def retention(
+    then: Mapping[int, ActiveContract], now: Mapping[int, ActiveContract]
+) -> tuple[float | None, float | None, float | None]:
+    """(NRR, GRR, logo churn) of the accounts in ``then`` (see the module docstring)."""
+    if not then:
+        return None, None, None
+    start = np.array([float(c.arr) for c in then.values()], dtype=np.float64)
+    end = np.array([float(now[a].arr) if a in now else 0.0 for a in then], dtype=np.float64)
+    lost = sum(1 for a in then if a not in now)
+    logo_churn = round(lost / len(then), 4)
+    base = float(start.sum())
+    if base <= 0:
+        return None, None, logo_churn
+    nrr = round(float(end.sum()) / base, 4)
+    grr = round(float(np.minimum(end, start).sum()) / base, 4)
+    return nrr, grr, logo_churn
+
+
+def _known_accounts(session: Session, as_of: date) -> int:
+    stmt = select(func.count(func.distinct(col(Contract.account_id)))).where(
+        col(Contract.start_date) <= as_of
+    )
+    return int(rows(session, stmt)[0][0] or 0)
+
+
+def net_promoter_score(
+    session: Session, *, as_of: date, days: int = NPS_WINDOW_DAYS
+) -> float | None:
+    """NPS over NPS answers in the ``days`` days ending ``as_of``; None when there are none."""
+    since = datetime.combine(as_of - timedelta(days=days - 1), time.min, tzinfo=UTC)
+    score = col(NpsResponse.score)
+    stmt = select(
+        func.count(),
+        func.sum(case((score >= 9, 1), else_=0)),
+        func.sum(case((score <= 6, 1), else_=0)),
+    ).where(
+        col(NpsResponse.kind) == SurveyKind.NPS.value,
+        col(NpsResponse.responded_at) >= since,
+        col(NpsResponse.responded_at) < day_cutoff(as_of),
+    )
+    total, promoters, detractors = rows(session, stmt)[0]
+    if not total:
+        return None
+    return round(100.0 * (int(promoters or 0) - int(detractors or 0)) / int(total), 1)
+
+
+def latest_health(session: Session, *, as_of: date) -> dict[int, tuple[float, Band]]:
+    """Score and band of each account's latest health snapshot on or before ``as_of``."""
+    latest = (
+        select(
+            col(HealthSnapshot.account_id).label("account_id"),
+            func.max(col(HealthSnapshot.day)).label("day"),
+        )
+        .where(col(HealthSnapshot.day) <= as_of)
+        .group_by(col(HealthSnapshot.account_id))
+        .subquery()
+    )
+    stmt = select(
+        col(HealthSnapshot.account_id), col(HealthSnapshot.score), col(HealthSnapshot.band)
+    ).join(
+        latest,
+        and_(
+            col(HealthSnapshot.account_id) == latest.c.account_id,
+            col(HealthSnapshot.day) == latest.c.day,
+        ),
+    )
+    result: dict[int, tuple[float, Band]] = {}
+    for account_id, score, band in rows(session, stmt):
+        if band in Band.__members__.values():
+            result[int(account_id)] = (float(score), Band(band))
+    return result
+
+
+def _band_mix(bands: Mapping[int, tuple[float, Band]]) -> tuple[float | None, BandMix]:
+    if not bands:
+        return None, BandMix()
+    scores = np.array([s for s, _ in bands.values()], dtype=np.float64)
+    counts = {b: 0 for b in Band}
+    for _, band in bands.values():
+        counts[band] += 1
+    mix = BandMix(green=counts[Band.GREEN], amber=counts[Band.AMBER], red=counts[Band.RED])
+    return round(float(scores.mean()), 1), mix
+
+
+def renewal_buckets(
+    now: Mapping[int, ActiveContract],
+    bands: Mapping[int, tuple[float, Band]],
+    *,
+    as_of: date,
+    windows: tuple[int, ...] = RENEWAL_WINDOWS,
+) -> list[RenewalBucket]:
+    """Renewals due within each window (cumulative), their ARR and ARR at risk."""
+    buckets: list[RenewalBucket] = []
+    for days in windows:
+        horizon = as_of + timedelta(days=days)
+        due = [c for c in now.values() if as_of <= c.end_date <= horizon]
+        at_risk = [
+            c for c in due if c.account_id in bands and bands[c.account_id][1] in AT_RISK_BANDS
+        ]
+        buckets.append(
+            RenewalBucket(
+                days=days,
+                count=len(due),
+                arr=sum((c.arr for c in due), Decimal("0")),
+                arr_at_risk=sum((c.arr for c in at_risk), Decimal("0")),
+            )
+        )
+    return buckets
+
+
+def portfolio_metrics(
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    health: Mapping[int, HealthResult] | None = None,
+) -> PortfolioMetrics:
+    """Retention, logo churn, health mix, NPS, renewals and expansion pipeline on ``as_of``.
+
+    ``health`` gives the bands to use; without it the latest health snapshot of each account on
+    or before ``as_of`` is read. Only accounts active on ``as_of`` count towards health.
+    """
+    now = active_contracts(session, on=as_of)
+    then = active_contracts(session, on=one_year_before(as_of))
+    nrr, grr, logo_churn = retention(then, now)
+    if health is None:
+        all_bands = latest_health(session, as_of=as_of)
+    else:
+        all_bands = {a: (h.score, h.band) for a, h in health.items()}
+    bands = {a: v for a, v in all_bands.items() if a in now}
+    average_health, mix = _band_mix(bands)
+    opportunities = [
+        o
+        for opps in expansion_opportunities(session, as_of=as_of, config=config).values()
+        for o in opps
+    ]
+    return PortfolioMetrics(
+        as_of=as_of,
+        accounts=_known_accounts(session, as_of),
+        active_accounts=len(now),
+        total_arr=sum((c.arr for c in now.values()), Decimal("0")),
+        nrr=nrr,
+        grr=grr,
+        logo_churn=logo_churn,
+        average_health=average_health,
+        band_mix=mix,
+        nps=net_promoter_score(session, as_of=as_of),
+        renewals=renewal_buckets(now, bands, as_of=as_of),
+        expansion_pipeline_count=len(opportunities),
+        expansion_pipeline_arr=sum((o.estimated_arr for o in opportunities), Decimal("0")),
+    )
