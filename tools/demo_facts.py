@@ -1,0 +1,234 @@
+"""One-line facts about the demo's named stories, computed with simple queries on the data."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlmodel import Session, SQLModel
+
+from tools import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from tools.demo_catalog import TIERS
+from tools.demo_rows import midnight
+
+FactFn = Callable[[Session, int, date], str]
+
+
+def sql_table(name: str) -> Table:
+    """The Core table called ``name`` of the application schema."""
+    return SQLModel.metadata.tables[name]
+
+
+def account_by_external_id(session: Session, external_id: str) -> int | None:
+    """The id of the account with ``external_id``, or None."""
+    account = sql_table("account")
+    query = select(account.c.id).where(account.c.external_id == external_id)
+    found = session.execute(query).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+def latest_contract(session: Session, account_id: int) -> Any:
+    """The account's contract with the latest end date (a Core row)."""
+    contract = sql_table("contract")
+    query = (
+        select(contract)
+        .where(contract.c.account_id == account_id)
+        .order_by(contract.c.end_date.desc())
+        .limit(1)
+    )
+    return session.execute(query).one()
+
+
+def daily_usage(session: Session, account_id: int, since: date, until: date) -> list[Any]:
+    """Usage rows (day, active_users, logins) with ``since <= day < until``, oldest first."""
+    usage = sql_table("usage_daily")
+    query = (
+        select(usage.c.day, usage.c.active_users, usage.c.logins)
+        .where(usage.c.account_id == account_id, usage.c.day >= since, usage.c.day < until)
+        .order_by(usage.c.day)
+    )
+    return list(session.execute(query).all())
+
+
+def seats_used(session: Session, account_id: int, today: date) -> int:
+    """Peak daily active users over the last 30 days."""
+    rows = daily_usage(session, account_id, today - timedelta(days=30), today)
+    return max((r.active_users for r in rows), default=0)
+
+
+def logins_change(session: Session, account_id: int, today: date) -> float | None:
+    """Logins over the last 4 weeks vs the 4 weeks before, as a percentage change."""
+    rows = daily_usage(session, account_id, today - timedelta(days=56), today)
+    cut = today - timedelta(days=28)
+    recent = sum(r.logins for r in rows if r.day >= cut)
+    prior = sum(r.logins for r in rows if r.day < cut)
+    return 100.0 * (recent - prior) / prior if prior else None
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.0f}%"
+
+
+def renewal_risk_fact(session: Session, account_id: int, today: date) -> str:
+    contract = latest_contract(session, account_id)
+    used = seats_used(session, account_id, today)
+    seats = contract.seats_purchased
+    unused = 100.0 * (seats - used) / seats if seats else 0.0
+    return (
+        f"renews in {(contract.end_date - today).days} days, {unused:.0f}% of {seats} seats "
+        f"unused, logins {_pct(logins_change(session, account_id, today))} vs prior 4 weeks, "
+        f"ARR ${contract.arr:,.0f}"
+    )
+
+
+def champion_left_fact(session: Session, account_id: int, today: date) -> str:
+    contact, interaction = sql_table("contact"), sql_table("interaction")
+    query = (
+        select(contact.c.name, contact.c.left_on)
+        .where(
+            contact.c.account_id == account_id,
+            contact.c.role == "champion",
+            contact.c.left_on.is_not(None),
+        )
+        .order_by(contact.c.left_on.desc())
+        .limit(1)
+    )
+    champion = session.execute(query).first()
+    if champion is None:
+        return "champion still in place"
+    since = session.execute(
+        select(func.count()).where(
+            interaction.c.account_id == account_id,
+            interaction.c.meaningful.is_(True),
+            interaction.c.occurred_at >= midnight(champion.left_on),
+        )
+    ).scalar_one()
+    return (
+        f"champion {champion.name} left {(today - champion.left_on).days} days ago; "
+        f"{since} meaningful touchpoints since, logins "
+        f"{_pct(logins_change(session, account_id, today))} vs prior 4 weeks"
+    )
+
+
+def weekly_peaks(session: Session, account_id: int, today: date, weeks: int) -> list[int]:
+    """Peak daily active users of each of the last ``weeks`` 7-day periods, oldest first."""
+    start = today - timedelta(days=7 * weeks)
+    peaks = [0] * weeks
+    for r in daily_usage(session, account_id, start, today):
+        week = (r.day - start).days // 7
+        peaks[week] = max(peaks[week], r.active_users)
+    return peaks
+
+
+def over_cap_fact(session: Session, account_id: int, today: date) -> str:
+    contract = latest_contract(session, account_id)
+    seats = contract.seats_purchased
+    over = sum(p > seats for p in weekly_peaks(session, account_id, today, 12))
+    usage, feature = sql_table("feature_usage"), sql_table("feature")
+    plan_rank = TIERS.index(contract.plan) if contract.plan in TIERS else 0
+    higher = [t for t in TIERS if TIERS.index(t) > plan_rank]
+    query = (
+        select(feature.c.key, feature.c.name, func.max(usage.c.users), func.sum(usage.c.events))
+        .join(feature, feature.c.id == usage.c.feature_id)
+        .where(usage.c.account_id == account_id, usage.c.day >= today - timedelta(days=28))
+        .where(feature.c.tier.in_(higher) | (feature.c.key == "api"))
+        .group_by(feature.c.key, feature.c.name)
+    )
+    by_key = {key: (name, users, events) for key, name, users, events in session.execute(query)}
+    api_calls = int(by_key.pop("api", ("", 0, 0))[2] or 0)
+    top = max(by_key.values(), key=lambda v: int(v[1] or 0), default=None)
+    upsell = f"{top[0]} (higher tier) used by {top[1]} people, " if top else ""
+    return (
+        f"{seats_used(session, account_id, today)} of {seats} seats used, over the cap "
+        f"{over} of the last 12 weeks; {upsell}{api_calls:,} API calls in the last 4 weeks"
+    )
+
+
+def ticket_overload_fact(session: Session, account_id: int, today: date) -> str:
+    ticket = sql_table("ticket")
+    now = midnight(today)
+    month_ago: datetime = now - timedelta(days=30)
+    recent = session.execute(
+        select(func.count(), func.avg(ticket.c.sentiment)).where(
+            ticket.c.account_id == account_id, ticket.c.opened_at >= month_ago
+        )
+    ).one()
+    urgent_open = session.execute(
+        select(func.count()).where(
+            ticket.c.account_id == account_id,
+            ticket.c.priority == "urgent",
+            ticket.c.status.in_(("open", "pending")),
+            ticket.c.opened_at < now - timedelta(days=7),
+        )
+    ).scalar_one()
+    escalated = session.execute(
+        select(func.count()).where(
+            ticket.c.account_id == account_id,
+            ticket.c.escalated.is_(True),
+            ticket.c.opened_at >= now - timedelta(days=90),
+        )
+    ).scalar_one()
+    active = seats_used(session, account_id, today)
+    per_user = recent[0] / active if active else 0.0
+    return (
+        f"{recent[0]} tickets in 30 days ({per_user:.2f} per active user), {urgent_open} urgent "
+        f"open > 7 days, sentiment {float(recent[1] or 0):+.2f}, {escalated} escalated in 90 days"
+    )
+
+
+def longest_gap(session: Session, account_id: int, today: date, days: int = 365) -> int:
+    """The longest run of days without any usage in the last ``days`` days of data."""
+    rows = daily_usage(session, account_id, today - timedelta(days=days), today)
+    longest = 0
+    for prev, cur in itertools.pairwise(rows):
+        longest = max(longest, (cur.day - prev.day).days - 1)
+    return longest
+
+
+def erratic_fact(session: Session, account_id: int, today: date) -> str:
+    peaks = weekly_peaks(session, account_id, today, 26)
+    while peaks and peaks[0] == 0:  # weeks before the data starts
+        peaks.pop(0)
+    busy = [p for p in peaks if p > 0]
+    quiet = sum(p == 0 for p in peaks)
+    swing = f"{min(busy)}-{max(busy)}" if busy else "0"
+    return (
+        f"weekly active users swing {swing} over {len(peaks)} weeks, {quiet} weeks with no use, "
+        f"longest gap {longest_gap(session, account_id, today)} days"
+    )
+
+
+def healthy_fact(session: Session, account_id: int, today: date) -> str:
+    contract = latest_contract(session, account_id)
+    nps, invoice = sql_table("nps_response"), sql_table("invoice")
+    avg_nps = session.execute(
+        select(func.avg(nps.c.score)).where(
+            nps.c.account_id == account_id,
+            nps.c.responded_at >= midnight(today) - timedelta(days=180),
+        )
+    ).scalar_one()
+    overdue = session.execute(
+        select(func.count()).where(
+            invoice.c.account_id == account_id, invoice.c.status == "overdue"
+        )
+    ).scalar_one()
+    seats = contract.seats_purchased
+    used = 100.0 * seats_used(session, account_id, today) / seats if seats else 0.0
+    nps_text = f"NPS avg {float(avg_nps):.1f}" if avg_nps is not None else "no recent NPS"
+    return (
+        f"{used:.0f}% of {seats} seats used, {nps_text}, {overdue} overdue invoices, "
+        f"renews in {(contract.end_date - today).days} days"
+    )
+
+
+FACTS: dict[str, FactFn] = {
+    "renewal_risk": renewal_risk_fact,
+    "champion_left": champion_left_fact,
+    "over_cap": over_cap_fact,
+    "ticket_overload": ticket_overload_fact,
+    "erratic": erratic_fact,
+    "healthy": healthy_fact,
+}
