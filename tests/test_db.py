@@ -88,3 +88,19 @@ def test_normalise_url_uses_psycopg3() -> None:
     assert db.normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert db.normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert db.normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """Every table and column in tools.models is created by the Alembic migrations."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import tools.models  # noqa: F401
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    structural = [
+        d for d in diff if d[0] in {"add_table", "remove_table", "add_column", "remove_column"}
+    ]
+    assert structural == []

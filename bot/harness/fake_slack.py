@@ -1,0 +1,593 @@
+"""A loopback fake of the Slack Web API: answers like Slack, records every call, checks Block Kit.
+
+Start it with ``with FakeSlack() as fake:`` and point a ``WebClient(base_url=fake.url)`` (or
+``Settings.slack_api_url``) at it. Slash-command ``response_url`` values come from
+``fake.response_url()``; what the app posts there is recorded as method ``"response_url"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_URL = "response_url"
+"""The pseudo-method under which posts to a ``response_url`` are recorded."""
+UPLOAD = "file_upload"
+"""The pseudo-method under which file bytes posted to an upload URL are recorded."""
+
+TEAM_ID = "T0TEST"
+BOT_USER_ID = "U0CSBOT"
+BOT_ID = "B0CSBOT"
+APP_ID = "A0CSBOT"
+
+MESSAGE_BLOCKS_MAX = 50
+VIEW_BLOCKS_MAX = 100
+SECTION_TEXT_MAX = 3000
+SECTION_FIELDS_MAX = 10
+FIELD_TEXT_MAX = 2000
+HEADER_TEXT_MAX = 150
+BUTTON_VALUE_MAX = 2000
+ACTION_ID_MAX = 255
+BLOCK_ID_MAX = 255
+
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update"})
+VIEW_METHODS = frozenset({"views.publish", "views.open", "views.update", "views.push"})
+
+
+@dataclass
+class SlackCall:
+    """One request the fake received: the Web API method, its decoded parameters and headers."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    path: str = ""
+    response: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.perf_counter)
+    """When the request arrived (``time.perf_counter()``), for latency measurements."""
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        """The message's blocks (``view.blocks`` for views), decoded from JSON when form-encoded."""
+        source = self.params.get("view") if self.method in VIEW_METHODS else self.params
+        if isinstance(source, str):
+            source = _json_or_none(source)
+        if not isinstance(source, dict):
+            return []
+        return _decode_blocks(source.get("blocks"))
+
+    @property
+    def text(self) -> str:
+        """The message's ``text`` (or ``markdown_text`` for streams), or ``""``."""
+        value = self.params.get("text") or self.params.get("markdown_text") or ""
+        return str(value)
+
+
+@dataclass
+class SlackError:
+    """A request the fake refused, and why (what Slack would only hint at)."""
+
+    method: str
+    error: str
+    detail: str
+
+
+@dataclass
+class _Failure:
+    error: str
+    status: int
+    retry_after: int | None
+
+
+class FakeSlack:
+    """A Slack Web API on 127.0.0.1 (port 0) in a daemon thread; see the module docstring."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.calls: list[SlackCall] = []
+        self.errors: list[SlackError] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self._cond = threading.Condition()
+        self._failures: dict[str, list[_Failure]] = {}
+        self._counter = itertools.count(1)
+        self._clock = itertools.count(1)
+        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:PORT`` (no trailing slash)."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL, ending in ``/api/`` (for ``WebClient(base_url=...)``)."""
+        return f"{self.base}/api/"
+
+    def start(self) -> Self:
+        """Serve in a daemon thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, args=(0.05,), name="fake-slack", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- test helpers -------------------------------------------------------------------------
+
+    def response_url(self) -> str:
+        """A fresh ``response_url`` that records what is posted to it."""
+        return f"{self.base}/response/{next(self._counter)}"
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        """Every recorded call to ``method``, oldest first."""
+        with self._cond:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
+        """Block until ``method`` was called ``count`` times; raise ``TimeoutError`` otherwise."""
+        calls = self.wait_until(
+            lambda seen: sum(c.method == method for c in seen) >= count,
+            timeout=timeout,
+            what=f"{count} call(s) to {method}",
+        )
+        return [c for c in calls if c.method == method]
+
+    def wait_until(
+        self,
+        predicate: Callable[[list[SlackCall]], bool],
+        *,
+        timeout: float = 5.0,
+        what: str = "condition",
+    ) -> list[SlackCall]:
+        """Block until ``predicate(calls)`` holds; return a snapshot of the calls."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.calls):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = ", ".join(c.method for c in self.calls) or "nothing"
+                    raise TimeoutError(f"waited {timeout}s for {what}; received: {seen}")
+                self._cond.wait(remaining)
+            return list(self.calls)
+
+    def wait_for_new(self, since: int, timeout: float) -> list[SlackCall]:
+        """Calls recorded after index ``since``; waits up to ``timeout`` for at least one."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.calls) <= since:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            return self.calls[since:]
+
+    def reset(self) -> None:
+        """Forget recorded calls, errors and pending failures."""
+        with self._cond:
+            self.calls.clear()
+            self.errors.clear()
+            self._failures.clear()
+
+    def fail_next(
+        self,
+        method: str,
+        error: str = "ratelimited",
+        status: int = 429,
+        retry_after: int | None = 1,
+    ) -> None:
+        """Make the next call to ``method`` fail like Slack does (429 carries ``Retry-After``)."""
+        with self._cond:
+            self._failures.setdefault(method, []).append(_Failure(error, status, retry_after))
+
+    # -- request handling (called from server threads) ----------------------------------------
+
+    def _record(self, call: SlackCall) -> None:
+        with self._cond:
+            self.calls.append(call)
+            self._cond.notify_all()
+
+    def _reject(self, method: str, error: str, detail: str) -> dict[str, Any]:
+        with self._cond:
+            self.errors.append(SlackError(method, error, detail))
+        logger.info("fake slack refused %s: %s (%s)", method, error, detail)
+        return {"ok": False, "error": error}
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        with self._cond:
+            pending = self._failures.get(method)
+            return pending.pop(0) if pending else None
+
+    def _ts(self) -> str:
+        return f"{1_700_000_000 + next(self._clock)}.{next(self._counter):06d}"
+
+    def handle(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], dict[str, Any] | str]:
+        """Answer one request: (status, extra headers, JSON body or plain text)."""
+        if path.startswith("/response/"):
+            return self._handle_response_url(path, params, headers)
+        if path.startswith("/upload/"):
+            self._record(SlackCall(UPLOAD, params, headers, path))
+            return 200, {}, f"OK - {len(str(params.get('_raw', '')))}"
+        if not path.startswith("/api/"):
+            return 404, {}, {"ok": False, "error": "not_found"}
+        method = path.removeprefix("/api/")
+        call = SlackCall(method, params, headers, path)
+        failure = self._take_failure(method)
+        if failure is not None:
+            call.response = {"ok": False, "error": failure.error}
+            self._record(call)
+            extra = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
+            return failure.status, extra, call.response
+        call.response = self._answer(method, params, headers)
+        self._record(call)
+        return 200, {}, call.response
+
+    def _handle_response_url(
+        self, path: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], dict[str, Any] | str]:
+        call = SlackCall(RESPONSE_URL, params, headers, path)
+        failure = self._take_failure(RESPONSE_URL)
+        if failure is not None:
+            call.response = {"ok": False, "error": failure.error}
+            self._record(call)
+            return failure.status, {}, call.response
+        problem = _block_problem(_decode_blocks(params.get("blocks")), MESSAGE_BLOCKS_MAX)
+        if problem is not None:
+            call.response = self._reject(RESPONSE_URL, "invalid_blocks", problem)
+            self._record(call)
+            return 400, {}, call.response
+        call.response = {"ok": True}
+        self._record(call)
+        return 200, {}, call.response
+
+    def _answer(
+        self, method: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> dict[str, Any]:
+        if not _has_token(params, headers):
+            return self._reject(method, "not_authed", "no token in Authorization or params")
+        handler = self._handlers().get(method)
+        if handler is None:
+            return self._reject(method, "unknown_method", f"the fake does not know {method}")
+        problem = _validate(method, params)
+        if problem is not None:
+            error, detail = problem
+            return self._reject(method, error, detail)
+        return handler(params)
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        ok = _ok
+        return {
+            "auth.test": lambda p: ok(
+                url="https://cs-test.slack.com/",
+                team="CS Test",
+                user="csbot",
+                team_id=TEAM_ID,
+                user_id=BOT_USER_ID,
+                bot_id=BOT_ID,
+                is_enterprise_install=False,
+            ),
+            "chat.postMessage": self._post_message,
+            "chat.postEphemeral": lambda p: ok(message_ts=self._ts()),
+            "chat.update": lambda p: ok(
+                channel=p.get("channel"), ts=p.get("ts"), text=p.get("text")
+            ),
+            "chat.delete": lambda p: ok(channel=p.get("channel"), ts=p.get("ts")),
+            "chat.startStream": lambda p: ok(channel=p.get("channel"), ts=self._ts()),
+            "chat.appendStream": lambda p: ok(channel=p.get("channel"), ts=p.get("ts")),
+            "chat.stopStream": lambda p: ok(
+                channel=p.get("channel"),
+                ts=p.get("ts"),
+                message={"ts": p.get("ts"), "text": p.get("markdown_text", "")},
+            ),
+            "views.publish": self._view,
+            "views.open": self._view,
+            "views.update": self._view,
+            "views.push": self._view,
+            "conversations.open": lambda p: ok(channel={"id": _dm_channel(p)}),
+            "conversations.replies": self._replies,
+            "conversations.history": lambda p: ok(messages=[], has_more=False),
+            "conversations.info": lambda p: ok(
+                channel={"id": p.get("channel"), "name": "cs-test", "is_im": False}
+            ),
+            "users.info": lambda p: ok(user=self._user(str(p.get("user", "")))),
+            "users.lookupByEmail": lambda p: ok(user=self._user("U0CSM001")),
+            "assistant.threads.setStatus": lambda p: ok(),
+            "assistant.threads.setSuggestedPrompts": lambda p: ok(),
+            "assistant.threads.setTitle": lambda p: ok(),
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
+            "reactions.add": lambda p: ok(),
+            "reactions.remove": lambda p: ok(),
+        }
+
+    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        ts = self._ts()
+        message = {
+            "type": "message",
+            "user": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "app_id": APP_ID,
+            "text": params.get("text", ""),
+            "ts": ts,
+        }
+        if params.get("thread_ts"):
+            message["thread_ts"] = params["thread_ts"]
+        return _ok(channel=_channel_id(params.get("channel")), ts=ts, message=message)
+
+    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = params.get("view")
+        view = _json_or_none(view) if isinstance(view, str) else view
+        view = dict(view) if isinstance(view, dict) else {}
+        view.setdefault("id", params.get("view_id") or f"V{next(self._counter):08d}")
+        view.setdefault("team_id", TEAM_ID)
+        view.setdefault("app_id", APP_ID)
+        view.setdefault("bot_id", BOT_ID)
+        view.setdefault("hash", f"{next(self._counter)}.abcdef")
+        view.setdefault("state", {"values": {}})
+        return _ok(view=view)
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread_ts = str(params.get("ts", ""))
+        channel = str(params.get("channel", ""))
+        with self._cond:
+            posted = [c for c in self.calls if c.method == "chat.postMessage"]
+        messages: list[dict[str, Any]] = []
+        for call in posted:
+            msg = call.response.get("message")
+            if not isinstance(msg, dict) or call.response.get("channel") != channel:
+                continue
+            if msg.get("ts") == thread_ts or msg.get("thread_ts") == thread_ts:
+                messages.append(msg)
+        return _ok(messages=messages, has_more=False)
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        if user_id in self.users:
+            return self.users[user_id]
+        name = user_id.lower() or "someone"
+        return {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": f"Test User {user_id}",
+            "tz": "UTC",
+            "is_bot": False,
+            "profile": {
+                "real_name": f"Test User {user_id}",
+                "display_name": name,
+                "email": f"{name}@example.com",
+            },
+        }
+
+    def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._counter):08d}"
+        return _ok(upload_url=f"{self.base}/upload/{file_id}", file_id=file_id)
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        files = params.get("files")
+        files = _json_or_none(files) if isinstance(files, str) else files
+        listed = files if isinstance(files, list) else []
+        return _ok(files=[{"id": f.get("id"), "title": f.get("title")} for f in listed])
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+def _validate(method: str, params: dict[str, Any]) -> tuple[str, str] | None:
+    """(error, detail) when Slack would refuse these parameters, else None."""
+    if method in MESSAGE_METHODS:
+        blocks = _decode_blocks(params.get("blocks"))
+        if params.get("blocks") is not None and not isinstance(
+            _maybe_json(params.get("blocks")), list
+        ):
+            return "invalid_blocks_format", "blocks must be a JSON array"
+        if not blocks and not params.get("text") and not params.get("attachments"):
+            return "no_text", "a message needs text or blocks"
+        if blocks and not str(params.get("text") or "").strip():
+            return "invalid_blocks", "blocks without a text fallback (notifications need text)"
+        problem = _block_problem(blocks, MESSAGE_BLOCKS_MAX)
+        return None if problem is None else ("invalid_blocks", problem)
+    if method in VIEW_METHODS:
+        view = _maybe_json(params.get("view"))
+        if not isinstance(view, dict):
+            return "invalid_arguments", "view must be an object"
+        problem = _block_problem(_decode_blocks(view.get("blocks")), VIEW_BLOCKS_MAX)
+        return None if problem is None else ("invalid_blocks", problem)
+    if method == "chat.stopStream" and params.get("blocks"):
+        problem = _block_problem(_decode_blocks(params.get("blocks")), MESSAGE_BLOCKS_MAX)
+        return None if problem is None else ("invalid_blocks", problem)
+    return None
+
+
+def _block_problem(blocks: list[dict[str, Any]], max_blocks: int) -> str | None:
+    """Why Slack would refuse these blocks, or None when it would accept them."""
+    if len(blocks) > max_blocks:
+        return f"{len(blocks)} blocks; at most {max_blocks}"
+    for index, block in enumerate(blocks):
+        problem = _limits_problem(block) or _sdk_problem(block)
+        if problem is not None:
+            return f"block {index} ({block.get('type', '?')}): {problem}"
+    return None
+
+
+def _sdk_problem(block: dict[str, Any]) -> str | None:
+    try:
+        parsed = Block.parse(block)
+        if parsed is None:
+            return "unknown block type"
+        parsed.to_dict()  # runs the SDK's validators on the block and its elements
+    except (SlackObjectFormationError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _limits_problem(block: dict[str, Any]) -> str | None:
+    kind = block.get("type")
+    if len(str(block.get("block_id", ""))) > BLOCK_ID_MAX:
+        return f"block_id longer than {BLOCK_ID_MAX}"
+    if kind == "section":
+        if len(_text_of(block.get("text"))) > SECTION_TEXT_MAX:
+            return f"section text longer than {SECTION_TEXT_MAX}"
+        fields = block.get("fields") or []
+        if len(fields) > SECTION_FIELDS_MAX:
+            return f"{len(fields)} fields; at most {SECTION_FIELDS_MAX}"
+        if any(len(_text_of(f)) > FIELD_TEXT_MAX for f in fields):
+            return f"a field longer than {FIELD_TEXT_MAX}"
+    if kind == "header" and len(_text_of(block.get("text"))) > HEADER_TEXT_MAX:
+        return f"header text longer than {HEADER_TEXT_MAX}"
+    for element in _elements_of(block):
+        if len(str(element.get("action_id", ""))) > ACTION_ID_MAX:
+            return f"action_id longer than {ACTION_ID_MAX}"
+        if (
+            element.get("type") == "button"
+            and len(str(element.get("value", ""))) > BUTTON_VALUE_MAX
+        ):
+            return f"button value longer than {BUTTON_VALUE_MAX}"
+    return None
+
+
+def _elements_of(block: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    if isinstance(block.get("accessory"), dict):
+        yield block["accessory"]
+    if isinstance(block.get("element"), dict):
+        yield block["element"]
+    for element in block.get("elements") or []:
+        if isinstance(element, dict):
+            yield element
+
+
+def _text_of(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return str(obj.get("text", ""))
+    return "" if obj is None else str(obj)
+
+
+# -- decoding ----------------------------------------------------------------------------------
+
+
+def _ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def _json_or_none(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _maybe_json(value: Any) -> Any:
+    return _json_or_none(value) if isinstance(value, str) else value
+
+
+def _decode_blocks(value: Any) -> list[dict[str, Any]]:
+    value = _maybe_json(value)
+    if not isinstance(value, list):
+        return []
+    return [b if isinstance(b, dict) else {"type": None} for b in value]
+
+
+def _has_token(params: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
+    auth = headers.get("authorization", "")
+    has_bearer = auth.lower().startswith("bearer ") and len(auth) > len("bearer ")
+    return has_bearer or bool(params.get("token"))
+
+
+def _channel_id(channel: Any) -> str:
+    text = str(channel or "C0TEST")
+    return "C0" + text.lstrip("#").upper()[:9] if text.startswith("#") else text
+
+
+def _dm_channel(params: Mapping[str, Any]) -> str:
+    users = str(params.get("users", "U0TEST")).split(",")[0]
+    return "D" + users.removeprefix("U")
+
+
+def decode_body(raw: bytes, content_type: str, query: str) -> dict[str, Any]:
+    """Parameters from a query string and a form or JSON body (what Slack accepts)."""
+    params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
+    if not raw:
+        return params
+    if "json" in content_type:
+        decoded = _json_or_none(raw.decode("utf-8"))
+        if isinstance(decoded, dict):
+            params.update(decoded)
+        return params
+    if "x-www-form-urlencoded" in content_type:
+        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+        params.update({k: v[-1] for k, v in form.items()})
+        return params
+    params["_raw"] = raw.decode("utf-8", errors="replace")
+    return params
+
+
+def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def do_GET(self) -> None:
+            self._serve()
+
+        def _serve(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            params = decode_body(raw, headers.get("content-type", ""), parts.query)
+            status, extra, body = fake.handle(parts.path, params, headers)
+            is_json = isinstance(body, dict)
+            payload = (json.dumps(body) if is_json else str(body)).encode("utf-8")
+            self.send_response(status, HTTPStatus(status).phrase)
+            kind = "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8"
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("fake slack: " + format, *args)
+
+    return Handler
