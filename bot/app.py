@@ -1,0 +1,156 @@
+"""Build the Bolt app: ``create_app(settings, ...)`` wires everything; nothing happens at import.
+
+- One ``WebClient`` (base URL from ``SLACK_API_URL``) with ``RateLimitErrorRetryHandler``, which
+  Slack's SDK does not add by default; per-request clients in OAuth mode copy its handlers.
+- Request signatures are always verified over HTTP (Bolt's ``RequestVerification``: a bad
+  signature or a timestamp older than 5 minutes gets 401). Socket Mode needs no signature.
+- ``process_before_response``: over HTTP the ack function runs to completion before the HTTP
+  response is written, so what ``ack()`` says is what Slack gets and nothing races the response;
+  slow work goes to lazy listeners, which run in Bolt's thread pool after the ack. In Socket
+  Mode Bolt sends the ack over the socket as soon as ``ack()`` is called (False).
+- OAuth (multi-workspace) when ``SLACK_CLIENT_ID`` and ``SLACK_CLIENT_SECRET`` are set:
+  installations and OAuth states live in our database through slack_sdk's SQLAlchemy stores,
+  whose tables are created here (their schema belongs to slack_sdk, so Alembic leaves them be).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_bolt import App
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from bot.deps import Deps
+from bot.listeners import register_listeners
+from bot.listeners.boundary import make_error_handler
+from tools.db import SessionFactory
+from tools.models import utcnow
+from tools.scoring_config import ScoringConfig, load_config
+
+logger = logging.getLogger(__name__)
+
+# Keep in step with oauth_config.scopes.bot in manifest.yml (tests/bot/test_app_setup.py checks).
+BOT_SCOPES: tuple[str, ...] = (
+    "app_mentions:read",
+    "assistant:write",
+    "channels:history",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "files:write",
+    "groups:history",
+    "im:history",
+    "im:read",
+    "im:write",
+    "reactions:write",
+    "users:read",
+    "users:read.email",
+)
+OAUTH_STATE_SECONDS = 600
+RATE_LIMIT_RETRIES = 3
+
+
+class SlackSetupError(ValueError):
+    """The settings cannot run the Slack app; the message says which variable to set."""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    session_factory: SessionFactory,
+    clock: Callable[[], datetime] = utcnow,
+    client: WebClient | None = None,
+    config: ScoringConfig | None = None,
+    socket_mode: bool = False,
+) -> App:
+    """The Bolt app with every listener registered (HTTP mode unless ``socket_mode``)."""
+    oauth = oauth_settings(settings, engine_of(session_factory))
+    _check_credentials(settings, oauth=oauth is not None, socket_mode=socket_mode)
+    deps = Deps(
+        settings=settings,
+        sessions=session_factory,
+        clock=clock,
+        config=config if config is not None else load_config(settings.scoring_config),
+    )
+    secret = settings.slack_signing_secret
+    app = App(
+        name="cs-copilot",
+        client=with_rate_limit_retries(
+            client or build_web_client(settings, oauth=oauth is not None)
+        ),
+        signing_secret=secret.get_secret_value() if secret else "",
+        oauth_settings=oauth,
+        process_before_response=not socket_mode,
+        request_verification_enabled=True,
+    )
+    app.error(make_error_handler())
+    register_listeners(app, deps)
+    return app
+
+
+def build_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
+    """The app's WebClient: the bot token (none in OAuth mode) and ``SLACK_API_URL``."""
+    token = settings.slack_bot_token
+    return WebClient(
+        token=None if oauth or token is None else token.get_secret_value(),
+        base_url=settings.slack_api_url,
+    )
+
+
+def with_rate_limit_retries(client: WebClient) -> WebClient:
+    """``client`` with a RateLimitErrorRetryHandler (429 + Retry-After), added once."""
+    if not any(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES))
+    return client
+
+
+def engine_of(session_factory: SessionFactory) -> Engine:
+    """The engine behind a session factory (for the OAuth stores)."""
+    with session_factory() as session:
+        bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
+    """OAuth with installations and states in our database, or None without client id/secret."""
+    if not settings.slack_client_id or settings.slack_client_secret is None:
+        return None
+    try:  # slack_sdk's SQLAlchemy stores import sqlalchemy.ext.asyncio, which needs greenlet
+        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+        from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+    except ImportError as exc:
+        raise SlackSetupError(
+            "OAuth (SLACK_CLIENT_ID/SLACK_CLIENT_SECRET) stores installations in the database "
+            f"with slack_sdk's SQLAlchemy stores, which need `pip install greenlet` ({exc})."
+        ) from exc
+    client_id = settings.slack_client_id
+    installations = SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+    states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=engine)
+    installations.metadata.create_all(engine)  # = create_tables(), which is untyped
+    states.metadata.create_all(engine)
+    return OAuthSettings(
+        client_id=client_id,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        scopes=list(BOT_SCOPES),
+        installation_store=installations,
+        state_store=states,
+    )
+
+
+def _check_credentials(settings: Settings, *, oauth: bool, socket_mode: bool) -> None:
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise SlackSetupError(
+            "SLACK_SIGNING_SECRET is not set: it is needed to verify requests from Slack over "
+            "HTTP (Slack app settings → Basic Information → Signing Secret)."
+        )
+    if not oauth and settings.slack_bot_token is None:
+        raise SlackSetupError(
+            "SLACK_BOT_TOKEN is not set: install the app to your workspace and copy its xoxb- "
+            "token (or set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for multi-workspace OAuth)."
+        )

@@ -1,0 +1,753 @@
+"""Block Kit rendering: every message and view the bot sends is built here.
+
+Each renderer takes typed results from ``tools/`` and returns ``(blocks, fallback_text)``; none
+re-computes a number. Blocks are plain dicts. ``fit_blocks`` enforces Slack's limits centrally
+(block count, section/field/header lengths, button values, action ids), so a huge input degrades
+to a clipped text or an "…and N more" line instead of an ``invalid_blocks`` error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tools.accounts import AccountMatch
+from tools.results import (
+    AccountReport,
+    AccountSummary,
+    Band,
+    ExpansionOpportunity,
+    PortfolioMetrics,
+    RiskLevel,
+)
+
+Block = dict[str, Any]
+Rendered = tuple[list[Block], str]
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_ACTION_ID = 255
+MAX_BLOCK_ID = 255
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ACTION_ELEMENTS = 25
+MAX_CONTEXT_TEXT = 3000
+MAX_FALLBACK_TEXT = 3000
+MAX_LIST_ITEMS = 15
+
+# Action ids: the listeners register exactly these (see bot.listeners.REGISTERED).
+ACTION_QBR = "health_draft_qbr"
+ACTION_HISTORY = "health_show_history"
+ACTION_EXPANSION = "health_propose_expansion"
+ACTION_SHARE = "health_share"
+ACTION_OPEN_HEALTH = "health_open"
+ACTION_MORE_AT_RISK = "churn_show_more"
+ACTION_MORE_EXPANSION = "expansion_show_more"
+ACTIONS = frozenset(
+    {
+        ACTION_QBR,
+        ACTION_HISTORY,
+        ACTION_EXPANSION,
+        ACTION_SHARE,
+        ACTION_OPEN_HEALTH,
+        ACTION_MORE_AT_RISK,
+        ACTION_MORE_EXPANSION,
+    }
+)
+
+BAND_EMOJI = {Band.GREEN: ":large_green_circle:", Band.AMBER: ":large_yellow_circle:"}
+BAND_EMOJI[Band.RED] = ":red_circle:"
+RISK_EMOJI = {RiskLevel.HIGH: ":rotating_light:", RiskLevel.MEDIUM: ":warning:"}
+RISK_EMOJI[RiskLevel.LOW] = ":white_check_mark:"
+
+HELP_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("/health <account>", "score, band, trend, drivers, churn triggers, Lean waste, expansion"),
+    ("/churn", "at-risk accounts across the portfolio, riskiest first"),
+    ("/churn mine", "at-risk accounts in your own book"),
+    ("/qbr <account>", "start a QBR draft in a thread"),
+    ("/expansion", "open expansion opportunities across the portfolio"),
+    ("/csbot help", "this help"),
+)
+HELP_QUESTIONS: tuple[str, ...] = (
+    "how is acme doing?",
+    "who is at risk?",
+    "what renews next month?",
+    "expansion opportunities",
+    "help",
+)
+
+
+# -- primitives -----------------------------------------------------------------------------
+
+
+def esc(text: object) -> str:
+    """Escape user data for mrkdwn (``&``, ``<``, ``>``)."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
+
+
+def plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(text, MAX_HEADER_TEXT)}
+
+
+def section(
+    text: str | None = None, *, fields: Sequence[str] = (), accessory: Block | None = None
+) -> Block:
+    block: Block = {"type": "section"}
+    if text is not None:
+        block["text"] = mrkdwn(text)
+    if fields:
+        block["fields"] = [mrkdwn(f, MAX_FIELD_TEXT) for f in fields[:MAX_FIELDS]]
+    if accessory is not None:
+        block["accessory"] = accessory
+    if "text" not in block and "fields" not in block:
+        block["text"] = mrkdwn(" ")
+    return block
+
+
+def context(*texts: str) -> Block:
+    elements = [mrkdwn(t, MAX_CONTEXT_TEXT) for t in texts if t][:MAX_CONTEXT_ELEMENTS]
+    return {"type": "context", "elements": elements or [mrkdwn(" ")]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
+    element: Block = {
+        "type": "button",
+        "text": plain(text, MAX_BUTTON_TEXT),
+        "action_id": action_id[:MAX_ACTION_ID],
+        "value": value[:MAX_BUTTON_VALUE],
+    }
+    if style in ("primary", "danger"):
+        element["style"] = style
+    return element
+
+
+def actions(*buttons: Block, block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": list(buttons[:MAX_ACTION_ELEMENTS])}
+    if block_id:
+        block["block_id"] = block_id[:MAX_BLOCK_ID]
+    return block
+
+
+def fit_blocks(
+    blocks: Sequence[Block], *, max_blocks: int = MAX_MESSAGE_BLOCKS, more: Block | None = None
+) -> list[Block]:
+    """``blocks`` within Slack's limits; overflow becomes "…and N more" (plus ``more``)."""
+    fitted = [_fit_block(b) for b in blocks]
+    if len(fitted) <= max_blocks:
+        return fitted
+    tail: list[Block] = [more] if more is not None else []
+    keep = max_blocks - 1 - len(tail)
+    hidden = len(fitted) - keep
+    return [*fitted[:keep], context(f"…and {hidden} more not shown"), *tail]
+
+
+def fit_text(text: str) -> str:
+    """The fallback ``text`` of a message, non-empty and clipped."""
+    return clip(text.strip() or "cs-copilot", MAX_FALLBACK_TEXT)
+
+
+def _fit_block(block: Block) -> Block:
+    out = dict(block)
+    kind = out.get("type")
+    if isinstance(out.get("block_id"), str):
+        out["block_id"] = out["block_id"][:MAX_BLOCK_ID]
+    if kind == "header":
+        out["text"] = plain(str(out.get("text", {}).get("text", "")), MAX_HEADER_TEXT)
+    if kind == "section":
+        if isinstance(out.get("text"), dict):
+            out["text"] = _fit_text_object(out["text"], MAX_SECTION_TEXT)
+        if out.get("fields"):
+            out["fields"] = [_fit_text_object(f, MAX_FIELD_TEXT) for f in out["fields"]][
+                :MAX_FIELDS
+            ]
+        if isinstance(out.get("accessory"), dict):
+            out["accessory"] = _fit_element(out["accessory"])
+    if kind == "context":
+        out["elements"] = [
+            _fit_text_object(e, MAX_CONTEXT_TEXT)
+            if e.get("type") in ("mrkdwn", "plain_text")
+            else e
+            for e in out.get("elements", [])
+        ][:MAX_CONTEXT_ELEMENTS]
+    if kind == "actions":
+        out["elements"] = [_fit_element(e) for e in out.get("elements", [])][:MAX_ACTION_ELEMENTS]
+    return out
+
+
+def _fit_text_object(obj: dict[str, Any], limit: int) -> dict[str, Any]:
+    return {**obj, "text": clip(str(obj.get("text", "")), limit) or " "}
+
+
+def _fit_element(element: Block) -> Block:
+    out = dict(element)
+    if "action_id" in out:
+        out["action_id"] = str(out["action_id"])[:MAX_ACTION_ID]
+    if out.get("type") == "button":
+        out["value"] = str(out.get("value", ""))[:MAX_BUTTON_VALUE]
+        out["text"] = _fit_text_object(out.get("text", plain(" ", 1)), MAX_BUTTON_TEXT)
+    return out
+
+
+def message(blocks: Sequence[Block], text: str, *, more: Block | None = None) -> Rendered:
+    """A message within limits: (blocks, fallback text)."""
+    return fit_blocks(blocks, more=more), fit_text(text)
+
+
+# -- formatting -----------------------------------------------------------------------------
+
+
+def money(value: Decimal | float | int | None) -> str:
+    """``$45,000`` (no cents; ``—`` when unknown)."""
+    if value is None:
+        return "—"
+    return f"${Decimal(value):,.0f}"
+
+
+def signed(value: float | None, unit: str = "") -> str:
+    """``+4.2``/``-3.0`` with an arrow, or ``—`` when unknown."""
+    if value is None:
+        return "—"
+    arrow = (
+        ":arrow_up:" if value > 0.5 else ":arrow_down:" if value < -0.5 else ":left_right_arrow:"
+    )
+    return f"{arrow} {value:+.1f}{unit}"
+
+
+def band_label(band: Band) -> str:
+    return f"{BAND_EMOJI[band]} {band.value}"
+
+
+def owner_label(summary: AccountSummary) -> str:
+    if summary.owner_slack_id:
+        return f"<@{esc(summary.owner_slack_id)}>"
+    return esc(summary.owner_email) if summary.owner_email else "unassigned"
+
+
+def renewal_label(summary: AccountSummary, as_of: date) -> str:
+    if summary.renewal_date is None:
+        return "no active contract"
+    days = (summary.renewal_date - as_of).days
+    when = f"in {days} days" if days >= 0 else f"{-days} days ago"
+    return f"{summary.renewal_date.isoformat()} ({when})"
+
+
+def bullets(lines: Iterable[str], *, limit: int, empty: str) -> str:
+    items = list(lines)
+    if not items:
+        return empty
+    shown = [f"• {line}" for line in items[:limit]]
+    if len(items) > limit:
+        shown.append(f"_…and {len(items) - limit} more_")
+    return "\n".join(shown)
+
+
+# -- /health --------------------------------------------------------------------------------
+
+
+def health_report(
+    report: AccountReport, *, with_actions: bool = True, shared_by: str | None = None
+) -> Rendered:
+    """The full health card of one account (``/health``, Share to channel, the router)."""
+    acct, health, churn = report.account, report.health, report.churn
+    blocks: list[Block] = [
+        header(f"{acct.name} · {health.score:.0f}/100 · {health.band.value}"),
+        section(
+            fields=[
+                f"*Health*\n{band_label(health.band)} {health.score:.0f}/100",
+                f"*Trend*\n30d {signed(health.trend_30d)} · 90d {signed(health.trend_90d)}",
+                f"*Churn risk*\n{RISK_EMOJI[churn.level]} {churn.level.value}",
+                f"*Renewal*\n{renewal_label(acct, health.as_of)}",
+                f"*ARR*\n{money(acct.arr)}" + (f" ({esc(acct.plan)})" if acct.plan else ""),
+                f"*Owner*\n{owner_label(acct)}",
+            ]
+        ),
+        section(
+            "*Top drivers*\n"
+            + bullets(
+                (f"{esc(d.text)} ({d.impact:+.0f} pts)" for d in health.drivers),
+                limit=5,
+                empty="_No strong drivers: every signal is near neutral._",
+            )
+        ),
+        section(
+            "*Churn triggers*\n"
+            + bullets(
+                (f"*{esc(t.label)}* — {esc(t.evidence)}" for t in churn.triggers),
+                limit=6,
+                empty="_None fired._",
+            )
+        ),
+    ]
+    if report.lean:
+        blocks.append(section("*Lean findings*\n" + _lean_lines(report)))
+    if report.expansion:
+        blocks.append(
+            section(
+                "*Expansion signals*\n"
+                + bullets(
+                    (f"{esc(o.title)} (~{money(o.estimated_arr)}/yr)" for o in report.expansion),
+                    limit=4,
+                    empty="",
+                )
+            )
+        )
+    blocks.append(context(_health_context(report)))
+    if shared_by:
+        blocks.append(context(f"Shared by <@{esc(shared_by)}>"))
+    if with_actions:
+        blocks.append(health_actions(report))
+    text = (
+        f"{esc(acct.name)}: health {health.score:.0f}/100 ({health.band.value}), churn risk "
+        f"{churn.level.value}, renewal {renewal_label(acct, health.as_of)}, ARR {money(acct.arr)}"
+    )
+    return message(blocks, text)
+
+
+def _lean_lines(report: AccountReport) -> str:
+    lines = []
+    for finding in report.lean:
+        cost = f" — {money(finding.annual_cost)}/year" if finding.annual_cost else ""
+        lines.append(f"*{esc(finding.kind.capitalize())}*: {esc(finding.title)}{cost}")
+    return bullets(lines, limit=3, empty="")
+
+
+def _health_context(report: AccountReport) -> str:
+    acct = report.account
+    seats = ""
+    if acct.seats_purchased:
+        used = "?" if acct.seats_used is None else str(acct.seats_used)
+        seats = f" · seats {used}/{acct.seats_purchased}"
+    return (
+        f"As of {report.health.as_of.isoformat()} · {esc(acct.segment)} · "
+        f"{esc(acct.lifecycle_stage)}{seats} · id `{esc(acct.external_id)}`"
+    )
+
+
+def health_actions(report: AccountReport) -> Block:
+    """The buttons under a health card: QBR, history, expansion (when any), share."""
+    value = str(report.account.account_id)
+    buttons = [
+        button("Draft QBR", ACTION_QBR, value, style="primary"),
+        button("Show history", ACTION_HISTORY, value),
+    ]
+    if report.expansion:
+        buttons.append(button("Propose expansion", ACTION_EXPANSION, value))
+    buttons.append(button("Share to channel", ACTION_SHARE, value))
+    return actions(*buttons, block_id=f"health:{value}")
+
+
+def health_history(report: AccountReport, points: Sequence[tuple[date, float, Band]]) -> Rendered:
+    """Score history of one account: the snapshots we have, newest first."""
+    acct, health = report.account, report.health
+    lines = [f"`{day.isoformat()}`  {BAND_EMOJI[band]} {score:.0f}" for day, score, band in points]
+    blocks = [
+        header(f"{acct.name} · health history"),
+        section(
+            f"Now {band_label(health.band)} {health.score:.0f}/100 · "
+            f"30d {signed(health.trend_30d)} · 90d {signed(health.trend_90d)}"
+        ),
+        section(
+            bullets(
+                lines,
+                limit=26,
+                empty="_No daily snapshots stored yet: history fills in as scores are "
+                "snapshotted each day._",
+            )
+        ),
+    ]
+    return message(blocks, f"{esc(acct.name)}: health history ({len(points)} snapshots)")
+
+
+def account_expansion(report: AccountReport) -> Rendered:
+    """The expansion opportunities of one account, with evidence and talk track."""
+    acct = report.account
+    blocks: list[Block] = [header(f"{acct.name} · expansion opportunities")]
+    if not report.expansion:
+        blocks.append(section("_No open expansion opportunities for this account._"))
+    for opp in report.expansion[:MAX_LIST_ITEMS]:
+        blocks.extend(_opportunity_blocks(opp))
+    blocks.append(context("Review the evidence and talk track before passing this to Sales."))
+    total = sum((o.estimated_arr for o in report.expansion), Decimal("0"))
+    text = f"{esc(acct.name)}: {len(report.expansion)} expansion opportunities (~{money(total)}/yr)"
+    return message(blocks, text)
+
+
+def _opportunity_blocks(opp: ExpansionOpportunity) -> list[Block]:
+    return [
+        section(
+            f"*{esc(opp.title)}* · {esc(opp.kind)} · ~{money(opp.estimated_arr)}/yr\n"
+            + bullets((esc(e) for e in opp.evidence), limit=4, empty="")
+        ),
+        context(f"_{esc(opp.formula)}_", f"Talk track: {esc(opp.talk_track)}"),
+    ]
+
+
+# -- lists ----------------------------------------------------------------------------------
+
+
+def at_risk_list(
+    reports: Sequence[AccountReport],
+    *,
+    as_of: date,
+    mine: bool = False,
+    offset: int = 0,
+    within_days: int | None = None,
+    page_size: int = MAX_LIST_ITEMS,
+) -> Rendered:
+    """At-risk accounts, riskiest first; a "Show more" button pages through the rest."""
+    title = "Your at-risk accounts" if mine else "At-risk accounts"
+    if within_days is not None:
+        title += f" renewing within {within_days} days"
+    page = list(reports[offset : offset + page_size])
+    total_arr = sum((r.churn.arr_at_risk for r in reports), Decimal("0"))
+    blocks: list[Block] = [header(title)]
+    if not reports:
+        empty = "None of your accounts is at risk right now." if mine else "No account is at risk."
+        blocks.append(section(f":tada: {empty}"))
+        return message(blocks, f"{title}: none")
+    blocks.append(
+        context(
+            f"{len(reports)} accounts · {money(total_arr)} ARR at risk · as of {as_of.isoformat()}"
+            + (
+                f" · showing {offset + 1}-{offset + len(page)}"
+                if offset or len(reports) > page_size
+                else ""
+            )
+        )
+    )
+    for report in page:
+        blocks.append(_at_risk_row(report, as_of))
+    more = None
+    remaining = len(reports) - offset - len(page)
+    if remaining > 0:
+        value = json.dumps({"offset": offset + page_size, "mine": mine, "within_days": within_days})
+        more = actions(button(f"Show more ({remaining})", ACTION_MORE_AT_RISK, value))
+        blocks.append(more)
+    names = ", ".join(esc(r.account.name) for r in page[:5])
+    return message(blocks, f"{title} ({len(reports)}): {names}", more=more)
+
+
+def _at_risk_row(report: AccountReport, as_of: date) -> Block:
+    acct, health, churn = report.account, report.health, report.churn
+    triggers = "; ".join(esc(t.label) for t in churn.triggers[:3]) or "no trigger detail"
+    text = (
+        f"{RISK_EMOJI[churn.level]} *{esc(acct.name)}* · {band_label(health.band)} "
+        f"{health.score:.0f} · {money(acct.arr)} ARR\n{triggers}\n"
+        f"Renewal {renewal_label(acct, as_of)} · owner {owner_label(acct)}"
+    )
+    return section(text, accessory=button("Health", ACTION_OPEN_HEALTH, str(acct.account_id)))
+
+
+def expansion_list(
+    items: Sequence[tuple[AccountSummary, ExpansionOpportunity]],
+    *,
+    as_of: date,
+    offset: int = 0,
+    page_size: int = MAX_LIST_ITEMS,
+) -> Rendered:
+    """Open expansion opportunities across the portfolio, largest first."""
+    blocks: list[Block] = [header("Expansion opportunities")]
+    if not items:
+        blocks.append(section("No open expansion opportunities right now."))
+        return message(blocks, "Expansion opportunities: none")
+    total = sum((opp.estimated_arr for _, opp in items), Decimal("0"))
+    blocks.append(
+        context(
+            f"{len(items)} opportunities · ~{money(total)}/yr pipeline · as of {as_of.isoformat()}"
+        )
+    )
+    page = list(items[offset : offset + page_size])
+    for summary, opp in page:
+        evidence = "; ".join(esc(e) for e in opp.evidence[:2])
+        blocks.append(
+            section(
+                f"*{esc(summary.name)}* · {esc(opp.title)} · ~{money(opp.estimated_arr)}/yr\n"
+                f"{evidence}\nOwner {owner_label(summary)}",
+                accessory=button("Health", ACTION_OPEN_HEALTH, str(summary.account_id)),
+            )
+        )
+    more = None
+    remaining = len(items) - offset - len(page)
+    if remaining > 0:
+        value = json.dumps({"offset": offset + page_size})
+        more = actions(button(f"Show more ({remaining})", ACTION_MORE_EXPANSION, value))
+        blocks.append(more)
+    return message(blocks, f"{len(items)} expansion opportunities (~{money(total)}/yr)", more=more)
+
+
+def renewals_list(
+    reports: Sequence[AccountReport], *, as_of: date, start: date, end: date
+) -> Rendered:
+    """Renewals between ``start`` and ``end``, soonest first, with their band."""
+    title = f"Renewals {start.strftime('%d %b')} to {end.strftime('%d %b %Y')}"
+    blocks: list[Block] = [header(title)]
+    if not reports:
+        blocks.append(section("No contract renews in that window."))
+        return message(blocks, f"{title}: none")
+    total = sum((r.account.arr for r in reports), Decimal("0"))
+    blocks.append(context(f"{len(reports)} renewals · {money(total)} ARR"))
+    for report in reports[:MAX_LIST_ITEMS]:
+        acct, health = report.account, report.health
+        blocks.append(
+            section(
+                f"*{esc(acct.name)}* · {renewal_label(acct, as_of)} · {money(acct.arr)}\n"
+                f"{band_label(health.band)} {health.score:.0f} · churn risk "
+                f"{report.churn.level.value} · owner {owner_label(acct)}",
+                accessory=button("Health", ACTION_OPEN_HEALTH, str(acct.account_id)),
+            )
+        )
+    if len(reports) > MAX_LIST_ITEMS:
+        blocks.append(context(f"…and {len(reports) - MAX_LIST_ITEMS} more"))
+    return message(blocks, f"{title}: {len(reports)} renewals, {money(total)} ARR")
+
+
+# -- help, usage, lookup errors ------------------------------------------------------------
+
+
+def help_message() -> Rendered:
+    """What the bot can do: commands and questions."""
+    commands = "\n".join(f"`{c}` — {d}" for c, d in HELP_COMMANDS)
+    questions = "\n".join(f"• _{q}_" for q in HELP_QUESTIONS)
+    blocks = [
+        header("cs-copilot help"),
+        section(f"*Slash commands*\n{commands}"),
+        section(f"*Ask me in a DM, a thread or with an @mention*\n{questions}"),
+        context("Replies to slash commands are visible only to you until you share them."),
+    ]
+    return message(blocks, "cs-copilot: /health, /churn, /qbr, /expansion, /csbot help")
+
+
+def usage_message(command: str, problem: str, *, examples: Sequence[str] = ()) -> Rendered:
+    """A friendly "how to use this command" reply."""
+    usage = next((f"`{c}` — {d}" for c, d in HELP_COMMANDS if c.startswith(command)), "")
+    text = f"{problem}\n*Usage:* {usage}" if usage else problem
+    if examples:
+        text += "\n*Try:* " + ", ".join(f"`{command} {esc(e)}`" for e in examples)
+    return message([section(text)], f"{problem} Usage: {usage}")
+
+
+def account_not_found(
+    command: str, query: str, suggestions: Sequence[AccountMatch], examples: Sequence[str]
+) -> Rendered:
+    """No account matched: the nearest names as buttons, else real examples."""
+    problem = f"I couldn't find an account matching “{esc(query)}”."
+    blocks: list[Block] = []
+    if suggestions:
+        blocks.append(section(f"{problem} Did you mean one of these?"))
+        blocks.append(_pick_buttons(suggestions))
+        names = ", ".join(esc(s.name) for s in suggestions)
+        return message(blocks, f"No account matches “{esc(query)}”. Did you mean: {names}?")
+    blocks, text = usage_message(command, problem, examples=examples)
+    return blocks, text
+
+
+def ambiguous_account(query: str, candidates: Sequence[AccountMatch]) -> Rendered:
+    """Several accounts matched: one button each."""
+    blocks = [
+        section(f"Several accounts match “{esc(query)}”. Which one?"),
+        _pick_buttons(candidates),
+    ]
+    names = ", ".join(esc(c.name) for c in candidates)
+    return message(blocks, f"Several accounts match “{esc(query)}”: {names}")
+
+
+def _pick_buttons(matches: Sequence[AccountMatch]) -> Block:
+    return actions(
+        *(button(m.name, ACTION_OPEN_HEALTH, str(m.account_id)) for m in matches[:5]),
+        block_id="pick_account",
+    )
+
+
+def error_message(reason: str) -> Rendered:
+    """A short apology and what to do; never exception text."""
+    return message([section(f":warning: {reason}")], reason)
+
+
+def unknown_intent(text: str) -> Rendered:
+    """The fallback when a question is not one the bot can answer yet."""
+    questions = "\n".join(f"• _{q}_" for q in HELP_QUESTIONS)
+    blocks = [
+        section(
+            f"I can't answer “{esc(clip(text, 200))}” yet. Here is what I can answer:\n{questions}"
+        ),
+        context("Or use `/health <account>`, `/churn`, `/qbr <account>`, `/expansion`."),
+    ]
+    return message(blocks, "I can't answer that yet; try “who is at risk?” or “help”.")
+
+
+# -- /qbr -----------------------------------------------------------------------------------
+
+
+def qbr_started(report: AccountReport, *, requested_by: str) -> Rendered:
+    """The thread starter for a QBR draft: honest about what exists so far."""
+    acct = report.account
+    blocks = [
+        section(
+            f":memo: *QBR draft for {esc(acct.name)}* — requested by <@{esc(requested_by)}>.\n"
+            "The draft will be prepared in this thread. The account's current health is below "
+            "so the conversation starts from the same numbers."
+        ),
+        context(f"Renewal {renewal_label(acct, report.health.as_of)} · {money(acct.arr)} ARR"),
+    ]
+    return message(blocks, f"QBR draft for {esc(acct.name)} (requested by <@{esc(requested_by)}>)")
+
+
+def qbr_summary(report: AccountReport) -> Rendered:
+    """The health summary posted as the first reply in a QBR thread."""
+    blocks, text = health_report(report, with_actions=False)
+    return blocks, text
+
+
+# -- App Home -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HomeData:
+    """What the App Home shows one viewer."""
+
+    user_id: str
+    as_of: date
+    book: Sequence[AccountReport]
+    metrics: PortfolioMetrics | None
+    renewal_days: int = 90
+
+
+def home_view(data: HomeData) -> dict[str, Any]:
+    """The App Home tab: the viewer's book of business and the team view (≤ 100 blocks)."""
+    blocks: list[Block] = [header("Your book of business")]
+    blocks.extend(_home_book(data))
+    blocks.append(divider())
+    blocks.append(header("Team view"))
+    blocks.extend(_home_team(data.metrics))
+    blocks.append(context(f"As of {data.as_of.isoformat()} · `/csbot help` for commands"))
+    return {"type": "home", "blocks": fit_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS)}
+
+
+def _home_book(data: HomeData) -> list[Block]:
+    book = data.book
+    if not book:
+        return [
+            section(
+                "You don't own any accounts yet (accounts are matched on their owner's Slack id)."
+                " The team view below covers the whole portfolio."
+            )
+        ]
+    mix = {band: [r for r in book if r.health.band == band] for band in Band}
+    arr = sum((r.account.arr for r in book), Decimal("0"))
+    at_risk = sum((r.churn.arr_at_risk for r in book), Decimal("0"))
+    blocks: list[Block] = [
+        section(
+            fields=[
+                f"*Accounts*\n{len(book)}",
+                f"*ARR*\n{money(arr)}",
+                f"*By band*\n{_band_counts(mix)}",
+                f"*ARR at risk*\n{money(at_risk)}",
+            ]
+        )
+    ]
+    alerts = [r for r in book if r.churn.level == RiskLevel.HIGH]
+    blocks.append(section(f"*Open alerts* ({len(alerts)} high churn risk)"))
+    blocks.extend(_at_risk_row(r, data.as_of) for r in alerts[:10])
+    if len(alerts) > 10:
+        blocks.append(context(f"…and {len(alerts) - 10} more — `/churn mine` lists them all"))
+    renewals = _renewals_within(book, data.as_of, data.renewal_days)
+    lines = [
+        f"*{esc(r.account.name)}* · {renewal_label(r.account, data.as_of)} · "
+        f"{money(r.account.arr)} · {band_label(r.health.band)}"
+        for r in renewals
+    ]
+    blocks.append(
+        section(
+            f"*Renewals in the next {data.renewal_days} days* ({len(renewals)})\n"
+            + bullets(lines, limit=15, empty="_None._")
+        )
+    )
+    for band in (Band.RED, Band.AMBER, Band.GREEN):
+        names = ", ".join(esc(r.account.name) for r in mix[band])
+        if names:
+            blocks.append(section(f"{band_label(band)} ({len(mix[band])})\n{names}"))
+    return blocks
+
+
+def _renewals_within(book: Sequence[AccountReport], as_of: date, days: int) -> list[AccountReport]:
+    due = [
+        r
+        for r in book
+        if r.account.renewal_date is not None and 0 <= (r.account.renewal_date - as_of).days <= days
+    ]
+    return sorted(due, key=lambda r: r.account.renewal_date or as_of)
+
+
+def _band_counts(mix: dict[Band, list[AccountReport]]) -> str:
+    return " ".join(f"{BAND_EMOJI[b]} {len(mix[b])}" for b in (Band.GREEN, Band.AMBER, Band.RED))
+
+
+def _home_team(metrics: PortfolioMetrics | None) -> list[Block]:
+    if metrics is None:
+        return [section("_Portfolio metrics are not available yet._")]
+    mix = metrics.band_mix
+    fields = [
+        f"*Active accounts*\n{metrics.active_accounts} of {metrics.accounts}",
+        f"*Total ARR*\n{money(metrics.total_arr)}",
+        f"*NRR / GRR*\n{_pct(metrics.nrr)} / {_pct(metrics.grr)}",
+        f"*Logo churn (12m)*\n{_pct(metrics.logo_churn)}",
+        f"*Average health*\n{_num(metrics.average_health)}",
+        f"*Band mix*\n{BAND_EMOJI[Band.GREEN]} {mix.green} {BAND_EMOJI[Band.AMBER]} {mix.amber} "
+        f"{BAND_EMOJI[Band.RED]} {mix.red}",
+        f"*NPS (90d)*\n{_num(metrics.nps)}",
+        f"*Expansion pipeline*\n{metrics.expansion_pipeline_count} · "
+        f"{money(metrics.expansion_pipeline_arr)}",
+    ]
+    blocks = [section(fields=fields)]
+    lines = [
+        f"next {b.days} days: {b.count} renewals · {money(b.arr)} ARR · "
+        f"{money(b.arr_at_risk)} at risk"
+        for b in metrics.renewals
+    ]
+    if lines:
+        blocks.append(section("*Renewals*\n" + bullets(lines, limit=6, empty="")))
+    return blocks
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}"
+
+
+def home_error_view(reason: str) -> dict[str, Any]:
+    """The App Home shown when the real one could not be built."""
+    return {
+        "type": "home",
+        "blocks": fit_blocks(
+            [header("cs-copilot"), section(f":warning: {reason}")], max_blocks=MAX_VIEW_BLOCKS
+        ),
+    }

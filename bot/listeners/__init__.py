@@ -1,0 +1,28 @@
+"""Slack listeners, one module per surface; each module's ``register(app, deps)`` wires it up.
+
+Listeners only adapt: acknowledge, call the router (which calls ``tools/``), render, respond.
+``REGISTERED`` lists every slash command, event subscription and action id the code handles;
+tests/bot/test_manifest.py compares it with manifest.yml.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.deps import Deps
+from bot.listeners import actions, commands, events, home, views
+
+REGISTERED: dict[str, frozenset[str]] = {
+    "commands": commands.COMMANDS,
+    "events": events.EVENTS | home.EVENTS,
+    "actions": actions.ACTIONS,
+}
+
+
+def register_listeners(app: App, deps: Deps) -> None:
+    """Register every surface: commands, events, actions, views and the App Home."""
+    events.register(app, deps)  # first: its middleware dedupes Slack's retries
+    commands.register(app, deps)
+    actions.register(app, deps)
+    views.register(app, deps)
+    home.register(app, deps)

@@ -1,0 +1,98 @@
+"""Slash commands: ack at once, answer from a lazy listener through the router.
+
+Replies are ephemeral (only the caller sees them) until someone presses "Share to channel";
+``/qbr`` is the exception: it starts a visible thread where the draft will be worked on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt import App, BoltContext
+
+from bot import blocks
+from bot.deps import Deps
+from bot.listeners.boundary import acknowledge, guarded
+from bot.listeners.replies import post_thread, respond_privately
+from bot.router import Intent, IntentKind, Reply, answer, route
+
+COMMANDS = frozenset({"/health", "/churn", "/qbr", "/expansion", "/csbot"})
+
+_MINE_WORDS = frozenset({"mine", "me", "my", "my-book", "own"})
+_DAYS = re.compile(r"^(\d{1,3})(?:d|days?)?$")
+
+IntentBuilder = Callable[[str, str], Intent | Reply]
+
+
+def health_intent(text: str, user_id: str) -> Intent | Reply:
+    """``/health <account>``."""
+    return Intent(IntentKind.HEALTH, account=text, user_id=user_id, command="/health")
+
+
+def churn_intent(text: str, user_id: str) -> Intent | Reply:
+    """``/churn [mine] [days]``: the portfolio, the caller's book, renewals within N days."""
+    mine, within = False, None
+    for word in text.lower().split():
+        days = _DAYS.match(word)
+        if word in _MINE_WORDS:
+            mine = True
+        elif days:
+            within = max(1, min(int(days.group(1)), 365))
+        else:
+            rendered = blocks.usage_message(
+                "/churn",
+                f"I don't understand “{blocks.esc(word)}” here.",
+                examples=("mine", "60", "mine 90"),
+            )
+            return Reply(blocks=rendered[0], text=rendered[1], found=False)
+    return Intent(IntentKind.AT_RISK, user_id=user_id, mine=mine, within_days=within)
+
+
+def qbr_intent(text: str, user_id: str) -> Intent | Reply:
+    """``/qbr <account>``."""
+    return Intent(IntentKind.QBR, account=text, user_id=user_id, command="/qbr")
+
+
+def expansion_intent(text: str, user_id: str) -> Intent | Reply:
+    """``/expansion [account]``."""
+    return Intent(IntentKind.EXPANSION, account=text, user_id=user_id, command="/expansion")
+
+
+def csbot_intent(text: str, user_id: str) -> Intent | Reply:
+    """``/csbot [question | help]``: help, or any question the router understands."""
+    return Intent(IntentKind.HELP) if not text else replace(route(text), user_id=user_id)
+
+
+BUILDERS: dict[str, IntentBuilder] = {
+    "/health": health_intent,
+    "/churn": churn_intent,
+    "/qbr": qbr_intent,
+    "/expansion": expansion_intent,
+    "/csbot": csbot_intent,
+}
+
+
+def run_command(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """Answer one slash command (runs after the ack)."""
+    command = str(body.get("command", ""))
+    text = " ".join(str(body.get("text", "")).split())
+    built = BUILDERS[command](text, str(body.get("user_id", "")))
+    reply = built if isinstance(built, Reply) else answer(built, deps)
+    if reply.thread is not None:
+        post_thread(reply, body, context)
+        return
+    respond_privately(reply, body, context)
+
+
+def register(app: App, deps: Deps) -> None:
+    """Register every slash command in ``COMMANDS``."""
+
+    def work(body: dict[str, Any], context: BoltContext) -> None:
+        run_command(body, context, deps)
+
+    for command in sorted(COMMANDS):
+        name = "run_" + command.strip("/")
+        app.command(command)(ack=acknowledge, lazy=[guarded(name, work)])

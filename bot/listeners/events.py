@@ -1,0 +1,151 @@
+"""Conversation events: @mentions, DMs and the agent surface (assistant threads).
+
+Every Events API delivery is claimed by its ``event_id`` in the database before any listener
+runs, so a Slack retry (``X-Slack-Retry-Num``) of an event already handled posts nothing twice,
+even across replicas. Bot messages and message subtypes (edits, joins, deletions) are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltResponse
+
+from bot.deps import Deps
+from bot.listeners.boundary import guarded
+from bot.listeners.replies import reply_in_conversation
+from bot.router import Reply, answer, route
+from tools.db import session_scope
+from tools.idempotency import claim_event, forget_events_before
+
+logger = logging.getLogger(__name__)
+
+EVENTS = frozenset(
+    {"app_mention", "message", "assistant_thread_started", "assistant_thread_context_changed"}
+)
+
+SUGGESTED_PROMPTS: tuple[dict[str, str], ...] = (
+    {"title": "Who is at risk?", "message": "Who is at risk?"},
+    {"title": "My at-risk accounts", "message": "Which of my accounts are at risk?"},
+    {"title": "Renewals next month", "message": "What renews next month?"},
+    {"title": "Expansion", "message": "Expansion opportunities"},
+)
+CLAIM_RETENTION = timedelta(days=1)
+PRUNE_EVERY = timedelta(hours=1)
+WORKING_STATUS = "is looking that up…"
+GREETING = (
+    "Hi! Ask me about an account (“how is Acme doing?”), who is at risk, what renews next "
+    "month or where to expand."
+)
+
+
+def is_person_in_dm(event: dict[str, Any]) -> bool:
+    """A new message typed by a person in a DM with the bot (no subtype, no bot)."""
+    return (
+        event.get("channel_type") == "im"
+        and event.get("subtype") is None
+        and not event.get("bot_id")
+        and bool(event.get("user"))
+        and bool(str(event.get("text") or "").strip())
+    )
+
+
+def _answer_text(text: str, user_id: str | None, deps: Deps) -> Reply:
+    return answer(replace(route(text), user_id=user_id), deps)
+
+
+def on_mention(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """Answer an @mention in its thread."""
+    event = body["event"]
+    reply = _answer_text(str(event.get("text", "")), event.get("user"), deps)
+    thread_ts = event.get("thread_ts") or event.get("ts")
+    reply_in_conversation(reply, context, channel=str(event["channel"]), thread_ts=thread_ts)
+
+
+def on_direct_message(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """Answer a DM; in an assistant thread, show a status while working and reply in it."""
+    event = body["event"]
+    thread_ts = event.get("thread_ts")
+    if thread_ts and context.set_status is not None:
+        context.set_status(status=WORKING_STATUS)
+    reply = _answer_text(str(event.get("text", "")), event.get("user"), deps)
+    reply_in_conversation(reply, context, channel=str(event["channel"]), thread_ts=thread_ts)
+
+
+def on_thread_started(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """A new assistant thread: greet and offer suggested prompts."""
+    thread = body["event"]["assistant_thread"]
+    channel, thread_ts = str(thread["channel_id"]), str(thread["thread_ts"])
+    context.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=GREETING)
+    context.client.assistant_threads_setSuggestedPrompts(
+        channel_id=channel,
+        thread_ts=thread_ts,
+        title="Try asking:",
+        prompts=list(SUGGESTED_PROMPTS),
+    )
+
+
+def make_dedupe(deps: Deps) -> Callable[..., BoltResponse | None]:
+    """Global middleware: skip an Events API delivery whose ``event_id`` was already claimed.
+
+    Claims older than ``CLAIM_RETENTION`` (Slack stops retrying after minutes) are pruned at most
+    once per ``PRUNE_EVERY`` by each process, so the table stays small.
+    """
+    last_prune: list[datetime] = []
+
+    def prune(now: datetime) -> None:
+        if last_prune and now - last_prune[0] < PRUNE_EVERY:
+            return
+        last_prune[:] = [now]
+        with session_scope(deps.sessions) as session:
+            forget_events_before(session, cutoff=now - CLAIM_RETENTION)
+
+    def dedupe_events(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id:
+            now = deps.now()
+            prune(now)
+            with session_scope(deps.sessions) as session:
+                first = claim_event(session, event_id=str(event_id), received_at=now)
+            if not first:
+                logger.info("skipping event %s: already handled (a Slack retry)", event_id)
+                return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    return dedupe_events
+
+
+def _ignore() -> None:
+    """Events we subscribe to but act on elsewhere or not at all."""
+
+
+def register(app: App, deps: Deps) -> None:
+    """Register the dedupe middleware and the conversation listeners."""
+    app.middleware(make_dedupe(deps))
+
+    def lazy(name: str, handler: Callable[[dict[str, Any], BoltContext, Deps], None]) -> Any:
+        def work(body: dict[str, Any], context: BoltContext) -> None:
+            handler(body, context, deps)
+
+        return guarded(name, work)
+
+    app.event("app_mention")(ack=_ignore, lazy=[lazy("on_mention", on_mention)])
+    app.event("message", matchers=[_person_dm_matcher])(
+        ack=_ignore, lazy=[lazy("on_direct_message", on_direct_message)]
+    )
+    app.event("message")(_ignore)  # bot messages, edits, joins, channel chatter: nothing to do
+    app.event("assistant_thread_started")(
+        ack=_ignore, lazy=[lazy("on_thread_started", on_thread_started)]
+    )
+    # The router does not use the channel the user is viewing yet; acknowledge and move on.
+    app.event("assistant_thread_context_changed")(_ignore)
+
+
+def _person_dm_matcher(body: dict[str, Any]) -> bool:
+    event = body.get("event")
+    return isinstance(event, dict) and is_person_in_dm(event)

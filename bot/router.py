@@ -1,0 +1,407 @@
+"""The deterministic intent router: free text -> ``Intent`` -> ``Reply``, through the same tools.
+
+``route(text)`` recognises the questions the bot can answer without Claude ("how is acme doing",
+"who is at risk", "what renews next month", "expansion opportunities", "help"); ``answer(intent,
+deps)`` runs the ``tools/`` functions and renders the reply. Slash commands build their intent
+directly and share ``answer``, so a command and a question give the same numbers. When the Claude
+agent lands it becomes the first choice for free text and this stays the fail-open fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session
+
+from bot import blocks
+from bot.blocks import Block
+from bot.deps import Deps
+from tools.accounts import (
+    AccountNotFound,
+    AmbiguousAccount,
+    example_account_names,
+    resolve_account,
+)
+from tools.churn import churn_risk_portfolio
+from tools.db import session_scope
+from tools.expansion import expansion_opportunities
+from tools.health import UnknownAccountError, score_portfolio
+from tools.history import health_history
+from tools.metrics import portfolio_metrics
+from tools.results import AccountReport, AccountSummary, ExpansionOpportunity, PortfolioMetrics
+from tools.scoring import account_report, account_summaries, at_risk_accounts
+
+AT_RISK_LIMIT = 200
+HOME_RENEWAL_DAYS = 90
+
+
+class IntentKind(StrEnum):
+    HEALTH = "health"
+    HISTORY = "history"
+    AT_RISK = "at_risk"
+    RENEWALS = "renewals"
+    EXPANSION = "expansion"
+    QBR = "qbr"
+    HELP = "help"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What was asked. ``account`` is typed text; ``account_id`` skips the lookup (buttons)."""
+
+    kind: IntentKind
+    account: str = ""
+    account_id: int | None = None
+    user_id: str | None = None
+    mine: bool = False
+    within_days: int | None = None
+    next_month: bool = False
+    offset: int = 0
+    command: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A rendered answer. ``thread`` (QBR) means: post publicly, then ``thread`` in its thread."""
+
+    blocks: list[Block]
+    text: str
+    account_id: int | None = None
+    thread: Reply | None = None
+    found: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- route ----------------------------------------------------------------------------------
+
+_ACCOUNT = r"(?P<account>[\w&.,' -]{1,80}?)"
+_END = r"\s*[?.!]*\s*$"
+_HEALTH_PATTERNS = (
+    rf"^how(?:'s| is| are)\s+{_ACCOUNT}\s+(?:doing|going|looking)(?:\s+(?:now|today))?{_END}",
+    rf"^(?:what(?:'s| is)\s+(?:the\s+)?)?health\s+(?:score\s+)?(?:of|for)\s+{_ACCOUNT}{_END}",
+    rf"^(?:show\s+me\s+|show\s+)?{_ACCOUNT}(?:'s)?\s+health(?:\s+score)?{_END}",
+    rf"^(?:tell me about|status of|how healthy is|check|health)\s+{_ACCOUNT}{_END}",
+)
+_HELP = re.compile(r"^\s*(?:help|\?|what can you do|commands|hi|hello|hey)\b", re.IGNORECASE)
+_AT_RISK = re.compile(
+    r"\b(?:at[- ]risk|churn\w*|risky|red accounts|in trouble|likely to leave)\b", re.IGNORECASE
+)
+_MINE = re.compile(r"\b(?:my|mine|i own|my book)\b", re.IGNORECASE)
+_RENEWALS = re.compile(r"\brenew\w*\b|\brenewals?\b", re.IGNORECASE)
+_NEXT_MONTH = re.compile(r"\bnext month\b", re.IGNORECASE)
+_DAYS = re.compile(r"\b(\d{1,3})\s*days?\b", re.IGNORECASE)
+_QUARTER = re.compile(r"\b(?:this|next)\s+quarter\b", re.IGNORECASE)
+_EXPANSION = re.compile(
+    r"\b(?:expansion|expand|upsell|upgrade|opportunit\w*|cross-?sell)\b", re.IGNORECASE
+)
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def clean_text(text: str) -> str:
+    """Text without @mentions or surrounding whitespace."""
+    straight = _MENTION.sub(" ", text or "").replace("\u2019", "'")
+    return " ".join(straight.split())
+
+
+def route(text: str) -> Intent:
+    """The intent of a free-text question (UNKNOWN when no rule recognises it)."""
+    cleaned = clean_text(text)
+    for rule in _RULES:
+        intent = rule(cleaned)
+        if intent is not None:
+            return replace(intent, text=cleaned)
+    return Intent(IntentKind.UNKNOWN, text=cleaned)
+
+
+def _help(text: str) -> Intent | None:
+    return Intent(IntentKind.HELP) if not text or _HELP.match(text) else None
+
+
+def _health(text: str) -> Intent | None:
+    for pattern in _HEALTH_PATTERNS:
+        found = re.match(pattern, text, re.IGNORECASE)
+        if found and found.group("account").strip(" ,.'"):
+            return Intent(IntentKind.HEALTH, account=found.group("account").strip(" ,.'"))
+    return None
+
+
+def _at_risk(text: str) -> Intent | None:
+    if not _AT_RISK.search(text):
+        return None
+    return Intent(IntentKind.AT_RISK, mine=bool(_MINE.search(text)))
+
+
+def _renewals(text: str) -> Intent | None:
+    if not _RENEWALS.search(text):
+        return None
+    days = _DAYS.search(text)
+    if days:
+        return Intent(IntentKind.RENEWALS, within_days=max(1, min(int(days.group(1)), 365)))
+    if _QUARTER.search(text):
+        return Intent(IntentKind.RENEWALS, within_days=90)
+    return Intent(IntentKind.RENEWALS, next_month=bool(_NEXT_MONTH.search(text)), within_days=30)
+
+
+def _expansion(text: str) -> Intent | None:
+    return Intent(IntentKind.EXPANSION) if _EXPANSION.search(text) else None
+
+
+_RULES: tuple[Callable[[str], Intent | None], ...] = (
+    _help,
+    _health,
+    _renewals,
+    _at_risk,
+    _expansion,
+)
+
+
+# -- answer ---------------------------------------------------------------------------------
+
+
+def answer(intent: Intent, deps: Deps) -> Reply:
+    """Run the tools behind ``intent`` and render the reply."""
+    return _ANSWERS[intent.kind](intent, deps)
+
+
+def _rendered(rendered: blocks.Rendered, **kwargs: Any) -> Reply:
+    return Reply(blocks=rendered[0], text=rendered[1], **kwargs)
+
+
+def _report_for(intent: Intent, deps: Deps, session: Session) -> AccountReport | Reply:
+    """The report of the account the intent names, or the reply explaining why there is none."""
+    command = intent.command or "/health"
+    account_id = intent.account_id
+    if account_id is None:
+        if not intent.account.strip():
+            examples = example_account_names(session)
+            rendered = blocks.usage_message(command, "Which account?", examples=examples)
+            return _rendered(rendered, found=False)
+        try:
+            account = resolve_account(session, query=intent.account)
+        except AccountNotFound as exc:
+            examples = example_account_names(session)
+            rendered = blocks.account_not_found(command, exc.query, exc.suggestions, examples)
+            return _rendered(rendered, found=False)
+        except AmbiguousAccount as exc:
+            return _rendered(blocks.ambiguous_account(exc.query, exc.candidates), found=False)
+        account_id = account.id
+    if account_id is None:  # pragma: no cover - database rows always have ids
+        return _rendered(blocks.error_message("That account has no id."), found=False)
+    try:
+        return account_report(
+            session, account_id=account_id, as_of=deps.today(), config=deps.config
+        )
+    except UnknownAccountError:
+        gone = blocks.error_message("That account no longer exists. Run the command again.")
+        return _rendered(gone, found=False)
+
+
+def _answer_health(intent: Intent, deps: Deps) -> Reply:
+    with session_scope(deps.sessions) as session:
+        report = _report_for(intent, deps, session)
+    if isinstance(report, Reply):
+        return report
+    return _rendered(blocks.health_report(report), account_id=report.account.account_id)
+
+
+def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
+    """The health card as posted to a channel by "Share to channel" (no buttons)."""
+    with session_scope(deps.sessions) as session:
+        report = account_report(
+            session, account_id=account_id, as_of=deps.today(), config=deps.config
+        )
+    rendered = blocks.health_report(report, with_actions=False, shared_by=shared_by)
+    return _rendered(rendered, account_id=account_id)
+
+
+def _answer_history(intent: Intent, deps: Deps) -> Reply:
+    with session_scope(deps.sessions) as session:
+        report = _report_for(intent, deps, session)
+        if isinstance(report, Reply):
+            return report
+        points = health_history(
+            session,
+            account_id=report.account.account_id,
+            as_of=deps.today(),
+            config=deps.config,
+        )
+    rendered = blocks.health_history(report, [(p.day, p.score, p.band) for p in points])
+    return _rendered(rendered, account_id=report.account.account_id)
+
+
+def _answer_at_risk(intent: Intent, deps: Deps) -> Reply:
+    owner = intent.user_id if intent.mine else None
+    as_of = deps.today()
+    with session_scope(deps.sessions) as session:
+        reports = at_risk_accounts(
+            session, as_of=as_of, config=deps.config, owner_slack_id=owner, limit=AT_RISK_LIMIT
+        )
+    if intent.within_days is not None:
+        limit = intent.within_days
+        reports = [
+            r
+            for r in reports
+            if r.churn.days_to_renewal is not None and 0 <= r.churn.days_to_renewal <= limit
+        ]
+    rendered = blocks.at_risk_list(
+        reports,
+        as_of=as_of,
+        mine=intent.mine,
+        offset=intent.offset,
+        within_days=intent.within_days,
+    )
+    return _rendered(rendered)
+
+
+def renewal_window(intent: Intent, today: date) -> tuple[date, date]:
+    """First and last day of the renewals the intent asks about."""
+    if intent.next_month:
+        first = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return first, last
+    return today, today + timedelta(days=intent.within_days or 30)
+
+
+def _answer_renewals(intent: Intent, deps: Deps) -> Reply:
+    as_of = deps.today()
+    start, end = renewal_window(intent, as_of)
+    with session_scope(deps.sessions) as session:
+        summaries = account_summaries(session, as_of=as_of)
+        due = [
+            s
+            for s in summaries.values()
+            if s.renewal_date is not None and start <= s.renewal_date <= end and not s.churned
+        ]
+        due.sort(key=lambda s: (s.renewal_date or end, -s.arr))
+        reports = light_reports(session, deps, due)
+    rendered = blocks.renewals_list(reports, as_of=as_of, start=start, end=end)
+    return _rendered(rendered)
+
+
+def light_reports(
+    session: Session, deps: Deps, summaries: Sequence[AccountSummary]
+) -> list[AccountReport]:
+    """Reports with health and churn (no Lean or expansion) for many accounts, set-based."""
+    if not summaries:
+        return []
+    as_of = deps.today()
+    ids = [s.account_id for s in summaries]
+    health = score_portfolio(session, as_of=as_of, config=deps.config, account_ids=ids)
+    churn = churn_risk_portfolio(session, as_of=as_of, config=deps.config, health=health)
+    return [
+        AccountReport(
+            account=s, health=health[s.account_id], churn=churn[s.account_id], lean=[], expansion=[]
+        )
+        for s in summaries
+        if s.account_id in health and s.account_id in churn
+    ]
+
+
+def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
+    if intent.account.strip() or intent.account_id is not None:
+        with session_scope(deps.sessions) as session:
+            report = _report_for(
+                replace(intent, command=intent.command or "/expansion"), deps, session
+            )
+        if isinstance(report, Reply):
+            return report
+        return _rendered(blocks.account_expansion(report), account_id=report.account.account_id)
+    as_of = deps.today()
+    with session_scope(deps.sessions) as session:
+        found = expansion_opportunities(session, as_of=as_of, config=deps.config)
+        summaries = account_summaries(session, as_of=as_of, account_ids=list(found))
+    items: list[tuple[AccountSummary, ExpansionOpportunity]] = [
+        (summaries[account_id], opp)
+        for account_id, opps in found.items()
+        if account_id in summaries
+        for opp in opps
+    ]
+    items.sort(key=lambda item: (-item[1].estimated_arr, item[0].name))
+    return _rendered(blocks.expansion_list(items, as_of=as_of, offset=intent.offset))
+
+
+def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
+    with session_scope(deps.sessions) as session:
+        report = _report_for(replace(intent, command="/qbr"), deps, session)
+    if isinstance(report, Reply):
+        return report
+    starter = blocks.qbr_started(report, requested_by=intent.user_id or "someone")
+    summary = _rendered(blocks.qbr_summary(report))
+    return _rendered(starter, account_id=report.account.account_id, thread=summary)
+
+
+def _answer_help(intent: Intent, deps: Deps) -> Reply:
+    return _rendered(blocks.help_message())
+
+
+def _answer_unknown(intent: Intent, deps: Deps) -> Reply:
+    return _rendered(blocks.unknown_intent(intent.text))
+
+
+_ANSWERS: dict[IntentKind, Callable[[Intent, Deps], Reply]] = {
+    IntentKind.HEALTH: _answer_health,
+    IntentKind.HISTORY: _answer_history,
+    IntentKind.AT_RISK: _answer_at_risk,
+    IntentKind.RENEWALS: _answer_renewals,
+    IntentKind.EXPANSION: _answer_expansion,
+    IntentKind.QBR: _answer_qbr,
+    IntentKind.HELP: _answer_help,
+    IntentKind.UNKNOWN: _answer_unknown,
+}
+
+
+# -- button values --------------------------------------------------------------------------
+
+
+def intent_from_more_button(kind: IntentKind, value: str, *, user_id: str | None) -> Intent:
+    """The next page asked for by a "Show more" button (its value is a small JSON object)."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    within = data.get("within_days")
+    return Intent(
+        kind,
+        user_id=user_id,
+        mine=bool(data.get("mine")),
+        offset=max(0, int(data.get("offset") or 0)),
+        within_days=int(within) if isinstance(within, int) else None,
+    )
+
+
+def account_id_from(value: str) -> int | None:
+    """The account id a button carries, or None when the value is not one."""
+    return int(value) if value.strip().isdigit() else None
+
+
+# -- App Home -------------------------------------------------------------------------------
+
+
+def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
+    """The App Home of ``user_id``: their book of business and the team view."""
+    as_of = deps.today()
+    with session_scope(deps.sessions) as session:
+        everyone = account_summaries(session, as_of=as_of).values()
+        mine = [s for s in everyone if s.owner_slack_id == user_id]
+        book = light_reports(session, deps, [s for s in mine if not s.churned])
+        # Team view from the daily snapshots: scoring 10k accounts on every Home open is not
+        # worth it when the scheduler snapshots them each morning.
+        metrics: PortfolioMetrics = portfolio_metrics(session, as_of=as_of, config=deps.config)
+    data = blocks.HomeData(
+        user_id=user_id,
+        as_of=as_of,
+        book=book,
+        metrics=metrics,
+        renewal_days=HOME_RENEWAL_DAYS,
+    )
+    return blocks.home_view(data)

@@ -1,0 +1,44 @@
+"""Run the Slack app: Socket Mode (no public URL needed) or HTTP on ``/slack/events``."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+from bot.app import SlackSetupError, create_app
+from bot.config import Settings
+from bot.harness.http import EVENTS_PATH, make_server
+from tools.db import SessionFactory
+
+logger = logging.getLogger(__name__)
+
+
+def serve_socket_mode(settings: Settings, *, session_factory: SessionFactory) -> None:
+    """Connect to Slack over Socket Mode and handle requests until interrupted."""
+    if settings.slack_app_token is None:
+        raise SlackSetupError(
+            "SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-…) with the "
+            "connections:write scope (Slack app settings → Basic Information → App-Level Tokens). "
+            "To receive requests over HTTP instead, run `csbot serve --http`."
+        )
+    app = create_app(settings, session_factory=session_factory, socket_mode=True)
+    logger.info("connecting to Slack over Socket Mode")
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    handler.start()  # type: ignore[no-untyped-call]
+
+
+def serve_http(
+    settings: Settings, *, session_factory: SessionFactory, host: str, port: int
+) -> None:
+    """Serve Slack requests on ``http://host:port/slack/events`` until interrupted."""
+    app = create_app(settings, session_factory=session_factory)
+    server = make_server(app, host=host, port=port)
+    bound_host, bound_port = server.server_address[:2]
+    logger.info("serving Slack requests on http://%s:%s%s", bound_host, bound_port, EVENTS_PATH)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        logger.info("stopped")
+    finally:
+        server.server_close()

@@ -1,0 +1,294 @@
+"""Account lookup by what a person types: names, partial names, typos or external ids.
+
+``find_accounts`` ranks candidates; ``resolve_account`` picks one or raises a domain error that
+says why (``AccountNotFound`` with suggestions, ``AmbiguousAccount`` with candidates).
+
+Matching works on a normalised name (case, accents, punctuation and legal suffixes such as
+"Corp", "Inc" or "GmbH" removed). The index of normalised names is built once per database
+engine and rebuilt when a cheap aggregate signature of the account table changes (count, newest
+id and creation time, total name and id lengths) or after ``INDEX_TTL_SECONDS`` (a rename to a
+name of the same length), so a lookup over 10k accounts costs one aggregate query, a dictionary
+probe and, only when that fails, one pass of prefix checks and difflib.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+import time
+import unicodedata
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from tools.models import Account
+
+INDEX_TTL_SECONDS = 60.0
+FUZZY_CUTOFF = 0.72
+SUGGESTION_CUTOFF = 0.5
+
+LEGAL_SUFFIXES = frozenset(
+    {
+        "ag",
+        "bv",
+        "co",
+        "company",
+        "corp",
+        "corporation",
+        "gmbh",
+        "inc",
+        "incorporated",
+        "kg",
+        "limited",
+        "llc",
+        "llp",
+        "lp",
+        "ltd",
+        "nv",
+        "oy",
+        "plc",
+        "pty",
+        "sa",
+        "sarl",
+        "sas",
+        "spa",
+        "srl",
+    }
+)
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+
+
+class AccountLookupError(Exception):
+    """Base class: what the person typed did not name exactly one account."""
+
+    def __init__(self, query: str) -> None:
+        super().__init__(query)
+        self.query = query
+
+
+class AccountNotFound(AccountLookupError):  # noqa: N818  (domain wording)
+    """No account matches ``query``; ``suggestions`` holds the nearest names, maybe none."""
+
+    def __init__(self, query: str, suggestions: list[AccountMatch]) -> None:
+        super().__init__(query)
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:
+        return f"no account matches {self.query!r}"
+
+
+class AmbiguousAccount(AccountLookupError):  # noqa: N818  (domain wording)
+    """Several accounts match ``query`` equally well."""
+
+    def __init__(self, query: str, candidates: list[AccountMatch]) -> None:
+        super().__init__(query)
+        self.candidates = candidates
+
+    def __str__(self) -> str:
+        return f"{len(self.candidates)} accounts match {self.query!r}"
+
+
+@dataclass(frozen=True)
+class AccountMatch:
+    """One candidate account for a query, with how well and why it matched."""
+
+    account_id: int
+    external_id: str
+    name: str
+    score: float
+    reason: str  # external_id | exact | prefix | words | contains | fuzzy
+
+
+@dataclass(frozen=True)
+class _Entry:
+    account_id: int
+    external_id: str
+    name: str
+    key: str
+    words: tuple[str, ...]
+
+
+_Adder = Callable[[_Entry, float, str], None]
+
+
+@dataclass
+class _Index:
+    signature: tuple[Any, ...]
+    built_at: float
+    entries: list[_Entry]
+    by_key: dict[str, list[_Entry]]
+    by_external_id: dict[str, _Entry]
+
+
+_indexes: weakref.WeakKeyDictionary[Engine, _Index] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def normalise_name(text: str) -> str:
+    """Lower-case ASCII words without punctuation or legal suffixes: "ACME Corp." -> "acme"."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    spaced = ascii_text.lower().replace("&", " and ").replace(".", "")  # "S.A." -> "sa"
+    words = _NON_WORD.sub(" ", spaced).split()
+    while len(words) > 1 and (words[-1] in LEGAL_SUFFIXES or words[-1] == "and"):
+        words.pop()  # "Soylent & Co" -> "soylent"
+    return " ".join(words)
+
+
+def find_accounts(session: Session, *, query: str, limit: int = 5) -> list[AccountMatch]:
+    """Accounts matching ``query``, best first (empty when nothing is close)."""
+    index = _index_for(session)
+    return _rank(index, query, cutoff=FUZZY_CUTOFF)[:limit]
+
+
+def resolve_account(session: Session, *, query: str) -> Account:
+    """The one account ``query`` names; raises AccountNotFound or AmbiguousAccount."""
+    index = _index_for(session)
+    matches = _rank(index, query, cutoff=FUZZY_CUTOFF)
+    if not matches:
+        suggestions = _rank(index, query, cutoff=SUGGESTION_CUTOFF)[:5]
+        raise AccountNotFound(query, suggestions)
+    chosen = _single_winner(matches)
+    if chosen is None:
+        best = matches[0].score
+        raise AmbiguousAccount(query, [m for m in matches if best - m.score < 0.1][:10])
+    account = session.get(Account, chosen.account_id)
+    if account is None:  # deleted since the index was built
+        invalidate_index(session)
+        raise AccountNotFound(query, [])
+    return account
+
+
+def example_account_names(session: Session, *, limit: int = 3) -> list[str]:
+    """A few real account names, for "try e.g. …" hints."""
+    return [entry.name for entry in _index_for(session).entries[:limit]]
+
+
+def invalidate_index(session: Session) -> None:
+    """Forget the cached name index of this session's database."""
+    with _lock:
+        _indexes.pop(_engine_of(session), None)
+
+
+def _single_winner(matches: list[AccountMatch]) -> AccountMatch | None:
+    best = matches[0]
+    runner_up = matches[1].score if len(matches) > 1 else 0.0
+    if best.score >= 1.0 and runner_up < 1.0:
+        return best
+    if best.score - runner_up >= 0.1:
+        return best
+    return None
+
+
+def _rank(index: _Index, query: str, *, cutoff: float) -> list[AccountMatch]:
+    key = normalise_name(query)
+    if not key:
+        return []
+    scored: dict[int, AccountMatch] = {}
+
+    def add(entry: _Entry, score: float, reason: str) -> None:
+        current = scored.get(entry.account_id)
+        if current is None or current.score < score:
+            scored[entry.account_id] = AccountMatch(
+                entry.account_id, entry.external_id, entry.name, round(score, 3), reason
+            )
+
+    by_id = index.by_external_id.get(query.strip().lower())
+    if by_id is not None:
+        add(by_id, 1.0, "external_id")
+    for entry in index.by_key.get(key, []):
+        add(entry, 1.0, "exact")
+    if not scored:
+        _add_partial_matches(index, key, add)
+    if not scored:
+        _add_fuzzy_matches(index, key, cutoff, add)
+    return sorted(scored.values(), key=lambda m: (-m.score, m.name.lower()))
+
+
+def _add_partial_matches(index: _Index, key: str, add: _Adder) -> None:
+    query_words = key.split()
+    for entry in index.entries:
+        if entry.key.startswith(key):
+            add(entry, 0.9 + 0.05 * len(key) / len(entry.key), "prefix")
+        elif _words_prefix(query_words, entry.words):
+            add(entry, 0.85, "words")
+        elif len(key) >= 3 and key in entry.key:
+            add(entry, 0.8, "contains")
+
+
+def _add_fuzzy_matches(index: _Index, key: str, cutoff: float, add: _Adder) -> None:
+    matcher = difflib.SequenceMatcher(autojunk=False)
+    matcher.set_seq2(key)
+    for entry in index.entries:
+        best = 0.0
+        for candidate in (entry.key, *entry.words, entry.key[: len(key)]):
+            matcher.set_seq1(candidate)
+            if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+                continue
+            best = max(best, matcher.ratio())
+        if best >= cutoff:
+            add(entry, 0.75 * best, "fuzzy")
+
+
+def _words_prefix(query_words: list[str], name_words: tuple[str, ...]) -> bool:
+    return all(any(word.startswith(q) for word in name_words) for q in query_words)
+
+
+def _engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _signature(session: Session) -> tuple[Any, ...]:
+    """Cheap aggregates that change when accounts are added, removed, replaced or renamed."""
+    row = session.execute(
+        sa_select(
+            func.count(col(Account.id)),
+            func.max(col(Account.id)),
+            func.max(col(Account.created_at)),
+            func.sum(func.length(col(Account.name))),
+            func.sum(func.length(col(Account.external_id))),
+        )
+    ).one()
+    return tuple(row)
+
+
+def _index_for(session: Session) -> _Index:
+    engine = _engine_of(session)
+    signature = _signature(session)
+    with _lock:
+        cached = _indexes.get(engine)
+    fresh = time.monotonic() - cached.built_at < INDEX_TTL_SECONDS if cached else False
+    if cached is not None and fresh and cached.signature == signature:
+        return cached
+    index = _build_index(session, signature)
+    with _lock:
+        _indexes[engine] = index
+    return index
+
+
+def _build_index(session: Session, signature: tuple[Any, ...]) -> _Index:
+    rows = session.exec(
+        select(Account.id, Account.external_id, Account.name).order_by(col(Account.name))
+    ).all()
+    entries = [
+        _Entry(int(id_), ext, name, key, tuple(key.split()))
+        for id_, ext, name in rows
+        if id_ is not None and (key := normalise_name(name))
+    ]
+    by_key: dict[str, list[_Entry]] = {}
+    for entry in entries:
+        by_key.setdefault(entry.key, []).append(entry)
+    return _Index(
+        signature=signature,
+        built_at=time.monotonic(),
+        entries=entries,
+        by_key=by_key,
+        by_external_id={e.external_id.lower(): e for e in entries},
+    )
