@@ -19,12 +19,14 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from anthropic import Anthropic
 from slack_bolt import App
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
+from bot.agent import Agent
 from bot.config import Settings
 from bot.deps import Deps
 from bot.listeners import register_listeners
@@ -68,8 +70,13 @@ def create_app(
     client: WebClient | None = None,
     config: ScoringConfig | None = None,
     socket_mode: bool = False,
+    anthropic_client: Anthropic | None = None,
 ) -> App:
-    """The Bolt app with every listener registered (HTTP mode unless ``socket_mode``)."""
+    """The Bolt app with every listener registered (HTTP mode unless ``socket_mode``).
+
+    Claude answers conversations when ``ANTHROPIC_API_KEY`` is set (or ``anthropic_client`` is
+    injected, as the tests do); otherwise the deterministic router answers them.
+    """
     oauth = oauth_settings(settings, engine_of(session_factory))
     _check_credentials(settings, oauth=oauth is not None, socket_mode=socket_mode)
     deps = Deps(
@@ -90,7 +97,8 @@ def create_app(
         request_verification_enabled=True,
     )
     app.error(make_error_handler())
-    register_listeners(app, deps)
+    agent = Agent.from_deps(deps, client=anthropic_client)
+    register_listeners(app, deps, agent if agent.client is not None else None)
     return app
 
 

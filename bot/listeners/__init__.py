@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot.agent import Agent
 from bot.deps import Deps
 from bot.listeners import actions, commands, events, home, views
 
@@ -19,9 +20,12 @@ REGISTERED: dict[str, frozenset[str]] = {
 }
 
 
-def register_listeners(app: App, deps: Deps) -> None:
-    """Register every surface: commands, events, actions, views and the App Home."""
-    events.register(app, deps)  # first: its middleware dedupes Slack's retries
+def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None:
+    """Register every surface: commands, events, actions, views and the App Home.
+
+    ``agent`` (Claude) answers @mentions and DMs when given; without it the router does.
+    """
+    events.register(app, deps, agent)  # first: its middleware dedupes Slack's retries
     commands.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)

@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
+from bot.agent import Agent
 from bot.deps import Deps
 from bot.listeners.boundary import guarded
 from bot.listeners.replies import reply_in_conversation
@@ -58,22 +59,77 @@ def _answer_text(text: str, user_id: str | None, deps: Deps) -> Reply:
     return answer(replace(route(text), user_id=user_id), deps)
 
 
-def on_mention(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+def converse(
+    event: dict[str, Any],
+    context: BoltContext,
+    deps: Deps,
+    agent: Agent | None,
+    *,
+    thread_ts: str | None,
+) -> None:
+    """Answer a person's message: through Claude when configured, else the intent router.
+
+    Claude's answer is streamed into the thread (chat.startStream/appendStream/stopStream) and
+    the conversation is keyed by channel + thread, so a follow-up continues it. When Claude is
+    unavailable the router answers with its blocks, as if Claude were not configured.
+    """
+    text, user, channel = str(event.get("text", "")), event.get("user"), str(event["channel"])
+    if agent is None or agent.client is None:
+        reply = _answer_text(text, user, deps)
+        reply_in_conversation(reply, context, channel=channel, thread_ts=thread_ts)
+        return
+    thread_ts = thread_ts or str(event["ts"])  # Claude's answers always go in a thread
+    streams: list[Any] = []
+
+    def stream_text(chunk: str) -> None:
+        if not streams:
+            streams.append(
+                context.client.chat_stream(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    recipient_user_id=user,
+                    recipient_team_id=context.team_id,
+                )
+            )
+        streams[0].append(markdown_text=chunk)
+
+    def show_status(status: str) -> None:
+        if context.set_status is not None:
+            context.set_status(status=status)
+
+    result = agent.run_turn(
+        f"{channel}:{thread_ts}",
+        text,
+        user_id=user,
+        on_text=stream_text,
+        on_status=show_status,
+    )
+    if streams:
+        streams[0].stop()
+        return
+    if result.fell_back:
+        reply_in_conversation(
+            _answer_text(text, user, deps), context, channel=channel, thread_ts=thread_ts
+        )
+        return
+    context.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=result.text)
+
+
+def on_mention(body: dict[str, Any], context: BoltContext, deps: Deps, agent: Agent | None) -> None:
     """Answer an @mention in its thread."""
     event = body["event"]
-    reply = _answer_text(str(event.get("text", "")), event.get("user"), deps)
-    thread_ts = event.get("thread_ts") or event.get("ts")
-    reply_in_conversation(reply, context, channel=str(event["channel"]), thread_ts=thread_ts)
+    converse(event, context, deps, agent, thread_ts=event.get("thread_ts") or event.get("ts"))
 
 
-def on_direct_message(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+def on_direct_message(
+    body: dict[str, Any], context: BoltContext, deps: Deps, agent: Agent | None
+) -> None:
     """Answer a DM; in an assistant thread, show a status while working and reply in it."""
     event = body["event"]
     thread_ts = event.get("thread_ts")
     if thread_ts and context.set_status is not None:
         context.set_status(status=WORKING_STATUS)
-    reply = _answer_text(str(event.get("text", "")), event.get("user"), deps)
-    reply_in_conversation(reply, context, channel=str(event["channel"]), thread_ts=thread_ts)
+    converse(event, context, deps, agent, thread_ts=thread_ts)
 
 
 def on_thread_started(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
@@ -124,13 +180,16 @@ def _ignore() -> None:
     """Events we subscribe to but act on elsewhere or not at all."""
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, agent: Agent | None = None) -> None:
     """Register the dedupe middleware and the conversation listeners."""
     app.middleware(make_dedupe(deps))
 
-    def lazy(name: str, handler: Callable[[dict[str, Any], BoltContext, Deps], None]) -> Any:
+    def lazy(name: str, handler: Callable[..., None]) -> Any:
         def work(body: dict[str, Any], context: BoltContext) -> None:
-            handler(body, context, deps)
+            if handler is on_thread_started:
+                handler(body, context, deps)
+            else:
+                handler(body, context, deps, agent)
 
         return guarded(name, work)
 

@@ -1,0 +1,148 @@
+"""Claude in Slack: DMs and mentions go through the agent loop (real SDK, fake Messages API),
+answers stream into the thread, the conversation survives a restart, and Claude being down
+falls back to the deterministic router's answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.fake_anthropic import FakeMessagesAPI
+from bot.harness import FakeSlack, SlackDriver, serve_app
+from tools import db
+from tools.demo import generate_demo
+
+SECRET = "agent-e2e-signing-secret"
+TOKEN = "xoxb-agent-e2e"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+THREAD = "1762070001.000200"
+
+
+@pytest.fixture(scope="module")
+def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("agent-e2e") / "demo.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    generate_demo(session_factory=db.session_factory(engine), today=NOW.date(), accounts=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture
+def claude() -> FakeMessagesAPI:
+    return FakeMessagesAPI()
+
+
+@pytest.fixture
+def driver(fake: FakeSlack, claude: FakeMessagesAPI, demo_engine: Engine) -> Iterator[SlackDriver]:
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.url,
+    )
+    app = create_app(
+        settings,
+        session_factory=db.session_factory(demo_engine),
+        clock=lambda: NOW,
+        client=WebClient(token=TOKEN, base_url=fake.url),
+        anthropic_client=claude.client(),
+    )
+    with serve_app(app) as served:
+        yield SlackDriver(served.url, SECRET, fake=fake)
+
+
+def dm(text: str) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel": "D0CSM001",
+        "channel_type": "im",
+        "user": "U0CSM001",
+        "text": text,
+        "ts": f"{time.time():.6f}",
+        "thread_ts": THREAD,
+    }
+
+
+def test_dm_goes_through_claude_and_streams_into_the_thread(
+    driver: SlackDriver, fake: FakeSlack, claude: FakeMessagesAPI
+) -> None:
+    claude.enqueue_tool_use([("account_health", {"account": "acme"})])
+    claude.enqueue_text("Acme Corp is at risk: renewal in 45 days.")
+    driver.event(dm("why is acme at risk?"))
+    (stop,) = fake.wait_for("chat.stopStream")
+    (start,) = fake.calls_to("chat.startStream")
+    appended = fake.calls_to("chat.appendStream")
+    assert start.params["thread_ts"] == THREAD
+    streamed = "".join(
+        str(c.params.get("markdown_text", "")) + str(c.params.get("chunks", ""))
+        for c in [start, *appended, stop]
+    )
+    assert "Acme Corp is at risk" in streamed
+    assert fake.calls_to("assistant.threads.setStatus"), "no status while working"
+    # the model saw the tool's real numbers, in a tool_result answering its tool_use
+    second = claude.requests[1]["messages"][-1]["content"]
+    assert second[0]["type"] == "tool_result"
+    assert "Acme Corp" in str(second[0]["content"])
+
+
+def test_follow_up_in_the_thread_continues_the_conversation(
+    fake: FakeSlack, claude: FakeMessagesAPI, demo_engine: Engine, driver: SlackDriver
+) -> None:
+    claude.enqueue_text("Acme renews in 45 days.")
+    driver.event(dm("when does acme renew?"))
+    fake.wait_for("chat.stopStream")
+    claude.enqueue_text("Its champion is still there.")
+    driver.event(dm("and its champion?"))
+    fake.wait_for("chat.stopStream", count=2)
+    history = claude.requests[-1]["messages"]
+    texts = [str(m["content"]) for m in history]
+    assert any("when does acme renew?" in t for t in texts)
+    assert any("Acme renews in 45 days." in t for t in texts)
+
+
+def test_claude_down_falls_back_to_the_router(
+    driver: SlackDriver, fake: FakeSlack, claude: FakeMessagesAPI
+) -> None:
+    claude.enqueue_error(529, times=3)
+    driver.event(dm("who is at risk?"))
+    (reply,) = fake.wait_for("chat.postMessage")
+    assert reply.params["thread_ts"] == THREAD
+    assert reply.blocks, "the router's answer carries blocks"
+    assert not fake.calls_to("chat.startStream")
+
+
+def test_claude_is_not_used_without_a_key(fake: FakeSlack, demo_engine: Engine) -> None:
+    settings = Settings(
+        _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url
+    )
+    app = create_app(
+        settings,
+        session_factory=db.session_factory(demo_engine),
+        clock=lambda: NOW,
+        client=WebClient(token=TOKEN, base_url=fake.url),
+    )
+    with serve_app(app) as served:
+        SlackDriver(served.url, SECRET, fake=fake).event(dm("who is at risk?"))
+        (reply,) = fake.wait_for("chat.postMessage")
+    assert reply.blocks
+    assert not fake.calls_to("chat.startStream")
+
+
+def test_today_is_the_clock_date() -> None:
+    assert NOW.date() == date(2026, 11, 2)
