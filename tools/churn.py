@@ -1,0 +1,264 @@
+"""Churn risk: deterministic, explainable triggers on top of the health score.
+
+Trigger (a), ``kind="renewal"``:
+- ``renewal_window``: an active contract ends within ``renewal_window_days`` [60] days, inclusive
+  (0 ≤ days ≤ 60), and the band is AMBER or RED. Severity high when RED, else medium.
+
+Triggers (b), ``kind="behavioural"``, whatever the renewal date (thresholds in ``[churn]``):
+- ``no_usage``: no logins in the usage window although the account is past its first
+  ``new_account_days`` (or used the product before). Severity high.
+- ``logins_declining`` / ``usage_declining``: logins (or active-user-days) down by at least
+  ``usage_decline`` [25%] vs the window before; high from ``usage_decline_severe`` [50%].
+- ``champion_left``: a champion left within ``champion_left_days`` [90]; high when no champion
+  remains, medium when another one is still there.
+- ``detractor_nps``: mean NPS of the responses in ``detractor_window_days`` [90] ≤
+  ``detractor_max`` [6]; high at ≤ ``detractor_severe`` [3].
+- ``ticket_spike``: tickets in the last ``ticket_spike_days`` [30] ≥ ``ticket_spike_min`` [3] and ≥
+  ``ticket_spike_ratio`` [2] x the monthly average of the ``ticket_baseline_days`` [90] before;
+  high at twice that ratio.
+- ``overdue_invoice``: an invoice ≥ ``overdue_min_days`` [15] past due and unpaid at as_of; high
+  from ``overdue_severe_days`` [60].
+- ``tam_escalation``: an escalated ticket still open, or TAM health ≤ ``tam_health_low`` [40];
+  high with ≥ ``open_escalations_severe`` [2] open escalations or TAM health ≤
+  ``tam_health_severe`` [25].
+
+Level: **high** = the renewal trigger fired, or ≥ 2 behavioural triggers of which at least one is
+high, or ≥ 3 behavioural triggers; **medium** = any other trigger, or a RED band without triggers;
+**low** otherwise. Accounts without an active contract at as_of (churned or never signed) are
+always low with no triggers: there is nothing left to lose. ``arr_at_risk`` is the active ARR when
+the level is not low.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+from sqlmodel import Session
+
+from tools.health import SignalMatrix, UnknownAccountError, health_score_for, signal_matrix
+from tools.results import Band, ChurnRisk, HealthResult, RiskLevel, Severity, TriggerHit
+from tools.scoring_config import ScoringConfig
+from tools.signals import RawMetrics, extract_raw
+
+RENEWAL = "renewal"
+BEHAVIOURAL = "behavioural"
+
+
+def _hit(key: str, label: str, evidence: str, severe: bool, kind: str = BEHAVIOURAL) -> TriggerHit:
+    severity = Severity.HIGH if severe else Severity.MEDIUM
+    return TriggerHit(key=key, kind=kind, label=label, evidence=evidence, severity=severity)
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+def _renewal(raw: RawMetrics, i: int, band: Band, config: ScoringConfig) -> list[TriggerHit]:
+    days = raw.days_to_renewal[i]
+    if np.isnan(days) or not 0 <= days <= config.churn.renewal_window_days:
+        return []
+    if band == Band.GREEN:
+        return []
+    evidence = (
+        f"renews in {int(days)} days on {raw.renewal_date[i]} while the health band is {band}"
+    )
+    return [_hit("renewal_window", "Renewal at risk", evidence, band == Band.RED, RENEWAL)]
+
+
+def _usage(
+    raw: RawMetrics, i: int, changes: tuple[float, float], cfg: ScoringConfig
+) -> list[TriggerHit]:
+    churn, norm = cfg.churn, cfg.health.normalise
+    weeks = norm.usage_window_days // 7
+    used_before = raw.usage_rows_prior[i] > 0 and raw.logins_prior[i] > 0
+    established = raw.tenure_days[i] >= norm.new_account_days or used_before
+    if raw.logins_recent[i] <= 0 and established:
+        evidence = f"no logins in the last {norm.usage_window_days} days"
+        if used_before:
+            evidence += f" (vs {int(raw.logins_prior[i])} in the {weeks} weeks before)"
+        return [_hit("no_usage", "No product usage", evidence, True)]
+    if raw.usage_rows_prior[i] <= 0:
+        return []
+    logins, users = changes
+    if logins <= -churn.usage_decline:
+        evidence = f"logins down {abs(logins) * 100:.0f}% vs the prior {weeks} weeks"
+        severe = logins <= -churn.usage_decline_severe
+        return [_hit("logins_declining", "Logins falling", evidence, severe)]
+    if users <= -churn.usage_decline:
+        evidence = f"active users down {abs(users) * 100:.0f}% vs the prior {weeks} weeks"
+        severe = users <= -churn.usage_decline_severe
+        return [_hit("usage_declining", "Usage falling", evidence, severe)]
+    return []
+
+
+def _champion(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+    days = raw.champion_left_days[i]
+    if np.isnan(days) or days > config.churn.champion_left_days:
+        return []
+    evidence = f"champion {raw.champion_left_name[i]} left {int(days)} days ago"
+    if raw.champion_present[i]:
+        evidence += f"; {raw.champion_name[i]} is still a champion"
+    return [_hit("champion_left", "Champion left", evidence, not raw.champion_present[i])]
+
+
+def _detractor(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+    mean = raw.nps_recent_mean[i]
+    churn = config.churn
+    if np.isnan(mean) or mean > churn.detractor_max:
+        return []
+    count = int(raw.nps_recent_count[i])
+    evidence = (
+        f"average NPS score {mean:.1f}/10 from {count} response{'s' if count != 1 else ''} "
+        f"in the last {churn.detractor_window_days} days"
+    )
+    return [_hit("detractor_nps", "Detractor NPS", evidence, mean <= churn.detractor_severe)]
+
+
+def _tickets(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+    churn = config.churn
+    recent = raw.tickets_spike[i]
+    baseline_per_window = (
+        raw.tickets_baseline[i] / churn.ticket_baseline_days * churn.ticket_spike_days
+    )
+    threshold = max(float(churn.ticket_spike_min), churn.ticket_spike_ratio * baseline_per_window)
+    if recent < threshold:
+        return []
+    evidence = (
+        f"{int(recent)} tickets in the last {churn.ticket_spike_days} days vs "
+        f"{baseline_per_window:.1f} per {churn.ticket_spike_days} days before"
+    )
+    severe = recent >= max(
+        float(churn.ticket_spike_min), 2 * churn.ticket_spike_ratio * baseline_per_window
+    )
+    return [_hit("ticket_spike", "Support ticket spike", evidence, severe)]
+
+
+def _overdue(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+    days = raw.overdue_days[i]
+    churn = config.churn
+    if raw.overdue_amount[i] <= 0 or np.isnan(days) or days < churn.overdue_min_days:
+        return []
+    evidence = f"{_money(raw.overdue_amount[i])} overdue for {int(days)} days"
+    return [_hit("overdue_invoice", "Overdue invoice", evidence, days >= churn.overdue_severe_days)]
+
+
+def _tam(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+    churn = config.churn
+    open_escalated = int(raw.open_escalated[i])
+    tam = raw.tam_health[i]
+    low_tam = not np.isnan(tam) and tam <= churn.tam_health_low
+    if open_escalated <= 0 and not low_tam:
+        return []
+    parts = []
+    if open_escalated > 0:
+        parts.append(f"{open_escalated} escalated ticket{'s' if open_escalated != 1 else ''} open")
+    if low_tam:
+        parts.append(f"TAM technical health {tam:.0f}/100")
+    severe = open_escalated >= churn.open_escalations_severe or (
+        low_tam and tam <= churn.tam_health_severe
+    )
+    return [_hit("tam_escalation", "Technical escalation", "; ".join(parts), severe)]
+
+
+def level_for(triggers: Sequence[TriggerHit], band: Band) -> RiskLevel:
+    """The risk level implied by the fired triggers (rule in the module docstring)."""
+    behavioural = [t for t in triggers if t.kind == BEHAVIOURAL]
+    severe = any(t.severity == Severity.HIGH for t in behavioural)
+    if any(t.kind == RENEWAL for t in triggers):
+        return RiskLevel.HIGH
+    if len(behavioural) >= 3 or (len(behavioural) >= 2 and severe):
+        return RiskLevel.HIGH
+    if behavioural or band == Band.RED:
+        return RiskLevel.MEDIUM
+    return RiskLevel.LOW
+
+
+def churn_from_raw(
+    raw: RawMetrics, *, config: ScoringConfig, health: dict[int, HealthResult]
+) -> dict[int, ChurnRisk]:
+    """Churn risk of every account in ``raw`` that has a health result."""
+    return churn_from_bands(raw, config=config, bands={a: h.band for a, h in health.items()})
+
+
+def churn_from_bands(
+    raw: RawMetrics,
+    *,
+    config: ScoringConfig,
+    bands: dict[int, Band],
+    matrix: SignalMatrix | None = None,
+) -> dict[int, ChurnRisk]:
+    """Churn risk of every account in ``raw`` that has a band (the scan's fast path)."""
+    m = matrix if matrix is not None else signal_matrix(raw, config)
+    out: dict[int, ChurnRisk] = {}
+    for i, account_id in enumerate(raw.ids.tolist()):
+        band = bands.get(account_id)
+        if band is None:
+            continue
+        active = bool(raw.active[i])
+        triggers: list[TriggerHit] = []
+        if active:
+            changes = (float(m.logins_change[i]), float(m.users_change[i]))
+            triggers = [
+                *_renewal(raw, i, band, config),
+                *_usage(raw, i, changes, config),
+                *_champion(raw, i, config),
+                *_detractor(raw, i, config),
+                *_tickets(raw, i, config),
+                *_overdue(raw, i, config),
+                *_tam(raw, i, config),
+            ]
+        level = level_for(triggers, band) if active else RiskLevel.LOW
+        days = raw.days_to_renewal[i]
+        out[account_id] = ChurnRisk(
+            account_id=account_id,
+            as_of=raw.as_of,
+            level=level,
+            triggers=triggers,
+            renewal_date=raw.renewal_date[i],
+            days_to_renewal=None if np.isnan(days) else int(days),
+            arr_at_risk=(
+                Decimal(str(round(float(raw.arr[i]), 2))).quantize(Decimal("0.01"))
+                if level != RiskLevel.LOW
+                else Decimal("0")
+            ),
+        )
+    return out
+
+
+def churn_risk_portfolio(
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    health: dict[int, HealthResult],
+    use_static_fields: bool = True,
+) -> dict[int, ChurnRisk]:
+    """Churn risk of every account in ``health`` as of ``as_of`` (set-based)."""
+    raw = extract_raw(
+        session,
+        as_of=as_of,
+        config=config,
+        account_ids=list(health),
+        use_static_fields=use_static_fields,
+    )
+    return churn_from_raw(raw, config=config, health=health)
+
+
+def churn_risk_for(
+    session: Session,
+    *,
+    account_id: int,
+    as_of: date,
+    config: ScoringConfig,
+    health: HealthResult | None = None,
+) -> ChurnRisk:
+    """Churn risk of one account (computes its health first unless given)."""
+    if health is None:
+        health = health_score_for(session, account_id=account_id, as_of=as_of, config=config)
+    risks = churn_risk_portfolio(session, as_of=as_of, config=config, health={account_id: health})
+    if account_id not in risks:
+        raise UnknownAccountError(f"no account with id {account_id}")
+    return risks[account_id]
