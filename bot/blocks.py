@@ -332,8 +332,11 @@ def health_report(
 def _lean_lines(report: AccountReport) -> str:
     lines = []
     for finding in report.lean:
-        cost = f" — {money(finding.annual_cost)}/year" if finding.annual_cost else ""
-        lines.append(f"*{esc(finding.kind.capitalize())}*: {esc(finding.title)}{cost}")
+        evidence = f" — {esc(finding.evidence[0])}" if finding.evidence else ""
+        lines.append(
+            f"*{esc(finding.kind.capitalize())}*: {esc(finding.title)}{evidence} "
+            f"→ _{esc(finding.playbook.title)}_"
+        )
     return bullets(lines, limit=3, empty="")
 
 

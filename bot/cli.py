@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -39,14 +40,19 @@ class Context:
     sessions: db.SessionFactory
 
 
+def configure_logging(level: str) -> None:
+    """Log to stderr at ``level``; Alembic's per-migration chatter only at DEBUG."""
+    logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def open_context(database_url: str | None = None) -> Context:
     """Load settings, open the database and bring its schema up to date."""
     settings = Settings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     return Context(settings=settings, engine=engine, sessions=db.session_factory(engine))
@@ -83,6 +89,638 @@ def db_status(database: DbOption = None) -> None:
     engine = db.make_engine(database_url_from(database) or settings.database_url)
     console.print(f"database: {db.current_revision(engine) or 'empty'}")
     console.print(f"code:     {db.head_revision(engine)}")
+
+
+@app.command("import")
+def import_data(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of CSV/JSONL files (see docs/data-format.md).",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ],
+    database: DbOption = None,
+) -> None:
+    """Validate a folder of CSV/JSONL files and load it; nothing is written if any row is bad."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
+    from rich.table import Table
+
+    from tools.importer import ImportValidationError, import_directory
+
+    context = open_context(database_url_from(database))
+    large_file = 4 * 1024 * 1024
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), console=err_console
+    ) as bar:
+
+        def on_progress(name: str, done: int, total: int) -> None:
+            if total < large_file:
+                return
+            if name not in tasks:
+                tasks[name] = bar.add_task(f"reading {name}", total=total)
+            bar.update(tasks[name], completed=done)
+
+        try:
+            report = import_directory(
+                sessions=context.sessions, directory=directory, progress=on_progress
+            )
+        except ImportValidationError as exc:
+            bar.stop()
+            for error in exc.errors:
+                err_console.print(str(error), markup=False, highlight=False, soft_wrap=True)
+            if exc.total > len(exc.errors):
+                err_console.print(f"... and {exc.total - len(exc.errors)} more")
+            err_console.print(
+                f"[red]Import failed: {exc.total} problem(s) in {directory}; nothing was written.",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1) from None
+    table = Table("entity", "inserted", "updated", "unchanged", title=f"Imported {directory}")
+    for name, counts in report.counts.items():
+        table.add_row(name, str(counts.inserted), str(counts.updated), str(counts.unchanged))
+    console.print(table)
+    if report.event_rows:
+        console.print(f"{report.event_rows:,} product events aggregated into daily usage.")
+    if report.ignored_files:
+        console.print("Ignored (not a known entity): " + ", ".join(report.ignored_files))
+
+
+@app.command("backtest")
+def backtest(
+    horizon_days: Annotated[
+        int,
+        typer.Option(
+            "--horizon-days", min=1, help="Days after each observation date that a churn counts."
+        ),
+    ] = 60,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout, and nothing else.")
+    ] = False,
+    database: DbOption = None,
+) -> None:
+    """Recompute the scores as of past dates (no look-ahead) and report how they called churn."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from tools.backtest import SUMMARY_COLUMNS, run_backtest, summary_row
+    from tools.scoring_config import ConfigError, load_config
+
+    context = open_context(database_url_from(database))
+    today = datetime.now(ZoneInfo(context.settings.timezone)).date()
+    try:
+        config = load_config(context.settings.scoring_config)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}", markup=True, highlight=False)
+        raise typer.Exit(1) from None
+    with context.sessions() as session:
+        report = run_backtest(session, config=config, horizon_days=horizon_days, today=today)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    table = Table(
+        *SUMMARY_COLUMNS,
+        title=(
+            f"Backtest: churn within {report.horizon_days} days "
+            f"(renewal grace {report.grace_days} days)"
+        ),
+        caption=(
+            "AUC and Lift@10% rank accounts by 100 - health. RED / High: precision and recall "
+            "of band RED and churn level high. Opp: has an expansion opportunity vs actual "
+            "upsells. — = not computable."
+        ),
+    )
+    for result in report.per_date:
+        table.add_row(*summary_row(result))
+    table.add_section()
+    table.add_row(*summary_row(report.pooled), style="bold")
+    console.print(table)
+    for note in report.notes:
+        console.print(note, markup=False)
+
+
+@app.command("chat")
+def chat(database: DbOption = None) -> None:
+    """Talk to csbot in the terminal: a local fake Slack running the real app (no Slack needed).
+
+    Type `/health acme`, free text (a DM), a button number, `home`, or `quit`.
+    """
+    from bot.harness.terminal import TerminalSlack
+
+    ctx = open_context(database_url_from(database))
+    with TerminalSlack(ctx.settings, session_factory=ctx.sessions, console=console) as session:
+        session.run()
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help='What to ask, e.g. "how is Acme doing?"')],
+    database: DbOption = None,
+    thread: Annotated[
+        str | None,
+        typer.Option("--thread", help="Conversation key; reuse it to ask a follow-up."),
+    ] = None,
+) -> None:
+    """Ask Claude one question about the book, through the same tool loop Slack uses.
+
+    Without ANTHROPIC_API_KEY (or when Claude is unavailable) the deterministic answer is shown.
+    """
+    import uuid
+    from datetime import UTC, datetime
+
+    from bot.agent import Agent
+    from bot.deps import Deps
+    from tools.scoring_config import ConfigError, load_config
+
+    ctx = open_context(database_url_from(database))
+    try:
+        config = load_config(ctx.settings.scoring_config)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    deps = Deps(
+        settings=ctx.settings,
+        sessions=ctx.sessions,
+        clock=lambda: datetime.now(UTC),
+        config=config,
+    )
+    key = thread or f"cli:{uuid.uuid4().hex}"
+    result = Agent.from_deps(deps).run_turn(key, question, user_id=None)
+    typer.echo(result.text)
+    if result.fell_back:
+        err_console.print("[dim](answered without Claude)[/dim]")
+    else:
+        err_console.print(
+            f"[dim]thread {key} · {result.usage.model_calls} model calls · "
+            f"{result.usage.input_tokens + result.usage.cache_read_tokens} input tokens[/dim]"
+        )
+
+
+config_app = typer.Typer(help="Scoring configuration commands.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the effective scoring configuration (defaults merged with SCORING_CONFIG) as TOML."""
+    from tools.scoring_config import ConfigError, config_as_toml, load_config
+
+    settings = Settings()
+    try:
+        config = load_config(settings.scoring_config)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    source = settings.scoring_config or "built-in defaults"
+    typer.echo(f"# effective scoring config ({source})")
+    typer.echo(config_as_toml(config), nl=False)
+
+
+@app.command("scan")
+def scan(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Score as of this day (YYYY-MM-DD); default: today (in TIMEZONE)."
+        ),
+    ] = None,
+    database: DbOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Print the alerts and QBR drafts that would be posted; post and claim nothing.",
+        ),
+    ] = False,
+) -> None:
+    """Score every account, store today's snapshots and churn triggers, print a summary.
+
+    With SLACK_BOT_TOKEN set, also posts today's churn alerts and T-90 QBR drafts (each exactly
+    once, like the scheduled daily job); --dry-run shows them instead.
+    """
+    from datetime import date, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from bot.scheduler import DailyScanReport, run_daily_scan, scheduler_client
+    from tools.scoring import at_risk_accounts, scan_portfolio
+    from tools.scoring_config import ConfigError, load_config
+
+    ctx = open_context(database_url_from(database))
+    tz = ZoneInfo(ctx.settings.timezone)
+    try:
+        day = date.fromisoformat(as_of) if as_of else datetime.now(tz).date()
+    except ValueError as exc:
+        err_console.print(f"[red]--date must be YYYY-MM-DD, got {as_of!r}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        config = load_config(ctx.settings.scoring_config)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    daily: DailyScanReport | None = None
+    if dry_run or ctx.settings.slack_bot_token is not None:
+        now = datetime.now(tz) if as_of is None else datetime.combine(day, time(12), tzinfo=tz)
+        daily = run_daily_scan(
+            session_factory=ctx.sessions,
+            client=None if dry_run else scheduler_client(ctx.settings),
+            settings=ctx.settings,
+            config=config,
+            now=now,
+            dry_run=dry_run,
+        )
+        report = daily.scan
+    else:
+        with db.session_scope(ctx.sessions) as session:
+            report = scan_portfolio(session, as_of=day, config=config)
+    with db.session_scope(ctx.sessions) as session:
+        top = at_risk_accounts(session, as_of=day, config=config, limit=10)
+    mix = report.band_mix
+    console.print(
+        f"[bold]Scanned {report.accounts_scored:,} active accounts as of {day}[/bold] "
+        f"in {report.seconds:.2f}s"
+    )
+    console.print(
+        f"  [green]GREEN {mix.green:,}[/green]  [yellow]AMBER {mix.amber:,}[/yellow]  "
+        f"[red]RED {mix.red:,}[/red]"
+    )
+    console.print(
+        f"  churn risk: [red]{report.high_risk:,} high[/red], {report.medium_risk:,} medium; "
+        f"ARR at risk ${report.arr_at_risk:,.0f}; newly risky today: {len(report.newly_risky):,}"
+    )
+    if not top:
+        console.print("No account at risk.")
+    else:
+        table = Table(
+            "account", "score", "band", "risk", "renewal", "ARR", "why", title="Top at risk"
+        )
+        for r in top:
+            why = "; ".join(t.evidence for t in r.churn.triggers[:2])
+            table.add_row(
+                r.account.name,
+                f"{r.health.score:.0f}",
+                r.health.band.value,
+                r.churn.level.value,
+                str(r.account.renewal_date or "-"),
+                f"${r.account.arr:,.0f}",
+                why,
+            )
+        console.print(table)
+    if daily is not None:
+        _print_daily(daily)
+    elif not dry_run:
+        console.print("[dim]SLACK_BOT_TOKEN is not set: no alerts posted (try --dry-run).[/dim]")
+
+
+def _print_daily(daily: object) -> None:
+    """The alerts and QBR drafts of a daily run (posted, or planned in a dry run)."""
+    from rich.table import Table
+
+    from bot.scheduler import DailyScanReport
+
+    assert isinstance(daily, DailyScanReport)
+    planned = [*daily.planned, *daily.qbr_t90.planned]
+    verb = "Would post" if daily.dry_run else "Planned"
+    table = Table("key", "account", "to", "why", title=f"{verb} {len(planned)} message(s)")
+    for item in planned:
+        table.add_row(item.key, item.account_name, item.channel, item.reason)
+    if planned:
+        console.print(table)
+    else:
+        console.print(f"{verb}: nothing new to alert.")
+    if daily.dry_run:
+        console.print("[dim]Dry run: nothing was claimed or posted.[/dim]")
+        return
+    for label, counts in (("alerts", daily.counts), ("T-90 QBR drafts", daily.qbr_t90.counts)):
+        console.print(
+            f"{label}: {counts.posted} posted, {counts.retried} retried, "
+            f"{counts.already_claimed} already claimed, {counts.failed} failed, "
+            f"{counts.pending} pending retry"
+        )
+
+
+@app.command("jobs")
+def jobs() -> None:
+    """List the scheduled jobs that `csbot serve` runs, with their next run times."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from rich.table import Table
+
+    from bot.scheduler import build_scheduler, next_runs, scheduler_client
+    from tools.scoring_config import ConfigError, load_config
+
+    settings = Settings()
+    try:
+        config = load_config(settings.scoring_config)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    engine = db.make_engine(settings.database_url)
+    scheduler = build_scheduler(
+        settings,
+        session_factory=db.session_factory(engine),
+        client=scheduler_client(settings),
+        clock=lambda: datetime.now(UTC),
+        config=config,
+    )
+    tz = ZoneInfo(settings.timezone)
+    table = Table("job", "schedule", "next run", title=f"Scheduled jobs ({settings.timezone})")
+    for job_id, when in next_runs(scheduler, datetime.now(tz)):
+        job = scheduler.get_job(job_id)
+        trigger = str(job.trigger) if job is not None else ""
+        table.add_row(job_id, trigger, when.astimezone(tz).isoformat() if when else "never")
+    console.print(table)
+
+
+@app.command("serve")
+def serve(
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http", help="Serve /slack/events over HTTP instead of connecting via Socket Mode."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option("--port", min=0, help="HTTP port (with --http).")] = 3000,
+    host: Annotated[
+        str, typer.Option("--host", help="HTTP address to bind (with --http).")
+    ] = "0.0.0.0",  # noqa: S104  (a server meant to be reached by Slack)
+    database: DbOption = None,
+) -> None:
+    """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, or HTTP with --http."""
+    from bot.app import SlackSetupError
+    from bot.serve import serve_http, serve_socket_mode
+
+    context = open_context(database_url_from(database))
+    try:
+        if http:
+            serve_http(context.settings, session_factory=context.sessions, host=host, port=port)
+        else:
+            serve_socket_mode(context.settings, session_factory=context.sessions)
+    except SlackSetupError as exc:
+        err_console.print(f"[red]Cannot start the Slack app:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command("demo")
+def demo(
+    accounts: Annotated[int, typer.Option("--accounts", min=8, help="Accounts to generate.")] = 240,
+    months: Annotated[
+        int, typer.Option("--months", min=1, max=36, help="Months of activity history.")
+    ] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same data).")] = 42,
+    database: DbOption = None,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Wipe the database and generate a fresh portfolio.")
+    ] = False,
+    tour: Annotated[
+        bool,
+        typer.Option(
+            "--tour/--no-tour",
+            help="After the summary, walk through the real app on a local fake Slack.",
+        ),
+    ] = True,
+) -> None:
+    """Generate a demo portfolio (or reuse it), score its history, and tour the app.
+
+    The tour sends `/health acme`, `/churn` and opens the App Home through the real Slack app,
+    served locally against a fake Slack, and prints what a CSM would see.
+    """
+    from datetime import UTC, datetime
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from tools import demo as demo_tools
+
+    ctx = open_context(database_url_from(database))
+    today = datetime.now(UTC).date()
+    with ctx.sessions() as session:
+        existing = demo_tools.count_accounts(session)
+    if existing and not reset:
+        console.print(
+            f"[yellow]The database already holds {existing:,} accounts: reusing it[/yellow] "
+            "(pass --reset to generate a fresh demo portfolio)."
+        )
+    else:
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("Generating the demo portfolio", total=None)
+
+            def on_progress(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+
+            try:
+                report = demo_tools.generate_demo(
+                    session_factory=ctx.sessions,
+                    today=today,
+                    accounts=accounts,
+                    months=months,
+                    seed=seed,
+                    reset=reset,
+                    progress=on_progress,
+                )
+            except demo_tools.DemoError as exc:
+                err_console.print(f"[red]Cannot generate the demo:[/red] {exc}")
+                raise typer.Exit(1) from exc
+        console.print(
+            f"Generated {report.accounts:,} accounts and {report.total_rows:,} rows "
+            f"in {report.seconds:.1f}s (seed {report.seed})."
+        )
+    _ensure_history(ctx, today)
+    with ctx.sessions() as session:
+        summary = demo_tools.demo_summary(session, today)
+    _print_demo_summary(summary)
+    if tour:
+        from bot.tour import run_tour
+
+        run_tour(ctx.settings, sessions=ctx.sessions, console=console)
+        console.print(
+            "\nThat was the real app, answering a local fake Slack. Keep going with "
+            "[bold]csbot chat[/bold], or install it in Slack: see README.md."
+        )
+
+
+def _ensure_history(ctx: Context, today: date) -> None:
+    """Back-fill a year of weekly health snapshots unless today's already exist."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from bot.tour import backfill_history, has_history
+    from tools.scoring_config import load_config
+
+    if has_history(ctx.sessions, today=today):
+        return
+    config = load_config(ctx.settings.scoring_config)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("Scoring 12 months of history", total=None)
+
+        def on_progress(day: date, done: int, total: int) -> None:
+            bar.update(task, description=f"Scoring history: {day}", completed=done, total=total)
+
+        scan_log = logging.getLogger("tools.scoring")
+        level = scan_log.level
+        scan_log.setLevel(logging.WARNING)  # one line per historical scan would bury the bar
+        try:
+            report = backfill_history(
+                ctx.sessions, today=today, config=config, progress=on_progress
+            )
+        finally:
+            scan_log.setLevel(level)
+    console.print(f"Scored {report.scans} days of history ({report.snapshots:,} snapshots).")
+
+
+def _print_demo_summary(summary: Any) -> None:
+    from rich.table import Table
+
+    overview = Table(title=f"Demo portfolio as of {summary.as_of}", show_header=False)
+    segments = ", ".join(f"{k} {v}" for k, v in summary.accounts_by_segment.items())
+    for label, value in (
+        ("Accounts", f"{summary.accounts:,} ({summary.active_accounts:,} active)"),
+        ("Total ARR", f"${summary.total_arr:,.0f}"),
+        ("By segment", segments),
+        (
+            "Renewals next 90 days",
+            f"{summary.renewals_90d} (${summary.renewals_90d_arr:,.0f} ARR)",
+        ),
+        ("Churned last 12 months", f"{summary.churned_12m} (${summary.churned_12m_arr:,.0f} ARR)"),
+    ):
+        overview.add_row(label, value)
+    console.print(overview)
+    stories = Table("Account", "id", "What the data shows", title="Stories to try")
+    for fact in summary.stories:
+        stories.add_row(fact.name, fact.external_id, fact.fact)
+    console.print(stories)
+
+
+@app.command("qbr")
+def qbr(
+    account: Annotated[str, typer.Argument(help="Account name or external id, e.g. acme.")],
+    output_format: Annotated[
+        str, typer.Option("--format", help="md (Markdown) or json (the document model).")
+    ] = "md",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout.")
+    ] = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", help="Also write the health-trend PNG here.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--date", help="Quarter ending this day (YYYY-MM-DD).")
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save/--no-save", help="Save it as a new draft version.")
+    ] = True,
+    database: DbOption = None,
+) -> None:
+    """Build an account's QBR (health, ROI, adoption, expansion) as Markdown or JSON."""
+    from datetime import UTC, date, datetime
+
+    from tools.accounts import AccountLookupError, resolve_account
+    from tools.qbr import build_qbr, save_qbr
+    from tools.qbr_render import render_markdown
+    from tools.scoring_config import ConfigError, load_config
+
+    if output_format not in ("md", "json"):
+        err_console.print("[red]--format must be md or json[/red]")
+        raise typer.Exit(2)
+    try:
+        day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+        ctx = open_context(database_url_from(database))
+        config = load_config(ctx.settings.scoring_config)
+    except (ValueError, ConfigError) as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    with db.session_scope(ctx.sessions) as session:
+        try:
+            found = resolve_account(session, query=account)
+        except AccountLookupError as exc:
+            err_console.print(f"[red]{exc}[/red]", highlight=False)
+            raise typer.Exit(1) from None
+        document = build_qbr(session, account_id=found.id or 0, as_of=day, config=config)
+        if save:
+            view = save_qbr(session, document=document, created_by="cli")
+            document = document.model_copy(
+                update={"draft_id": view.draft_id, "version": view.version}
+            )
+    text = (
+        render_markdown(document)
+        if output_format == "md"
+        else document.model_dump_json(indent=2) + "\n"
+    )
+    if chart is not None:
+        from bot.charts import health_trend_png
+
+        chart.write_bytes(
+            health_trend_png(
+                document.health.history,
+                title=f"{document.account.name} — health score",
+                green=config.health.green,
+                amber=config.health.amber,
+            )
+        )
+        err_console.print(f"Chart written to {chart}")
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"{document.title} written to {out}")
+    if save:
+        err_console.print(f"Saved as draft {document.draft_id} (v{document.version}).")
+
+
+notion_app = typer.Typer(help="Notion publishing commands.", no_args_is_help=True)
+app.add_typer(notion_app, name="notion")
+
+
+@notion_app.command("check")
+def notion_check(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Add the QBR database properties that are missing.")
+    ] = False,
+) -> None:
+    """Check NOTION_TOKEN and the QBR database (NOTION_QBR_DATABASE_ID) and its properties."""
+    from bot.notion import NOT_CONFIGURED, make_publisher, missing_settings
+
+    settings = Settings()
+    publisher = make_publisher(settings)
+    if publisher is None:
+        err_console.print(
+            f"[red]{NOT_CONFIGURED}[/red] (unset: {', '.join(missing_settings(settings))})",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    report = publisher.check(fix=fix)
+    if report.bot_name:
+        console.print(f"Token OK (integration: {report.bot_name})", highlight=False)
+    if report.data_source_id:
+        console.print(
+            f"Database OK: {report.database_title or '(untitled)'} "
+            f"(data source {report.data_source_id})",
+            highlight=False,
+        )
+    for name in report.fixed:
+        console.print(f"[green]added property[/green] {name}", highlight=False)
+    for name in report.missing:
+        console.print(f"[yellow]missing property[/yellow] {name}", highlight=False)
+    for problem in report.wrong_type:
+        console.print(
+            f"[yellow]property {problem.name} is {problem.found}, expected {problem.expected}"
+            "[/yellow] (change it in Notion)",
+            highlight=False,
+        )
+    for line in report.problems:
+        err_console.print(f"[red]{line}[/red]", highlight=False)
+    if report.missing and not fix:
+        console.print("Run `csbot notion check --fix` to add the missing properties.")
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print("[green]Notion is ready for QBRs.[/green]")
 
 
 def main() -> None:

@@ -98,7 +98,7 @@ def report(
             LeanFinding(
                 account_id=account_id,
                 kind="muda",
-                title=text,
+                title=f"$45,000/year of unused capacity {text}",
                 severity=Severity.HIGH,
                 evidence=[text],
                 annual_cost=Decimal("45000"),
@@ -229,6 +229,7 @@ def test_health_card_content() -> None:
     assert "<@U0CSM001>" in flat
     assert "2026-12-17 (in 45 days)" in flat
     assert "$45,000/year" in flat
+    assert "_Licence optimisation_" in flat, "each finding names its playbook"
     assert "AMBER" in fallback
     actions = next(b for b in rendered if b["type"] == "actions")
     assert [e["text"]["text"] for e in actions["elements"]] == [
