@@ -246,7 +246,7 @@ class FakeSlack:
             return self._handle_response_url(path, params, headers)
         if path.startswith("/upload/"):
             self._record(SlackCall(UPLOAD, params, headers, path))
-            return 200, {}, f"OK - {len(str(params.get('_raw', '')))}"
+            return 200, {}, f"OK - {len(params.get('_bytes', b''))}"
         if not path.startswith("/api/"):
             return 404, {}, {"ok": False, "error": "not_found"}
         method = path.removeprefix("/api/")
@@ -552,7 +552,7 @@ def decode_body(raw: bytes, content_type: str, query: str) -> dict[str, Any]:
             params.update(decoded)
         return params
     if "x-www-form-urlencoded" in content_type:
-        form = parse_qs(raw.decode("utf-8"), keep_blank_values=True)
+        form = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
         params.update({k: v[-1] for k, v in form.items()})
         return params
     params["_raw"] = raw.decode("utf-8", errors="replace")
@@ -574,7 +574,10 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            params = decode_body(raw, headers.get("content-type", ""), parts.query)
+            if parts.path.startswith("/upload/"):  # file bytes, not a form: keep them as sent
+                params: dict[str, Any] = {"_bytes": raw}
+            else:
+                params = decode_body(raw, headers.get("content-type", ""), parts.query)
             status, extra, body = fake.handle(parts.path, params, headers)
             is_json = isinstance(body, dict)
             payload = (json.dumps(body) if is_json else str(body)).encode("utf-8")

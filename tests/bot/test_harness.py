@@ -469,3 +469,12 @@ def test_terminal_session_drives_the_app() -> None:
         assert "you said hello there" in out.getvalue()
         assert not session.handle("quit")
     assert "xoxb" not in out.getvalue()
+
+
+def test_binary_file_upload_is_recorded_byte_for_byte(fake: FakeSlack, client: WebClient) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    client.files_upload_v2(channel="C0CSM", content=png, filename="trend.png", title="Trend")
+    (upload,) = fake.calls_to("file_upload")
+    assert upload.params["_bytes"] == png
+    (complete,) = fake.calls_to("files.completeUploadExternal")
+    assert complete.params.get("channel_id") == "C0CSM"
