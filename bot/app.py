@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from anthropic import Anthropic
 from slack_bolt import App
@@ -70,6 +71,7 @@ def create_app(
     client: WebClient | None = None,
     config: ScoringConfig | None = None,
     socket_mode: bool = False,
+    notion: Callable[[], Any] | None = None,
     anthropic_client: Anthropic | None = None,
 ) -> App:
     """The Bolt app with every listener registered (HTTP mode unless ``socket_mode``).
@@ -84,6 +86,7 @@ def create_app(
         sessions=session_factory,
         clock=clock,
         config=config if config is not None else load_config(settings.scoring_config),
+        notion=notion,
     )
     secret = settings.slack_signing_secret
     app = App(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
@@ -20,6 +21,9 @@ class Deps:
     sessions: SessionFactory
     clock: Callable[[], datetime]
     config: ScoringConfig
+    notion: Callable[[], Any] | None = None
+    """Builds a ``notion_client.Client`` (tests inject one on an httpx.MockTransport); None:
+    one from NOTION_TOKEN (see bot/handoff_notion.py)."""
 
     def now(self) -> datetime:
         """The injected clock's current time."""

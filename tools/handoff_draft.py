@@ -1,7 +1,8 @@
 """Expansion hand-off proposals: a record for a person to approve; nothing is sent from here.
 
 The evidence, estimated ARR and talk track come from the deterministic expansion opportunity,
-never from free text. One open proposal per opportunity key: proposing again returns it.
+never from free text. One open hand-off per account and opportunity type: proposing again
+returns the open one. The full lifecycle (approval, dispatch, Sales' answer) is tools/handoff.py.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from tools.models import HandoffProposal, HandoffStatus, utcnow
+from tools import handoff
+from tools.models import HandoffProposal
 from tools.results import ExpansionOpportunity
 
 
@@ -48,7 +49,11 @@ def _view(row: HandoffProposal, *, created: bool) -> HandoffProposalView:
 
 def open_proposal(session: Session, *, key: str) -> HandoffProposal | None:
     """The open proposal for an opportunity key, if any."""
-    return session.exec(select(HandoffProposal).where(HandoffProposal.open_key == key)).first()
+    return session.exec(
+        select(HandoffProposal).where(
+            HandoffProposal.key == key, col(HandoffProposal.open_key).is_not(None)
+        )
+    ).first()
 
 
 def propose_handoff(
@@ -57,31 +62,17 @@ def propose_handoff(
     opportunity: ExpansionOpportunity,
     thread_key: str | None = None,
     proposed_by: str | None = None,
+    source: handoff.Source = "agent",
 ) -> HandoffProposalView:
-    """Record a proposed hand-off for ``opportunity`` (idempotent on its key)."""
-    existing = open_proposal(session, key=opportunity.key)
-    if existing is not None:
-        return _view(existing, created=False)
-    row = HandoffProposal(
-        account_id=opportunity.account_id,
-        kind=opportunity.kind,
-        key=opportunity.key,
-        open_key=opportunity.key,
-        title=opportunity.title,
-        evidence=list(opportunity.evidence),
-        estimated_arr=opportunity.estimated_arr,
-        talk_track=opportunity.talk_track,
-        status=HandoffStatus.PROPOSED.value,
-        thread_key=thread_key,
-        proposed_by=proposed_by,
-        created_at=utcnow(),
-    )
+    """Record a proposed hand-off for ``opportunity`` (idempotent: an open one is returned)."""
     try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # a concurrent request proposed it first
-        existing = open_proposal(session, key=opportunity.key)
-        if existing is None:
-            raise
-        return _view(existing, created=False)
+        row = handoff.record_opportunity(
+            session,
+            opportunity=opportunity,
+            source=source,
+            proposed_by=proposed_by,
+            thread_key=thread_key,
+        )
+    except handoff.DuplicateHandoffError as exc:
+        return _view(exc.existing, created=False)
     return _view(row, created=True)

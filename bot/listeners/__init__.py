@@ -11,12 +11,13 @@ from slack_bolt import App
 
 from bot.agent import Agent
 from bot.deps import Deps
-from bot.listeners import actions, commands, events, home, views
+from bot.listeners import actions, commands, events, handoff, home, views
 
 REGISTERED: dict[str, frozenset[str]] = {
     "commands": commands.COMMANDS,
     "events": events.EVENTS | home.EVENTS,
-    "actions": actions.ACTIONS,
+    "actions": actions.ACTIONS | handoff.ACTIONS,
+    "views": views.VIEWS,
 }
 
 
@@ -28,5 +29,6 @@ def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None
     events.register(app, deps, agent)  # first: its middleware dedupes Slack's retries
     commands.register(app, deps)
     actions.register(app, deps)
+    handoff.register(app, deps)
     views.register(app, deps)
     home.register(app, deps)

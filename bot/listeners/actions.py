@@ -12,6 +12,7 @@ from slack_bolt import App, BoltContext
 
 from bot import blocks
 from bot.deps import Deps
+from bot.listeners import handoff
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import post_thread, respond_in_channel, respond_privately, user_of
 from bot.router import (
@@ -61,6 +62,15 @@ def _share(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -
     respond_in_channel(reply, body, context)
 
 
+def _propose_expansion(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """The "Propose expansion" button under /health: proposals for the CSM to approve."""
+    account_id = account_id_from(value)
+    if account_id is None:
+        _stale(body, context)
+        return
+    handoff.propose_account(account_id, body, context, deps)
+
+
 def _more(kind: IntentKind) -> Handler:
     def handle(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
         intent = intent_from_more_button(kind, value, user_id=user_of(body))
@@ -73,7 +83,7 @@ HANDLERS: dict[str, Handler] = {
     blocks.ACTION_OPEN_HEALTH: _account_intent(IntentKind.HEALTH),
     blocks.ACTION_QBR: _account_intent(IntentKind.QBR),
     blocks.ACTION_HISTORY: _account_intent(IntentKind.HISTORY),
-    blocks.ACTION_EXPANSION: _account_intent(IntentKind.EXPANSION),
+    blocks.ACTION_EXPANSION: _propose_expansion,
     blocks.ACTION_SHARE: _share,
     blocks.ACTION_MORE_AT_RISK: _more(IntentKind.AT_RISK),
     blocks.ACTION_MORE_EXPANSION: _more(IntentKind.EXPANSION),

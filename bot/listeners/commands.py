@@ -15,6 +15,7 @@ from slack_bolt import App, BoltContext
 
 from bot import blocks
 from bot.deps import Deps
+from bot.listeners import handoff
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import post_thread, respond_privately
 from bot.router import Intent, IntentKind, Reply, answer, route
@@ -79,6 +80,9 @@ def run_command(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
     """Answer one slash command (runs after the ack)."""
     command = str(body.get("command", ""))
     text = " ".join(str(body.get("text", "")).split())
+    if command == "/expansion" and not text:  # open hand-offs + opportunities not yet proposed
+        handoff.expansion_overview(body, context, deps)
+        return
     built = BUILDERS[command](text, str(body.get("user_id", "")))
     reply = built if isinstance(built, Reply) else answer(built, deps)
     if reply.thread is not None:

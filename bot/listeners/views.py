@@ -1,5 +1,7 @@
-"""Modal submissions. cs-copilot opens no modals yet (QBR editing lands with the QBR issue);
-this module is where their ``view_submission`` listeners will be registered.
+"""Modal submissions: each modal's ``view_submission`` listener is registered here.
+
+- ``handoff_edit_modal``: adjust an expansion hand-off's ARR estimate and talk track
+  (bot/listeners/handoff.py validates, edits and answers with field errors or closes it).
 """
 
 from __future__ import annotations
@@ -7,9 +9,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
+from bot.handoff_blocks import VIEW_EDIT
+from bot.listeners import handoff
 
-VIEWS: frozenset[str] = frozenset()
+VIEWS: frozenset[str] = frozenset({VIEW_EDIT})
 
 
 def register(app: App, deps: Deps) -> None:
-    """Register modal listeners (none yet)."""
+    """Register every modal's submission listener."""
+    handoff.register_modal(app, deps)

@@ -1,0 +1,447 @@
+"""Expansion hand-offs end to end: signed requests through the real app, FakeSlack for Slack and
+an ``httpx.MockTransport`` fake of the Notion API (2025-09-03: pages under a data source).
+
+propose -> edit in the modal -> approve -> the rep accepts; double clicks and retries create one
+task; churned accounts and duplicates of an open hand-off are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from notion_client import Client
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.deps import Deps
+from bot.handoff_flow import retry_notion_tasks
+from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
+from tests.bot.test_app_e2e import all_text, assert_valid, button_values
+from tools import db, handoff
+from tools.demo import generate_demo
+from tools.expansion import expansion_opportunities
+from tools.lean import active_contracts
+from tools.models import Account
+from tools.scoring_config import ScoringConfig
+
+SECRET = "handoff-signing-secret"
+TOKEN = "xoxb-handoff-test"
+TODAY = date(2026, 11, 2)
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+SALES = "C0SALES"
+REP = "U0REP001"
+DATABASE = "db-tasks"
+DATA_SOURCE = "ds-tasks-1"
+SCHEMA = {
+    "Task": {"id": "title", "type": "title"},
+    "Account": {"id": "a", "type": "rich_text"},
+    "Type": {"id": "t", "type": "select"},
+    "Estimated ARR": {"id": "e", "type": "number"},
+}
+
+
+@dataclass
+class FakeNotion:
+    """Answers databases.retrieve, data_sources.retrieve and pages.create; records pages."""
+
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    fail_pages: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            self.requests.append((request.method, request.url.path))
+            path = request.url.path
+            if request.method == "GET" and path == f"/v1/databases/{DATABASE}":
+                sources = [{"id": DATA_SOURCE, "name": "Tasks"}]
+                return httpx.Response(200, json={"object": "database", "data_sources": sources})
+            if request.method == "GET" and path == f"/v1/data_sources/{DATA_SOURCE}":
+                return httpx.Response(200, json={"object": "data_source", "properties": SCHEMA})
+            if request.method == "POST" and path == "/v1/pages":
+                if self.fail_pages > 0:
+                    self.fail_pages -= 1
+                    error = {"object": "error", "status": 503, "code": "service_unavailable"}
+                    return httpx.Response(503, json={**error, "message": "down"})
+                body = json.loads(request.content)
+                self.pages.append(body)
+                return httpx.Response(200, json={"object": "page", "id": f"page-{len(self.pages)}"})
+            return httpx.Response(404, json={"object": "error", "status": 404, "code": "not_found"})
+
+    def client(self) -> Client:
+        transport = httpx.MockTransport(self.handle)
+        return Client(auth="ntn_test", client=httpx.Client(transport=transport))
+
+
+@pytest.fixture(scope="module")
+def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("handoff") / "demo.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    generate_demo(session_factory=db.session_factory(engine), today=TODAY, accounts=30)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def notion() -> FakeNotion:
+    return FakeNotion()
+
+
+@pytest.fixture(scope="module")
+def settings(fake: FakeSlack) -> Settings:
+    return Settings(
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.url,
+        sales_channel=SALES,
+        notion_token="ntn_test_token",
+        notion_task_database_id=DATABASE,
+    )
+
+
+@pytest.fixture(scope="module")
+def driver(
+    fake: FakeSlack, demo_engine: Engine, notion: FakeNotion, settings: Settings
+) -> Iterator[SlackDriver]:
+    app = create_app(
+        settings,
+        session_factory=db.session_factory(demo_engine),
+        clock=lambda: NOW,
+        client=WebClient(token=TOKEN, base_url=fake.url),
+        notion=notion.client,
+    )
+    with serve_app(app) as served:
+        yield SlackDriver(served.url, SECRET, fake=fake)
+
+
+@pytest.fixture(autouse=True)
+def clean(fake: FakeSlack, notion: FakeNotion) -> None:
+    fake.reset()
+    notion.pages.clear()
+    notion.requests.clear()
+    notion.fail_pages = 0
+
+
+def account_id(engine: Engine, external_id: str) -> int:
+    with db.session_factory(engine)() as session:
+        account = session.exec(select(Account).where(Account.external_id == external_id)).one()
+        assert account.id is not None
+        return account.id
+
+
+def opportunity_accounts(engine: Engine) -> list[tuple[int, str]]:
+    """(account id, kind) of every current opportunity in the demo, largest first."""
+    with db.session_factory(engine)() as session:
+        found = expansion_opportunities(session, as_of=TODAY, config=ScoringConfig())
+    opps = sorted((o for items in found.values() for o in items), key=lambda o: -o.estimated_arr)
+    return [(o.account_id, o.kind) for o in opps]
+
+
+def churned_account(engine: Engine) -> int:
+    with db.session_factory(engine)() as session:
+        active = active_contracts(session, on=TODAY)
+        ids = [a for a in session.exec(select(Account.id)).all() if a not in active]
+    assert ids, "the demo portfolio has churned accounts"
+    return int(ids[0] or 0)
+
+
+def get(engine: Engine, handoff_id: int) -> handoff.HandoffCard:
+    with db.session_factory(engine)() as session:
+        return handoff.handoff_card(session, handoff_id=handoff_id)
+
+
+def responses(fake: FakeSlack, count: int = 1) -> list[SlackCall]:
+    calls = fake.wait_for("response_url", count=count)
+    assert not fake.errors, fake.errors
+    for call in calls:
+        assert_valid(call)
+    return calls
+
+
+def sales_posts(fake: FakeSlack) -> list[SlackCall]:
+    return [c for c in fake.calls_to("chat.postMessage") if c.params.get("channel") == SALES]
+
+
+def propose_via_overview(driver: SlackDriver, fake: FakeSlack, acct: int, kind: str) -> int:
+    driver.action("handoff_propose", json.dumps({"a": acct, "k": kind}))
+    (call,) = responses(fake)
+    fake.reset()
+    return int(button_values(call)["handoff_approve"])
+
+
+# -- the whole story ---------------------------------------------------------------------------
+
+
+def test_propose_edit_approve_and_the_rep_accepts(
+    driver: SlackDriver, fake: FakeSlack, notion: FakeNotion, demo_engine: Engine
+) -> None:
+    initech = account_id(demo_engine, "initech")
+
+    # 1. "Propose expansion" under /health: a proposal card per opportunity type.
+    driver.action("health_propose_expansion", str(initech))
+    (card,) = responses(fake)
+    text = all_text(card)
+    assert "Initech · expansion opportunities" in text
+    assert "nothing reaches Sales until you press Approve" in text
+    buttons = button_values(card)
+    assert {"handoff_approve", "handoff_edit", "handoff_dismiss"} <= set(buttons)
+    hid = int(buttons["handoff_approve"])
+    assert get(demo_engine, hid).status == "proposed"
+    assert not sales_posts(fake)
+    fake.reset()
+
+    # 2. Edit opens a modal (views.open) with the estimate and the talk track.
+    response_url = fake.response_url()
+    driver.action("handoff_edit", str(hid), response_url=response_url)
+    (opened,) = fake.wait_for("views.open")
+    assert_valid(opened, max_blocks=100)
+    raw_view = opened.params["view"]
+    view = json.loads(raw_view) if isinstance(raw_view, str) else raw_view
+    assert view["callback_id"] == "handoff_edit_modal"
+    metadata = view["private_metadata"]
+    assert json.loads(metadata)["id"] == hid
+
+    def values(arr: str, track: str) -> dict[str, Any]:
+        return {
+            "handoff_arr": {"arr": {"type": "plain_text_input", "value": arr}},
+            "handoff_talk_track": {"talk_track": {"type": "plain_text_input", "value": track}},
+        }
+
+    bad = driver.view_submission("handoff_edit_modal", values("lots", "  "), metadata)
+    assert bad.status == 200
+    answer = bad.json()
+    assert answer["response_action"] == "errors"
+    assert "number of dollars" in answer["errors"]["handoff_arr"]
+    assert "cannot be empty" in answer["errors"]["handoff_talk_track"]
+    assert get(demo_engine, hid).estimated_arr != 45000
+
+    good = driver.view_submission(
+        "handoff_edit_modal", values("$45k", "Initech keeps hitting its seat cap."), metadata
+    )
+    assert good.status == 200
+    assert not good.body  # the modal closes
+    edited = get(demo_engine, hid)
+    assert edited.estimated_arr == 45000
+    assert edited.talk_track == "Initech keeps hitting its seat cap."
+    (redrawn,) = responses(fake)
+    assert "Saved your changes" in all_text(redrawn)
+    assert redrawn.params.get("replace_original") is True
+    fake.reset()
+
+    # 3. Approve: one card in the sales channel with Accept / Decline, one Notion task.
+    driver.action("handoff_approve", str(hid))
+    (posted,) = fake.wait_for("chat.postMessage")
+    (updated,) = responses(fake)
+    assert posted.params["channel"] == SALES
+    assert_valid(posted)
+    sales_text = all_text(posted)
+    assert "Expansion hand-off: Initech" in sales_text
+    assert "$45,000" in sales_text
+    assert "Initech keeps hitting its seat cap." in sales_text
+    assert set(button_values(posted)) == {"handoff_accept", "handoff_decline"}
+    assert "Sent to Sales in <#C0SALES> and written to Notion" in all_text(updated)
+    assert "handoff_approve" not in button_values(updated)
+
+    (page,) = notion.pages
+    assert page["parent"] == {"type": "data_source_id", "data_source_id": DATA_SOURCE}
+    title = page["properties"]["Task"]["title"][0]["text"]["content"]
+    assert title.startswith("Expansion: Initech")
+    assert page["properties"]["Estimated ARR"] == {"number": 45000.0}
+    assert page["properties"]["Account"]["rich_text"][0]["text"]["content"] == "Initech"
+    assert "Status" not in page["properties"]  # not in this database's schema
+    assert ("GET", f"/v1/databases/{DATABASE}") in notion.requests
+    sent = get(demo_engine, hid)
+    assert (sent.status, sent.sales_channel, sent.notion_status) == ("sent", SALES, "written")
+    assert sent.sales_ts == posted.response["ts"]
+    fake.reset()
+
+    # 4. The rep accepts: the sales card is updated and the CSM gets a DM.
+    driver.action(
+        "handoff_accept", str(hid), user_id=REP, channel_id=SALES, message_ts=sent.sales_ts
+    )
+    (update,) = fake.wait_for("chat.update")
+    (dm,) = fake.wait_for("chat.postMessage")
+    assert (update.params["channel"], update.params["ts"]) == (SALES, sent.sales_ts)
+    assert "Accepted by Sales" in all_text(update)
+    assert "handoff_accept" not in button_values(update)
+    assert dm.params["channel"] == sent.owner_slack_id
+    assert f"<@{REP}> accepted expansion hand-off #{hid}" in all_text(dm)
+    done = get(demo_engine, hid)
+    assert (done.status, done.sales_rep) == ("accepted", REP)
+    with db.session_factory(demo_engine)() as session:
+        kinds = [e.kind for e in handoff.timeline(session, handoff_id=hid)]
+    assert kinds == [
+        "proposed",
+        "edited",
+        "approved",
+        "dispatch_expansion_handoff",
+        "notion_written",
+        "accepted",
+    ]
+
+    # A second answer (another rep, or a retry) changes nothing and says so.
+    fake.reset()
+    driver.action("handoff_decline", str(hid), user_id="U0REP002", channel_id=SALES)
+    (late,) = responses(fake)
+    assert f"already accepted by <@{REP}>" in all_text(late)
+    assert not fake.calls_to("chat.update")
+
+
+def test_double_clicks_and_a_retry_create_one_task(
+    driver: SlackDriver, fake: FakeSlack, notion: FakeNotion, demo_engine: Engine
+) -> None:
+    acct, kind = next(
+        (a, k)
+        for a, k in opportunity_accounts(demo_engine)
+        if a != account_id(demo_engine, "initech")
+    )
+    hid = propose_via_overview(driver, fake, acct, kind)
+
+    clicks = [
+        threading.Thread(target=driver.action, args=("handoff_approve", str(hid))) for _ in range(3)
+    ]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+    fake.wait_for("response_url", count=3)
+    driver.action("handoff_approve", str(hid))  # Slack redelivers the same click
+    fake.wait_for("response_url", count=4)
+
+    assert len(sales_posts(fake)) == 1
+    assert len(notion.pages) == 1
+    card = get(demo_engine, hid)
+    assert card.status == "sent"
+    answers = [all_text(c) for c in fake.calls_to("response_url")]
+    assert sum("is already" in a for a in answers) == 3
+    with db.session_factory(demo_engine)() as session:
+        kinds = [e.kind for e in handoff.timeline(session, handoff_id=hid)]
+    assert kinds.count("approved") == kinds.count("dispatch_expansion_handoff") == 1
+
+
+def test_a_notion_failure_keeps_the_handoff_and_is_retried(
+    driver: SlackDriver,
+    fake: FakeSlack,
+    notion: FakeNotion,
+    demo_engine: Engine,
+    settings: Settings,
+) -> None:
+    with db.session_factory(demo_engine)() as session:
+        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
+    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
+    hid = propose_via_overview(driver, fake, acct, kind)
+    notion.fail_pages = 1
+
+    driver.action("handoff_approve", str(hid))
+    (updated,) = responses(fake)
+    assert len(sales_posts(fake)) == 1
+    assert "the Notion task will be written shortly" in all_text(updated)
+    card = get(demo_engine, hid)
+    assert (card.status, card.notion_status) == ("sent", "pending")
+
+    deps = Deps(
+        settings=settings,
+        sessions=db.session_factory(demo_engine),
+        clock=lambda: NOW,
+        config=ScoringConfig(),
+        notion=notion.client,
+    )
+    assert retry_notion_tasks(deps) == 1
+    assert retry_notion_tasks(deps) == 0
+    assert len(notion.pages) == 1
+    card = get(demo_engine, hid)
+    assert (card.notion_status, card.notion_page_id) == ("written", "page-1")
+    assert len(sales_posts(fake)) == 1  # the retry never re-posts to Slack
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def test_a_churned_account_is_refused(
+    driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
+) -> None:
+    churned = churned_account(demo_engine)
+    driver.action("handoff_propose", json.dumps({"a": churned, "k": "seats"}))
+    text = all_text(responses(fake)[0])
+    assert "has no active contract (churned)" in text
+    assert "no hand-off was proposed" in text
+
+    fake.reset()
+    driver.action("health_propose_expansion", str(churned))
+    assert "has no active contract (churned)" in all_text(responses(fake)[0])
+    assert not sales_posts(fake)
+
+
+def test_a_duplicate_of_an_open_handoff_is_refused(
+    driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
+) -> None:
+    with db.session_factory(demo_engine)() as session:
+        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
+    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
+    hid = propose_via_overview(driver, fake, acct, kind)
+
+    driver.action("handoff_propose", json.dumps({"a": acct, "k": kind}))
+    text = all_text(responses(fake)[0])
+    assert f"already has an open {kind} hand-off #{hid} (status: proposed)" in text
+    assert "handoff_approve" not in text
+
+    fake.reset()
+    driver.action("health_propose_expansion", str(acct))
+    assert f"Already open as hand-off #{hid} (proposed); not proposed again." in all_text(
+        responses(fake)[0]
+    )
+
+
+def test_dismiss_closes_the_card(driver: SlackDriver, fake: FakeSlack, demo_engine: Engine) -> None:
+    with db.session_factory(demo_engine)() as session:
+        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
+    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
+    hid = propose_via_overview(driver, fake, acct, kind)
+
+    driver.action("handoff_dismiss", str(hid))
+    (call,) = responses(fake)
+    assert "Dismissed" in all_text(call)
+    assert not button_values(call)
+    assert get(demo_engine, hid).status == "dismissed"
+    fake.reset()
+    driver.action("handoff_approve", str(hid))
+    assert "is already dismissed" in all_text(responses(fake)[0])
+    assert not sales_posts(fake)
+
+
+def test_expansion_lists_open_handoffs_and_unproposed_opportunities(
+    driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
+) -> None:
+    with db.session_factory(demo_engine)() as session:
+        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
+    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
+    hid = propose_via_overview(driver, fake, acct, kind)
+
+    driver.command("/expansion")
+    (call,) = responses(fake)
+    text = all_text(call)
+    assert "Expansion hand-offs" in text
+    assert f"#{hid} " in text
+    assert "Proposed, waiting for your approval" in text
+    assert "Expansion opportunities not yet proposed" in text
+    proposes = [json.loads(v) for k, v in button_values(call).items() if k == "handoff_propose"]
+    assert all((p["a"], p["k"]) != (acct, kind) for p in proposes)
