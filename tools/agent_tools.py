@@ -23,6 +23,7 @@ from tools.lean import active_contracts, lean_findings
 from tools.metrics import latest_health
 from tools.metrics import portfolio_metrics as metrics_for
 from tools.models import Account, Interaction, NpsResponse, Ticket
+from tools.qbr import create_qbr_draft
 from tools.registry import CreatedRecord, Registry, Tool, ToolContext, ToolError, make_tool
 from tools.results import AccountReport, ExpansionOpportunity, LeanFinding
 from tools.scoring import account_report, at_risk_accounts
@@ -446,14 +447,11 @@ def draft_qbr(ctx: ToolContext, *, account: AccountArg) -> dict[str, Any]:
     ctx.claim_write()
     with session_scope(ctx.sessions) as session:
         acct = _resolve(session, account)
-        report = _report(ctx, session, acct)
-        adoption = qbr_draft.feature_adoption(
-            session, account_id=_account_id(acct), as_of=ctx.as_of, plan=report.account.plan
-        )
-        view = qbr_draft.create_draft(
+        view = create_qbr_draft(
             session,
-            report=report,
-            adoption=adoption,
+            account_id=_account_id(acct),
+            as_of=ctx.as_of,
+            config=ctx.config,
             thread_key=ctx.thread_key,
             created_by=ctx.user_id,
         )
