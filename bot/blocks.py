@@ -52,6 +52,8 @@ ACTION_SHARE = "health_share"
 ACTION_OPEN_HEALTH = "health_open"
 ACTION_MORE_AT_RISK = "churn_show_more"
 ACTION_MORE_EXPANSION = "expansion_show_more"
+ACTION_QBR_PUBLISH = "qbr_publish_notion"
+ACTION_QBR_DISCARD = "qbr_discard"
 ACTIONS = frozenset(
     {
         ACTION_QBR,
@@ -61,6 +63,8 @@ ACTIONS = frozenset(
         ACTION_OPEN_HEALTH,
         ACTION_MORE_AT_RISK,
         ACTION_MORE_EXPANSION,
+        ACTION_QBR_PUBLISH,
+        ACTION_QBR_DISCARD,
     }
 )
 
@@ -607,24 +611,37 @@ def unknown_intent(text: str) -> Rendered:
 # -- /qbr -----------------------------------------------------------------------------------
 
 
-def qbr_started(report: AccountReport, *, requested_by: str) -> Rendered:
-    """The thread starter for a QBR draft: honest about what exists so far."""
-    acct = report.account
+def qbr_started(account_name: str, *, requested_by: str, version: int) -> Rendered:
+    """The thread starter for a QBR draft."""
     blocks = [
         section(
-            f":memo: *QBR draft for {esc(acct.name)}* — requested by <@{esc(requested_by)}>.\n"
-            "The draft will be prepared in this thread. The account's current health is below "
-            "so the conversation starts from the same numbers."
+            f":memo: *QBR draft v{version} for {esc(account_name)}* — requested by "
+            f"<@{esc(requested_by)}>.\nThe draft and its health-trend chart are in this thread. "
+            "Ask me in the thread to revise a section; nothing is published until someone "
+            "presses *Publish to Notion*."
         ),
-        context(f"Renewal {renewal_label(acct, report.health.as_of)} · {money(acct.arr)} ARR"),
     ]
-    return message(blocks, f"QBR draft for {esc(acct.name)} (requested by <@{esc(requested_by)}>)")
+    return message(blocks, f"QBR draft v{version} for {esc(account_name)}")
 
 
-def qbr_summary(report: AccountReport) -> Rendered:
-    """The health summary posted as the first reply in a QBR thread."""
-    blocks, text = health_report(report, with_actions=False)
-    return blocks, text
+def qbr_draft_controls(draft_id: int, *, version: int) -> Block:
+    """Publish / Discard buttons under a QBR draft (the value is the draft version's id)."""
+    return actions(
+        button("Publish to Notion", ACTION_QBR_PUBLISH, str(draft_id), style="primary"),
+        button("Discard", ACTION_QBR_DISCARD, str(draft_id), style="danger"),
+        block_id=f"qbr:{draft_id}:v{version}",
+    )
+
+
+def qbr_draft(summary: Sequence[Block], *, draft_id: int, version: int, title: str) -> Rendered:
+    """The draft's Slack summary with its controls, within the message limits."""
+    controls = qbr_draft_controls(draft_id, version=version)
+    return message([*list(summary)[: MAX_MESSAGE_BLOCKS - 1], controls], title)
+
+
+def qbr_status(text: str) -> Rendered:
+    """A short status line posted in a QBR thread (published, queued, discarded…)."""
+    return message([section(text)], text)
 
 
 # -- App Home -------------------------------------------------------------------------------

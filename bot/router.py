@@ -34,6 +34,7 @@ from tools.expansion import expansion_opportunities
 from tools.health import UnknownAccountError, score_portfolio
 from tools.history import health_history
 from tools.metrics import portfolio_metrics
+from tools.registry import CreatedRecord
 from tools.results import AccountReport, AccountSummary, ExpansionOpportunity, PortfolioMetrics
 from tools.scoring import account_report, account_summaries, at_risk_accounts
 
@@ -329,13 +330,58 @@ def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
 
 
 def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
+    """Build the account's QBR, save it as a new draft version, and reply with a thread:
+    the starter, then the summary with Publish/Discard buttons and the health-trend chart."""
+    from bot.charts import health_trend_png
+    from bot.qbr_blocks import qbr_slack_summary
+    from tools.qbr import build_qbr, save_qbr
+
     with session_scope(deps.sessions) as session:
         report = _report_for(replace(intent, command="/qbr"), deps, session)
-    if isinstance(report, Reply):
-        return report
-    starter = blocks.qbr_started(report, requested_by=intent.user_id or "someone")
-    summary = _rendered(blocks.qbr_summary(report))
+        if isinstance(report, Reply):
+            return report
+        document = build_qbr(
+            session, account_id=report.account.account_id, as_of=deps.today(), config=deps.config
+        )
+        draft = save_qbr(session, document=document, created_by=intent.user_id)
+    document = document.model_copy(update={"draft_id": draft.draft_id, "version": draft.version})
+    starter = blocks.qbr_started(
+        report.account.name, requested_by=intent.user_id or "someone", version=draft.version
+    )
+    summary = _rendered(
+        blocks.qbr_draft(
+            qbr_slack_summary(document),
+            draft_id=draft.draft_id,
+            version=draft.version,
+            title=document.title,
+        )
+    )
+    summary.extra["chart_png"] = health_trend_png(document.health.history)
+    summary.extra["draft_id"] = draft.draft_id
     return _rendered(starter, account_id=report.account.account_id, thread=summary)
+
+
+def controls_for_created(created: Sequence[CreatedRecord], deps: Deps) -> list[Reply]:
+    """Buttons for what Claude drafted in a turn: Publish/Discard under a QBR draft, the
+    Approve/Edit/Dismiss card for a hand-off proposal. Nothing is sent without a press."""
+    from bot.handoff_blocks import proposal_card
+    from tools.handoff import handoff_card
+    from tools.qbr_draft import draft_view
+
+    replies: list[Reply] = []
+    with session_scope(deps.sessions) as session:
+        for record in created:
+            if record.kind == "qbr_draft":
+                view = draft_view(session, draft_id=record.id)
+                if view is None:
+                    continue
+                title = f"QBR draft v{view.version} for {view.account_name or record.summary}"
+                control = blocks.qbr_draft_controls(view.draft_id, version=view.version)
+                replies.append(_rendered(blocks.message([blocks.section(title), control], title)))
+            elif record.kind == "handoff_proposal":
+                card = handoff_card(session, handoff_id=record.id)
+                replies.append(_rendered(proposal_card(card)))
+    return replies
 
 
 def _answer_help(intent: Intent, deps: Deps) -> Reply:

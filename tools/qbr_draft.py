@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from tools.models import Feature, FeatureUsage, QbrDraft, QbrDraftStatus, UsageDaily, utcnow
@@ -240,3 +240,31 @@ def revise_section(
     session.add(draft)
     session.flush()
     return _view(draft)
+
+
+def discard_draft(session: Session, *, draft_id: int) -> bool:
+    """Mark every still-open version of the draft's account up to this one discarded.
+
+    Guarded: only versions in status ``draft`` change, so a double click or a Slack retry
+    discards once; returns whether anything changed.
+    """
+    draft = session.get(QbrDraft, draft_id)
+    if draft is None or draft.status != QbrDraftStatus.DRAFT.value:
+        return False
+    result = session.execute(
+        update(QbrDraft)
+        .where(
+            col(QbrDraft.account_id) == draft.account_id,
+            col(QbrDraft.version) <= draft.version,
+            col(QbrDraft.status) == QbrDraftStatus.DRAFT.value,
+        )
+        .values(status=QbrDraftStatus.DISCARDED.value)
+    )
+    session.flush()
+    return bool(getattr(result, "rowcount", 0))
+
+
+def draft_view(session: Session, *, draft_id: int) -> QbrDraftView | None:
+    """One draft version by id, or None."""
+    draft = session.get(QbrDraft, draft_id)
+    return _view(draft) if draft is not None else None

@@ -11,12 +11,12 @@ from slack_bolt import App
 
 from bot.agent import Agent
 from bot.deps import Deps
-from bot.listeners import actions, commands, events, handoff, home, views
+from bot.listeners import actions, commands, events, handoff, home, qbr, views
 
 REGISTERED: dict[str, frozenset[str]] = {
     "commands": commands.COMMANDS,
     "events": events.EVENTS | home.EVENTS,
-    "actions": actions.ACTIONS | handoff.ACTIONS,
+    "actions": actions.ACTIONS | handoff.ACTIONS | qbr.ACTIONS,
     "views": views.VIEWS,
 }
 
@@ -30,5 +30,6 @@ def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None
     commands.register(app, deps)
     actions.register(app, deps)
     handoff.register(app, deps)
+    qbr.register(app, deps)
     views.register(app, deps)
     home.register(app, deps)

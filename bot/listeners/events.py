@@ -19,7 +19,7 @@ from bot.agent import Agent
 from bot.deps import Deps
 from bot.listeners.boundary import guarded
 from bot.listeners.replies import reply_in_conversation
-from bot.router import Reply, answer, route
+from bot.router import Reply, answer, controls_for_created, route
 from tools.db import session_scope
 from tools.idempotency import claim_event, forget_events_before
 
@@ -106,13 +106,14 @@ def converse(
     )
     if streams:
         streams[0].stop()
-        return
-    if result.fell_back:
+    elif result.fell_back:
         reply_in_conversation(
             _answer_text(text, user, deps), context, channel=channel, thread_ts=thread_ts
         )
-        return
-    context.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=result.text)
+    else:
+        context.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=result.text)
+    for control in controls_for_created(result.created, deps):
+        reply_in_conversation(control, context, channel=channel, thread_ts=thread_ts)
 
 
 def on_mention(body: dict[str, Any], context: BoltContext, deps: Deps, agent: Agent | None) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
+from bot.qbr_blocks import upload_chart
 from bot.router import Reply
 
 
@@ -69,18 +70,27 @@ def post_thread(reply: Reply, body: dict[str, Any], context: BoltContext) -> Non
         return
     started = context.client.chat_postMessage(channel=channel, text=reply.text, blocks=reply.blocks)
     if reply.thread is not None:
-        context.client.chat_postMessage(
-            channel=str(started["channel"]),
-            thread_ts=str(started["ts"]),
-            text=reply.thread.text,
-            blocks=reply.thread.blocks,
+        post_in_thread(
+            reply.thread, context, channel=str(started["channel"]), ts=str(started["ts"])
         )
+
+
+def post_in_thread(reply: Reply, context: BoltContext, *, channel: str, ts: str) -> None:
+    """Post ``reply`` under the message ``ts``, then its chart (``extra["chart_png"]``) if any."""
+    context.client.chat_postMessage(
+        channel=channel, thread_ts=ts, text=reply.text, blocks=reply.blocks
+    )
+    png = reply.extra.get("chart_png")
+    if isinstance(png, bytes):
+        upload_chart(context.client, channel=channel, thread_ts=ts, png=png)
 
 
 def reply_in_conversation(
     reply: Reply, context: BoltContext, *, channel: str, thread_ts: str | None
 ) -> None:
     """Answer a message or mention where it was asked (in its thread when there is one)."""
-    context.client.chat_postMessage(
+    posted = context.client.chat_postMessage(
         channel=channel, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
     )
+    if reply.thread is not None:
+        post_in_thread(reply.thread, context, channel=channel, ts=thread_ts or str(posted["ts"]))

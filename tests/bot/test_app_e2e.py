@@ -249,10 +249,15 @@ def test_qbr_starts_a_thread_with_the_health_summary(driver: SlackDriver, fake: 
     assert_valid(starter)
     assert_valid(summary)
     assert starter.params["channel"] == "C0CSTEAM"
-    assert "QBR draft for Acme Corp" in all_text(starter)
-    assert "will be prepared in this thread" in all_text(starter)
+    assert "QBR draft v" in all_text(starter)
+    assert "Acme Corp" in all_text(starter)
     assert summary.params["thread_ts"] == starter.response["ts"]
-    assert "Acme Corp ·" in all_text(summary)
+    assert "Acme Corp — Q4 2026 QBR" in all_text(summary)
+    assert {"qbr_publish_notion", "qbr_discard"} <= set(button_values(summary))
+    (upload,) = fake.wait_for("file_upload")
+    assert upload.params["_bytes"].startswith(b"\x89PNG")
+    (complete,) = fake.wait_for("files.completeUploadExternal")
+    assert complete.params.get("thread_ts") == starter.response["ts"]
     assert not fake.calls_to("response_url")
 
 

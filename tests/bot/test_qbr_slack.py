@@ -1,0 +1,148 @@
+"""QBR drafts in Slack end to end: /qbr posts the draft in a thread; "Publish to Notion" writes
+one page through the real notion-client (fake Notion transport) and posts its URL back; Notion
+being unconfigured or down is said plainly; "Discard" discards once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.fake_notion import FakeNotion
+from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
+from tools import db
+from tools.demo import generate_demo
+from tools.models import PublishRequest, QbrDraft
+
+SECRET = "qbr-e2e-signing-secret"
+TOKEN = "xoxb-qbr-e2e"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("qbr-e2e") / "demo.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    generate_demo(session_factory=db.session_factory(engine), today=NOW.date(), accounts=20)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeSlack]:
+    with FakeSlack() as server:
+        yield server
+
+
+def serve(fake: FakeSlack, engine: Engine, notion: FakeNotion | None) -> Iterator[SlackDriver]:
+    settings = Settings(
+        _env_file=None,
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=fake.url,
+        notion_qbr_database_id=notion.database_id if notion else None,
+    )
+    app = create_app(
+        settings,
+        session_factory=db.session_factory(engine),
+        clock=lambda: NOW,
+        client=WebClient(token=TOKEN, base_url=fake.url),
+        notion=notion.client if notion else None,
+    )
+    with serve_app(app) as served:
+        yield SlackDriver(served.url, SECRET, fake=fake)
+
+
+def start_draft(driver: SlackDriver, fake: FakeSlack) -> tuple[SlackCall, SlackCall, str]:
+    driver.command("/qbr", "acme", channel_id="C0CSTEAM")
+    starter, summary = fake.wait_for("chat.postMessage", count=2)
+    draft_id = next(
+        e["value"]
+        for b in summary.blocks
+        for e in b.get("elements", [])
+        if e.get("action_id") == "qbr_publish_notion"
+    )
+    return starter, summary, draft_id
+
+
+def press(driver: SlackDriver, action: str, draft_id: str, summary: SlackCall) -> None:
+    driver.action(
+        action,
+        draft_id,
+        channel_id="C0CSTEAM",
+        message_ts=str(summary.response["ts"]),
+        message={"ts": summary.response["ts"], "thread_ts": summary.params["thread_ts"]},
+    )
+
+
+def thread_texts(fake: FakeSlack, thread_ts: str) -> list[str]:
+    return [
+        c.text for c in fake.calls_to("chat.postMessage") if c.params.get("thread_ts") == thread_ts
+    ]
+
+
+def test_publish_writes_one_notion_page_and_posts_its_url(
+    fake: FakeSlack, demo_engine: Engine
+) -> None:
+    notion = FakeNotion()
+    for driver in serve(fake, demo_engine, notion):
+        starter, summary, draft_id = start_draft(driver, fake)
+        press(driver, "qbr_publish_notion", draft_id, summary)
+        fake.wait_for("chat.postMessage", count=3)
+        press(driver, "qbr_publish_notion", draft_id, summary)  # a double click
+        fake.wait_for("chat.postMessage", count=4)
+    assert len(notion.pages) == 1, "one page however often Publish is pressed"
+    (page_id,) = notion.pages
+    assert "Acme Corp" in notion.plain_title(page_id)
+    replies = thread_texts(fake, str(starter.response["ts"]))
+    assert sum("notion" in t.lower() for t in replies) >= 2
+    with db.session_factory(demo_engine)() as session:
+        request = session.exec(
+            select(PublishRequest).where(PublishRequest.draft_id == int(draft_id))
+        ).one()
+        assert request.status == "published"
+
+
+def test_publish_without_notion_says_how_to_configure_it(
+    fake: FakeSlack, demo_engine: Engine
+) -> None:
+    for driver in serve(fake, demo_engine, None):
+        starter, summary, draft_id = start_draft(driver, fake)
+        press(driver, "qbr_publish_notion", draft_id, summary)
+        fake.wait_for("chat.postMessage", count=3)
+    replies = thread_texts(fake, str(starter.response["ts"]))
+    assert any("NOTION_TOKEN" in t for t in replies)
+
+
+def test_notion_down_queues_the_publish_instead_of_failing(
+    fake: FakeSlack, demo_engine: Engine
+) -> None:
+    notion = FakeNotion()
+    notion.fail_next("POST", "pages", status=529, times=10)
+    for driver in serve(fake, demo_engine, notion):
+        starter, summary, draft_id = start_draft(driver, fake)
+        press(driver, "qbr_publish_notion", draft_id, summary)
+        fake.wait_for("chat.postMessage", count=3, timeout=30)
+    replies = thread_texts(fake, str(starter.response["ts"]))
+    assert any("queued" in t.lower() for t in replies)
+    assert not notion.pages
+
+
+def test_discard_discards_once(fake: FakeSlack, demo_engine: Engine) -> None:
+    for driver in serve(fake, demo_engine, None):
+        starter, summary, draft_id = start_draft(driver, fake)
+        press(driver, "qbr_discard", draft_id, summary)
+        fake.wait_for("chat.postMessage", count=3)
+        press(driver, "qbr_discard", draft_id, summary)
+    with db.session_factory(demo_engine)() as session:
+        assert session.get(QbrDraft, int(draft_id)).status == "discarded"  # type: ignore[union-attr]
+    replies = thread_texts(fake, str(starter.response["ts"]))
+    assert sum("discarded" in t for t in replies) == 1
