@@ -325,7 +325,8 @@ def scan(
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     daily: DailyScanReport | None = None
-    if dry_run or ctx.settings.slack_bot_token is not None:
+    is_today = day == datetime.now(tz).date()
+    if dry_run or (ctx.settings.slack_bot_token is not None and is_today):
         now = datetime.now(tz) if as_of is None else datetime.combine(day, time(12), tzinfo=tz)
         daily = run_daily_scan(
             session_factory=ctx.sessions,
@@ -374,13 +375,16 @@ def scan(
         console.print(table)
     if daily is not None:
         _print_daily(daily)
-    elif not dry_run:
+    elif ctx.settings.slack_bot_token is None:
         console.print("[dim]SLACK_BOT_TOKEN is not set: no alerts posted (try --dry-run).[/dim]")
+    else:
+        console.print("[dim]Alerts are posted only for today's scan, not for --date.[/dim]")
 
 
 def _print_daily(daily: object) -> None:
     """The alerts and QBR drafts of a daily run (posted, or planned in a dry run)."""
     from rich.table import Table
+    from rich.text import Text
 
     from bot.scheduler import DailyScanReport
 
@@ -388,8 +392,10 @@ def _print_daily(daily: object) -> None:
     planned = [*daily.planned, *daily.qbr_t90.planned]
     verb = "Would post" if daily.dry_run else "Planned"
     table = Table("key", "account", "to", "why", title=f"{verb} {len(planned)} message(s)")
-    for item in planned:
-        table.add_row(item.key, item.account_name, item.channel, item.reason)
+    for item in planned:  # Text: account data and keys are shown verbatim, never as markup
+        table.add_row(
+            Text(item.key), Text(item.account_name), Text(item.channel), Text(item.reason)
+        )
     if planned:
         console.print(table)
     else:
@@ -412,6 +418,7 @@ def jobs() -> None:
     from zoneinfo import ZoneInfo
 
     from rich.table import Table
+    from rich.text import Text
 
     from bot.scheduler import build_scheduler, next_runs, scheduler_client
     from tools.scoring_config import ConfigError, load_config
@@ -435,7 +442,8 @@ def jobs() -> None:
     for job_id, when in next_runs(scheduler, datetime.now(tz)):
         job = scheduler.get_job(job_id)
         trigger = str(job.trigger) if job is not None else ""
-        table.add_row(job_id, trigger, when.astimezone(tz).isoformat() if when else "never")
+        when_text = when.astimezone(tz).isoformat() if when else "never"
+        table.add_row(Text(job_id), Text(trigger), Text(when_text))
     console.print(table)
 
 

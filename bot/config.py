@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEHOLDERS = {"changethis", "change-me", "xoxb-your-token", "your-token", "todo", "secret"}
 
 
@@ -49,6 +50,57 @@ class Settings(BaseSettings):
     notion_token: SecretStr | None = Field(default=None, description="Notion integration token.")
     notion_qbr_database_id: str | None = Field(default=None, description="Notion QBR database.")
     notion_task_database_id: str | None = Field(default=None, description="Notion task database.")
+
+    scan_time: str = Field(
+        default="07:00", description="Local time (HH:MM, TIMEZONE) of the daily churn scan."
+    )
+    alert_quiet_days: int = Field(
+        default=14,
+        ge=1,
+        description="Days before an account that stays risky (and gets no worse) is re-alerted.",
+    )
+    alert_routes: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            'JSON routing of churn alerts: {"segment:enterprise": "#cs-enterprise", '
+            '"owner:U0CSM002": "#team-b"}; owner beats segment, else ALERTS_CHANNEL.'
+        ),
+    )
+    digest_day: str = Field(
+        default="mon", description="Day of the weekly digest (mon, tue, … sun)."
+    )
+    digest_time: str = Field(default="08:00", description="Local time (HH:MM) of the digest.")
+    qbr_time: str = Field(
+        default="09:00",
+        description="Local time (HH:MM) of the quarterly QBR drafts (first day of each quarter).",
+    )
+
+    @field_validator("scan_time", "digest_time", "qbr_time")
+    @classmethod
+    def _valid_clock_time(cls, value: str) -> str:
+        hour, sep, minute = value.strip().partition(":")
+        if not (sep and hour.isdigit() and minute.isdigit()):
+            raise ValueError("must be HH:MM, e.g. 07:00")
+        if not (0 <= int(hour) <= 23 and 0 <= int(minute) <= 59):
+            raise ValueError("must be a time of day between 00:00 and 23:59")
+        return f"{int(hour):02d}:{int(minute):02d}"
+
+    @field_validator("digest_day")
+    @classmethod
+    def _valid_weekday(cls, value: str) -> str:
+        day = value.strip().lower()[:3]
+        if day not in WEEKDAYS:
+            raise ValueError(f"must be one of {', '.join(WEEKDAYS)}")
+        return day
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _valid_routes(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            kind, sep, name = key.partition(":")
+            if not sep or kind not in ("segment", "owner") or not name:
+                raise ValueError(f"route key {key!r} must be segment:<name> or owner:<Slack id>")
+        return value
 
     @field_validator(
         "slack_bot_token",
