@@ -459,6 +459,14 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="HTTP address to bind (with --http).")
     ] = "0.0.0.0",  # noqa: S104  (a server meant to be reached by Slack)
+    jobs: Annotated[
+        bool,
+        typer.Option(
+            "--jobs/--no-jobs",
+            help="Run the scheduled jobs (daily scan and alerts, QBR drafts, weekly digest) in "
+            "this process too. Safe on several replicas: each alert is claimed once in the DB.",
+        ),
+    ] = True,
     database: DbOption = None,
 ) -> None:
     """Run the Slack app: Socket Mode with SLACK_APP_TOKEN, or HTTP with --http."""
@@ -466,11 +474,14 @@ def serve(
     from bot.serve import serve_http, serve_socket_mode
 
     context = open_context(database_url_from(database))
+    sessions = context.sessions
     try:
         if http:
-            serve_http(context.settings, session_factory=context.sessions, host=host, port=port)
+            serve_http(
+                context.settings, session_factory=sessions, host=host, port=port, with_jobs=jobs
+            )
         else:
-            serve_socket_mode(context.settings, session_factory=context.sessions)
+            serve_socket_mode(context.settings, session_factory=sessions, with_jobs=jobs)
     except SlackSetupError as exc:
         err_console.print(f"[red]Cannot start the Slack app:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

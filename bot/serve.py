@@ -3,18 +3,45 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.app import SlackSetupError, create_app
 from bot.config import Settings
 from bot.harness.http import EVENTS_PATH, make_server
+from bot.scheduler import scheduler_client, start_scheduler
 from tools.db import SessionFactory
+from tools.scoring_config import load_config
 
 logger = logging.getLogger(__name__)
 
 
-def serve_socket_mode(settings: Settings, *, session_factory: SessionFactory) -> None:
+@contextmanager
+def scheduled_jobs(
+    settings: Settings, *, session_factory: SessionFactory, enabled: bool
+) -> Iterator[BackgroundScheduler | None]:
+    """Run the scheduler in the background while the app serves (and stop it afterwards)."""
+    if not enabled:
+        yield None
+        return
+    scheduler = start_scheduler(
+        settings,
+        session_factory=session_factory,
+        client=scheduler_client(settings),
+        config=load_config(settings.scoring_config),
+    )
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def serve_socket_mode(
+    settings: Settings, *, session_factory: SessionFactory, with_jobs: bool = True
+) -> None:
     """Connect to Slack over Socket Mode and handle requests until interrupted."""
     if settings.slack_app_token is None:
         raise SlackSetupError(
@@ -25,11 +52,17 @@ def serve_socket_mode(settings: Settings, *, session_factory: SessionFactory) ->
     app = create_app(settings, session_factory=session_factory, socket_mode=True)
     logger.info("connecting to Slack over Socket Mode")
     handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
-    handler.start()  # type: ignore[no-untyped-call]
+    with scheduled_jobs(settings, session_factory=session_factory, enabled=with_jobs):
+        handler.start()  # type: ignore[no-untyped-call]
 
 
 def serve_http(
-    settings: Settings, *, session_factory: SessionFactory, host: str, port: int
+    settings: Settings,
+    *,
+    session_factory: SessionFactory,
+    host: str,
+    port: int,
+    with_jobs: bool = True,
 ) -> None:
     """Serve Slack requests on ``http://host:port/slack/events`` until interrupted."""
     app = create_app(settings, session_factory=session_factory)
@@ -37,7 +70,8 @@ def serve_http(
     bound_host, bound_port = server.server_address[:2]
     logger.info("serving Slack requests on http://%s:%s%s", bound_host, bound_port, EVENTS_PATH)
     try:
-        server.serve_forever()
+        with scheduled_jobs(settings, session_factory=session_factory, enabled=with_jobs):
+            server.serve_forever()
     except KeyboardInterrupt:
         logger.info("stopped")
     finally:

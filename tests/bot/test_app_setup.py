@@ -133,3 +133,21 @@ def test_serve_http_without_signing_secret_explains_what_to_set(tmp_path: Path) 
     result = CliRunner().invoke(cli_app, args, env=env)
     assert result.exit_code == 2
     assert "SLACK_SIGNING_SECRET" in result.output
+
+
+def test_serve_runs_the_scheduled_jobs_and_stops_them(tmp_path: Path) -> None:
+    from bot.serve import scheduled_jobs
+    from tools import db as tools_db
+
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_signing_secret="s3")
+    engine = tools_db.make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+    tools_db.upgrade(engine)
+    sessions = tools_db.session_factory(engine)
+    with scheduled_jobs(settings, session_factory=sessions, enabled=True) as scheduler:
+        assert scheduler is not None
+        assert scheduler.running
+        ids = {job.id for job in scheduler.get_jobs()}
+        assert {"daily_scan", "weekly_digest", "quarterly_qbr"} <= ids
+    assert not scheduler.running
+    with scheduled_jobs(settings, session_factory=sessions, enabled=False) as none:
+        assert none is None

@@ -184,8 +184,11 @@ def rendered_cases(big: bool) -> list[tuple[str, blocks.Rendered]]:
         ("ambiguous", blocks.ambiguous_account(text, matches)),
         ("error", blocks.error_message(text)),
         ("unknown", blocks.unknown_intent(text)),
-        ("qbr", blocks.qbr_started(reports[0], requested_by="U1")),
-        ("qbr_summary", blocks.qbr_summary(reports[0])),
+        ("qbr", blocks.qbr_started(reports[0].account.name, requested_by="U1", version=3)),
+        (
+            "qbr_draft",
+            blocks.qbr_draft([blocks.section(text)] * 60, draft_id=7, version=3, title=text[:200]),
+        ),
     ]
 
 

@@ -127,5 +127,6 @@ def test_mine_is_scoped_to_the_owner(deps: Deps) -> None:
 def test_qbr_reply_has_a_thread(deps: Deps) -> None:
     reply = answer(Intent(IntentKind.QBR, account="acme", user_id="U1"), deps)
     assert reply.thread is not None
-    assert "QBR draft for Acme Corp" in reply.text
-    assert "Acme Corp: health" in reply.thread.text
+    assert "QBR draft v1 for Acme Corp" in reply.text
+    assert "Acme Corp — Q4 2026 QBR" in reply.thread.text
+    assert isinstance(reply.thread.extra.get("chart_png"), bytes)
