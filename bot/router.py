@@ -361,6 +361,26 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     return _rendered(starter, account_id=report.account.account_id, thread=summary)
 
 
+def qbr_draft_reply(draft_id: int, deps: Deps) -> Reply | None:
+    """A saved draft version as a thread reply: its summary, Publish/Discard and its chart."""
+    from bot.charts import health_trend_png
+    from bot.qbr_blocks import qbr_slack_summary
+    from tools.qbr import load_qbr
+    from tools.qbr_draft import draft_view
+
+    with session_scope(deps.sessions) as session:
+        view = draft_view(session, draft_id=draft_id)
+        if view is None:
+            return None
+        document = load_qbr(session, draft_id=draft_id, config=deps.config)
+    rendered = blocks.qbr_draft(
+        qbr_slack_summary(document), draft_id=draft_id, version=view.version, title=document.title
+    )
+    reply = _rendered(rendered, account_id=view.account_id)
+    reply.extra["chart_png"] = health_trend_png(document.health.history)
+    return reply
+
+
 def controls_for_created(created: Sequence[CreatedRecord], deps: Deps) -> list[Reply]:
     """Buttons for what Claude drafted in a turn: Publish/Discard under a QBR draft, the
     Approve/Edit/Dismiss card for a hand-off proposal. Nothing is sent without a press."""

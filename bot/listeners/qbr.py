@@ -7,20 +7,34 @@ the thread always learns the outcome: the page URL, "queued, will publish", or w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltContext
 
 from bot import blocks
+from bot.alert_blocks import ACTION_QBR_CONTINUE
 from bot.deps import Deps
 from bot.listeners.boundary import acknowledge, guarded
-from bot.listeners.replies import channel_of, user_of
+from bot.listeners.replies import channel_of, post_in_thread, user_of
 from bot.notion import NotionPublisher, make_publisher, publish_draft_to_notion
+from bot.router import qbr_draft_reply
 from tools.db import session_scope
 from tools.qbr_draft import discard_draft
 
-Handler = Callable[[int, dict[str, Any], BoltContext, Deps], None]
+DraftHandler = Callable[[int, dict[str, Any], BoltContext, Deps], None]
+Handler = Callable[[str, dict[str, Any], BoltContext, Deps], None]
+
+
+def _by_draft_id(handler: DraftHandler) -> Handler:
+    """A button whose value is a draft id; a stale or tampered value does nothing."""
+
+    def handle(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+        if value.isdigit():
+            handler(int(value), body, context, deps)
+
+    return handle
 
 
 def publisher_for(deps: Deps) -> NotionPublisher | None:
@@ -70,9 +84,28 @@ def discard(draft_id: int, body: dict[str, Any], context: BoltContext, deps: Dep
         _say_in_thread(f"<@{user_of(body)}> discarded this QBR draft.", body, context)
 
 
+def continue_draft(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """The scheduled QBR DM's "Continue in a thread": the draft, its chart and its buttons go
+    in a thread under the DM, where the CSM can ask for revisions."""
+    try:
+        draft_id = int(json.loads(value)["draft_id"])
+    except (ValueError, KeyError, TypeError):
+        draft_id = -1
+    reply = qbr_draft_reply(draft_id, deps) if draft_id > 0 else None
+    channel = channel_of(body) or user_of(body)
+    message = body.get("message") or {}
+    if reply is None or not channel:
+        _say_in_thread(
+            "That QBR draft no longer exists. Run `/qbr <account>` again.", body, context
+        )
+        return
+    post_in_thread(reply, context, channel=channel, ts=str(message.get("ts") or thread_of(body)))
+
+
 HANDLERS: dict[str, Handler] = {
-    blocks.ACTION_QBR_PUBLISH: publish,
-    blocks.ACTION_QBR_DISCARD: discard,
+    blocks.ACTION_QBR_PUBLISH: _by_draft_id(publish),
+    blocks.ACTION_QBR_DISCARD: _by_draft_id(discard),
+    ACTION_QBR_CONTINUE: continue_draft,
 }
 ACTIONS = frozenset(HANDLERS)
 
@@ -83,8 +116,6 @@ def register(app: App, deps: Deps) -> None:
 
         def work(body: dict[str, Any], context: BoltContext, handler: Handler = handler) -> None:
             actions = body.get("actions") or [{}]
-            value = str(actions[0].get("value", ""))
-            if value.isdigit():
-                handler(int(value), body, context, deps)
+            handler(str(actions[0].get("value", "")), body, context, deps)
 
         app.action(action_id)(ack=acknowledge, lazy=[guarded("on_" + action_id, work)])

@@ -146,3 +146,40 @@ def test_discard_discards_once(fake: FakeSlack, demo_engine: Engine) -> None:
         assert session.get(QbrDraft, int(draft_id)).status == "discarded"  # type: ignore[union-attr]
     replies = thread_texts(fake, str(starter.response["ts"]))
     assert sum("discarded" in t for t in replies) == 1
+
+
+def test_continue_a_scheduled_draft_in_a_thread(fake: FakeSlack, demo_engine: Engine) -> None:
+    import json
+
+    from tools.models import Account
+    from tools.qbr import create_qbr_draft
+    from tools.scoring_config import load_config
+
+    with db.session_factory(demo_engine)() as session:
+        acme = session.exec(select(Account).where(Account.external_id == "acme")).one()
+        assert acme.id is not None
+        view = create_qbr_draft(session, account_id=acme.id, as_of=NOW.date(), config=load_config())
+        session.commit()
+    value = json.dumps({"account_id": acme.id, "draft_id": view.draft_id})
+    for driver in serve(fake, demo_engine, None):
+        driver.action(
+            "qbr_continue",
+            value,
+            channel_id="D0CSM001",
+            message_ts="1762070000.000900",
+            message={"ts": "1762070000.000900"},
+        )
+        (reply,) = fake.wait_for("chat.postMessage")
+        fake.wait_for("files.completeUploadExternal")
+        driver.action("qbr_continue", '{"draft_id": 999999}', channel_id="D0CSM001")
+        stale = fake.wait_for("chat.postMessage", count=2)[1]
+    assert reply.params["thread_ts"] == "1762070000.000900"
+    assert "Acme Corp — Q4 2026 QBR" in reply.text
+    values = {
+        e["action_id"]: e["value"]
+        for b in reply.blocks
+        for e in b.get("elements", [])
+        if "value" in e
+    }
+    assert values["qbr_publish_notion"] == str(view.draft_id)
+    assert "no longer exists" in stale.text
