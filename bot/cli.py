@@ -557,8 +557,15 @@ def demo(
     _print_demo_summary(summary)
     if tour:
         from bot.tour import run_tour
+        from tools.scoring_config import load_config
 
-        run_tour(ctx.settings, sessions=ctx.sessions, console=console)
+        run_tour(
+            ctx.settings,
+            sessions=ctx.sessions,
+            console=console,
+            config=load_config(ctx.settings.scoring_config),
+            now=datetime.now(UTC),
+        )
         console.print(
             "\nThat was the real app, answering a local fake Slack. Keep going with "
             "[bold]csbot chat[/bold], or install it in Slack: see README.md."

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from rich.console import Console
+from rich.panel import Panel
 from rich.rule import Rule
+from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.harness.terminal import TerminalSlack
+from bot.harness.terminal import TerminalSlack, render_message
+from bot.scheduler import run_daily_scan
 from tools.db import SessionFactory, session_scope
 from tools.models import HealthSnapshot
 from tools.scoring import backfill_snapshots, scan_portfolio
@@ -92,11 +95,52 @@ def run_tour(
     *,
     sessions: SessionFactory,
     console: Console,
+    config: ScoringConfig,
+    now: datetime,
     steps: tuple[tuple[str, str], ...] = TOUR_STEPS,
 ) -> None:
-    """Drive the real app through ``steps`` and show what a Slack user would see."""
+    """Run this morning's scheduled scan, show its alerts, then drive the real app through
+    ``steps`` and show what a Slack user would see."""
     with TerminalSlack(settings, session_factory=sessions, console=console) as slack:
+        morning_alerts(slack, sessions=sessions, console=console, config=config, now=now)
         for line, caption in steps:
             console.print(Rule(caption, style="cyan"))
             console.print(f"[bold]you>[/bold] {line}")
             slack.handle(line)
+
+
+def morning_alerts(
+    slack: TerminalSlack,
+    *,
+    sessions: SessionFactory,
+    console: Console,
+    config: ScoringConfig,
+    now: datetime,
+) -> None:
+    """Run the daily job against the local fake Slack and show what reached the alerts channel."""
+    settings = slack.settings
+    client = WebClient(
+        token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
+        base_url=slack.fake.url,
+    )
+    report = run_daily_scan(
+        session_factory=sessions, client=client, settings=settings, config=config, now=now
+    )
+    console.print(Rule(f"This morning in {settings.alerts_channel}", style="cyan"))
+    posts = [
+        c
+        for c in slack.fake.calls_to("chat.postMessage")
+        if not str(c.params.get("channel", "")).startswith("D")  # DMs: the owners' QBR drafts
+    ]
+    if not posts:
+        console.print("No new churn alerts today: nothing got worse since yesterday.")
+    for call in posts:
+        where = "in the thread" if call.params.get("thread_ts") else settings.alerts_channel
+        console.print(Panel(render_message(call.blocks, call.text), title=f"csbot · {where}"))
+    drafts = report.qbr_t90.counts.posted
+    if drafts:
+        console.print(
+            f"[dim]…and {drafts} QBR drafts DM'd to their owners ahead of renewals "
+            "(90 days out).[/dim]"
+        )
+    slack.mark_seen()

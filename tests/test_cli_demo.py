@@ -24,6 +24,7 @@ def test_demo_tours_the_real_app_and_reruns(env: Path) -> None:
     out = first.output
     assert "Generated 20 accounts" in out
     assert "days of history" in out
+    assert "This morning in #cs-alerts" in out
     assert "you> /health acme" in out
     assert "Acme Corp ·" in out  # the /health card came back from the app
     assert "At-risk accounts" in out

@@ -454,6 +454,10 @@ class TerminalSlack:
             raise RuntimeError("use TerminalSlack as a context manager")
         return self._driver
 
+    def mark_seen(self) -> None:
+        """Treat every call the fake has received so far as shown (e.g. after a job ran)."""
+        self._seen_calls = len(self.fake.calls)
+
     def run(self, read_line: Callable[[str], str] = input) -> None:
         """Read lines until ``quit`` or end of input."""
         self.console.print(Panel(HELP, title="csbot chat — a local Slack", border_style="cyan"))
