@@ -31,7 +31,7 @@ from tools.models import (
     UsageDaily,
     utcnow,
 )
-from tools.qbr_draft import SECTIONS, QbrDraftView, QbrError, feature_adoption
+from tools.qbr_draft import SECTIONS, QbrDraftView, QbrError, feature_adoption, next_version
 from tools.results import (
     AccountSummary,
     Band,
@@ -715,13 +715,6 @@ def write_narratives(doc: QbrDocument, source: NarrativeSource | None) -> QbrDoc
 # -- persistence ---------------------------------------------------------------------------------
 
 
-def _next_version(session: Session, account_id: int) -> int:
-    top = session.exec(
-        select(func.max(QbrDraft.version)).where(QbrDraft.account_id == account_id)
-    ).one()
-    return int(top or 0) + 1
-
-
 def save_qbr(
     session: Session,
     *,
@@ -735,7 +728,7 @@ def save_qbr(
     account_id = document.account.account_id
     draft = QbrDraft(
         account_id=account_id,
-        version=_next_version(session, account_id),
+        version=next_version(session, account_id),
         sections=section_markdown(document),
         thread_key=thread_key,
         created_by=created_by,

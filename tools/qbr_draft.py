@@ -183,7 +183,8 @@ def latest_draft(session: Session, *, account_id: int) -> QbrDraft | None:
     ).first()
 
 
-def _next_version(session: Session, account_id: int) -> int:
+def next_version(session: Session, account_id: int) -> int:
+    """The version number the account's next QBR draft gets."""
     top = session.exec(
         select(func.max(QbrDraft.version)).where(QbrDraft.account_id == account_id)
     ).one()
@@ -202,7 +203,7 @@ def create_draft(
     account_id = report.account.account_id
     draft = QbrDraft(
         account_id=account_id,
-        version=_next_version(session, account_id),
+        version=next_version(session, account_id),
         sections=build_sections(report, adoption),
         thread_key=thread_key,
         created_by=created_by,
@@ -231,7 +232,7 @@ def revise_section(
     sections[section] = text.strip()[:MAX_SECTION_CHARS]
     draft = QbrDraft(
         account_id=account_id,
-        version=_next_version(session, account_id),
+        version=next_version(session, account_id),
         sections=sections,
         thread_key=current.thread_key,
         created_by=created_by,
