@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -14,6 +16,9 @@ from sqlalchemy import Engine
 
 from bot.config import Settings
 from tools import db
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
 
 app = typer.Typer(
     help=(
@@ -38,6 +43,26 @@ class Context:
     settings: Settings
     engine: Engine
     sessions: db.SessionFactory
+
+    @cached_property
+    def config(self) -> ScoringConfig:
+        """The scoring config (defaults + SCORING_CONFIG); a bad file exits with its error."""
+        return scoring_config(self.settings)
+
+    def today(self) -> date:
+        """Today in the team's timezone (TIMEZONE)."""
+        return datetime.now(ZoneInfo(self.settings.timezone)).date()
+
+
+def scoring_config(settings: Settings) -> ScoringConfig:
+    """Load the scoring config, or print why it is invalid and exit with status 2."""
+    from tools.scoring_config import ConfigError, load_config
+
+    try:
+        return load_config(settings.scoring_config)
+    except ConfigError as exc:
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
 
 
 def configure_logging(level: str) -> None:
@@ -163,21 +188,14 @@ def backtest(
     database: DbOption = None,
 ) -> None:
     """Recompute the scores as of past dates (no look-ahead) and report how they called churn."""
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     from rich.table import Table
 
     from tools.backtest import SUMMARY_COLUMNS, run_backtest, summary_row
-    from tools.scoring_config import ConfigError, load_config
 
     context = open_context(database_url_from(database))
-    today = datetime.now(ZoneInfo(context.settings.timezone)).date()
-    try:
-        config = load_config(context.settings.scoring_config)
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}", markup=True, highlight=False)
-        raise typer.Exit(1) from None
+    today = context.today()
+    config = context.config
     with context.sessions() as session:
         report = run_backtest(session, config=config, horizon_days=horizon_days, today=today)
     if as_json:
@@ -235,14 +253,9 @@ def ask(
 
     from bot.agent import Agent
     from bot.deps import Deps
-    from tools.scoring_config import ConfigError, load_config
 
     ctx = open_context(database_url_from(database))
-    try:
-        config = load_config(ctx.settings.scoring_config)
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    config = ctx.config
     deps = Deps(
         settings=ctx.settings,
         sessions=ctx.sessions,
@@ -268,14 +281,10 @@ app.add_typer(config_app, name="config")
 @config_app.command("show")
 def config_show() -> None:
     """Print the effective scoring configuration (defaults merged with SCORING_CONFIG) as TOML."""
-    from tools.scoring_config import ConfigError, config_as_toml, load_config
+    from tools.scoring_config import config_as_toml
 
     settings = Settings()
-    try:
-        config = load_config(settings.scoring_config)
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    config = scoring_config(settings)
     source = settings.scoring_config or "built-in defaults"
     typer.echo(f"# effective scoring config ({source})")
     typer.echo(config_as_toml(config), nl=False)
@@ -304,28 +313,22 @@ def scan(
     once, like the scheduled daily job); --dry-run shows them instead.
     """
     from datetime import date, datetime, time
-    from zoneinfo import ZoneInfo
 
     from rich.table import Table
 
     from bot.scheduler import DailyScanReport, run_daily_scan, scheduler_client
     from tools.scoring import at_risk_accounts, scan_portfolio
-    from tools.scoring_config import ConfigError, load_config
 
     ctx = open_context(database_url_from(database))
-    tz = ZoneInfo(ctx.settings.timezone)
     try:
-        day = date.fromisoformat(as_of) if as_of else datetime.now(tz).date()
+        day = date.fromisoformat(as_of) if as_of else ctx.today()
     except ValueError as exc:
         err_console.print(f"[red]--date must be YYYY-MM-DD, got {as_of!r}[/red]")
         raise typer.Exit(2) from exc
-    try:
-        config = load_config(ctx.settings.scoring_config)
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    config = ctx.config
     daily: DailyScanReport | None = None
-    is_today = day == datetime.now(tz).date()
+    tz = ZoneInfo(ctx.settings.timezone)
+    is_today = day == ctx.today()
     if dry_run or (ctx.settings.slack_bot_token is not None and is_today):
         now = datetime.now(tz) if as_of is None else datetime.combine(day, time(12), tzinfo=tz)
         daily = run_daily_scan(
@@ -421,14 +424,9 @@ def jobs() -> None:
     from rich.text import Text
 
     from bot.scheduler import build_scheduler, next_runs, scheduler_client
-    from tools.scoring_config import ConfigError, load_config
 
     settings = Settings()
-    try:
-        config = load_config(settings.scoring_config)
-    except ConfigError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    config = scoring_config(settings)
     engine = db.make_engine(settings.database_url)
     scheduler = build_scheduler(
         settings,
@@ -518,7 +516,7 @@ def demo(
     from tools import demo as demo_tools
 
     ctx = open_context(database_url_from(database))
-    today = datetime.now(UTC).date()
+    today = ctx.today()
     with ctx.sessions() as session:
         existing = demo_tools.count_accounts(session)
     if existing and not reset:
@@ -557,13 +555,12 @@ def demo(
     _print_demo_summary(summary)
     if tour:
         from bot.tour import run_tour
-        from tools.scoring_config import load_config
 
         run_tour(
             ctx.settings,
             sessions=ctx.sessions,
             console=console,
-            config=load_config(ctx.settings.scoring_config),
+            config=ctx.config,
             now=datetime.now(UTC),
         )
         console.print(
@@ -577,11 +574,10 @@ def _ensure_history(ctx: Context, today: date) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from bot.tour import backfill_history, has_history
-    from tools.scoring_config import load_config
 
     if has_history(ctx.sessions, today=today):
         return
-    config = load_config(ctx.settings.scoring_config)
+    config = ctx.config
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         task = bar.add_task("Scoring 12 months of history", total=None)
@@ -645,23 +641,22 @@ def qbr(
     database: DbOption = None,
 ) -> None:
     """Build an account's QBR (health, ROI, adoption, expansion) as Markdown or JSON."""
-    from datetime import UTC, date, datetime
+    from datetime import date
 
     from tools.accounts import AccountLookupError, resolve_account
     from tools.qbr import build_qbr, save_qbr
     from tools.qbr_render import render_markdown
-    from tools.scoring_config import ConfigError, load_config
 
     if output_format not in ("md", "json"):
         err_console.print("[red]--format must be md or json[/red]")
         raise typer.Exit(2)
+    ctx = open_context(database_url_from(database))
     try:
-        day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
-        ctx = open_context(database_url_from(database))
-        config = load_config(ctx.settings.scoring_config)
-    except (ValueError, ConfigError) as exc:
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        day = date.fromisoformat(as_of) if as_of else ctx.today()
+    except ValueError:
+        err_console.print(f"[red]--date must be YYYY-MM-DD, got {as_of!r}[/red]")
         raise typer.Exit(2) from None
+    config = ctx.config
     with db.session_scope(ctx.sessions) as session:
         try:
             found = resolve_account(session, query=account)
