@@ -49,7 +49,10 @@ BEHAVIOURAL = "behavioural"
 
 def _hit(key: str, label: str, evidence: str, severe: bool, kind: str = BEHAVIOURAL) -> TriggerHit:
     severity = Severity.HIGH if severe else Severity.MEDIUM
-    return TriggerHit(key=key, kind=kind, label=label, evidence=evidence, severity=severity)
+    # Every field is given with its exact type: no validation needed.
+    return TriggerHit.model_construct(
+        key=key, kind=kind, label=label, evidence=evidence, severity=severity
+    )
 
 
 def _money(value: float) -> str:
@@ -193,34 +196,56 @@ def churn_from_bands(
     """Churn risk of every account in ``raw`` that has a band (the scan's fast path)."""
     m = matrix if matrix is not None else signal_matrix(raw, config)
     out: dict[int, ChurnRisk] = {}
+    active_list = raw.active.tolist()
+    days_list = raw.days_to_renewal.tolist()
+    arr_list = raw.arr.tolist()
+    logins_change = m.logins_change.tolist()
+    users_change = m.users_change.tolist()
+    # Which accounts each rarer trigger could fire for (a superset: the functions decide).
+    churn = config.churn
+    with np.errstate(invalid="ignore"):
+        maybe_champion = (raw.champion_left_days <= churn.champion_left_days).tolist()
+        maybe_detractor = (raw.nps_recent_mean <= churn.detractor_max).tolist()
+        per_window = raw.tickets_baseline / churn.ticket_baseline_days * churn.ticket_spike_days
+        spike_floor = np.maximum(
+            float(churn.ticket_spike_min), churn.ticket_spike_ratio * per_window
+        )
+        maybe_tickets = (raw.tickets_spike >= spike_floor).tolist()
+        maybe_overdue = (
+            (raw.overdue_amount > 0) & (raw.overdue_days >= churn.overdue_min_days)
+        ).tolist()
+        maybe_tam = ((raw.open_escalated > 0) | (raw.tam_health <= churn.tam_health_low)).tolist()
     for i, account_id in enumerate(raw.ids.tolist()):
         band = bands.get(account_id)
         if band is None:
             continue
-        active = bool(raw.active[i])
+        active = bool(active_list[i])
         triggers: list[TriggerHit] = []
         if active:
-            changes = (float(m.logins_change[i]), float(m.users_change[i]))
-            triggers = [
-                *_renewal(raw, i, band, config),
-                *_usage(raw, i, changes, config),
-                *_champion(raw, i, config),
-                *_detractor(raw, i, config),
-                *_tickets(raw, i, config),
-                *_overdue(raw, i, config),
-                *_tam(raw, i, config),
-            ]
+            changes = (float(logins_change[i]), float(users_change[i]))
+            triggers = [*_renewal(raw, i, band, config), *_usage(raw, i, changes, config)]
+            if maybe_champion[i]:
+                triggers += _champion(raw, i, config)
+            if maybe_detractor[i]:
+                triggers += _detractor(raw, i, config)
+            if maybe_tickets[i]:
+                triggers += _tickets(raw, i, config)
+            if maybe_overdue[i]:
+                triggers += _overdue(raw, i, config)
+            if maybe_tam[i]:
+                triggers += _tam(raw, i, config)
         level = level_for(triggers, band) if active else RiskLevel.LOW
-        days = raw.days_to_renewal[i]
-        out[account_id] = ChurnRisk(
+        days = days_list[i]
+        # Every field is given with its exact type: no validation needed.
+        out[account_id] = ChurnRisk.model_construct(
             account_id=account_id,
             as_of=raw.as_of,
             level=level,
             triggers=triggers,
             renewal_date=raw.renewal_date[i],
-            days_to_renewal=None if np.isnan(days) else int(days),
+            days_to_renewal=None if days != days else int(days),
             arr_at_risk=(
-                Decimal(str(round(float(raw.arr[i]), 2))).quantize(Decimal("0.01"))
+                Decimal(str(round(float(arr_list[i]), 2))).quantize(Decimal("0.01"))
                 if level != RiskLevel.LOW
                 else Decimal("0")
             ),

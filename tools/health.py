@@ -597,30 +597,33 @@ def snapshot_payloads(
     contributions = np.round(np.where(present, effective * filled, 0.0), 2).tolist()
     order = np.argsort(np.where(impacts < 0, impacts - 1000.0, -impacts), axis=1, kind="stable")
     top = order[:, : config.health.max_drivers].tolist()
-    rounded_scores = np.where(present, np.round(m.scores, 1), np.nan).tolist()
-    rounded_raw = np.round(m.raw, 2).tolist()
+    # Object arrays with None where the value is missing, so the loop below only copies.
+    rounded_scores = np.round(m.scores, 1).astype(object)
+    rounded_scores[~present] = None
+    rounded_raw = np.round(m.raw, 2).astype(object)
+    rounded_raw[np.isnan(m.raw)] = None
+    score_rows, raw_rows = rounded_scores.tolist(), rounded_raw.tolist()
     impact_list = np.round(impacts, 1).tolist()
+    shown = (np.abs(impacts) >= 0.05).tolist()
+    score_list = scores.tolist()
     out: list[SnapshotPayload] = []
     for i, account_id in enumerate(raw.ids.tolist()):
-        score_row, raw_row, contrib_row = rounded_scores[i], rounded_raw[i], contributions[i]
         signals: list[dict[str, float | str | None]] = [
-            {
-                "key": key,
-                "raw": None if raw_row[j] != raw_row[j] else raw_row[j],
-                "score": None if score_row[j] != score_row[j] else score_row[j],
-                "contribution": contrib_row[j],
-            }
-            for j, key in enumerate(SIGNAL_KEYS)
+            {"key": key, "raw": r, "score": sc, "contribution": c}
+            for key, r, sc, c in zip(
+                SIGNAL_KEYS, raw_rows[i], score_rows[i], contributions[i], strict=True
+            )
         ]
+        impact_row, shown_row = impact_list[i], shown[i]
         drivers: list[dict[str, float | str]] = [
             {
                 "signal": SIGNAL_KEYS[j],
                 "text": driver_text(SIGNAL_KEYS[j], m, i, config),
-                "impact": impact_list[i][j],
+                "impact": impact_row[j],
             }
             for j in top[i]
-            if abs(impacts[i, j]) >= 0.05
+            if shown_row[j]
         ]
-        score = float(scores[i])
+        score = float(score_list[i])
         out.append(SnapshotPayload(account_id, score, band_for(score, config), signals, drivers))
     return m, out

@@ -14,10 +14,22 @@ nothing; thresholds in ``LeanConfig``):
   the median of that ratio over all accounts that filed a ticket (always the whole portfolio,
   whatever ``account_ids``); >= 2x with >= 5 tickets is overload. Also urgent tickets open at
   the end of ``as_of`` that were opened more than 7 days before.
+
+Performance: a call for a few accounts reads only those accounts' rows, except for the Muri
+portfolio median, which needs every account. On large portfolios (more than
+``MEDIAN_CACHE_MIN_USAGE_ROWS`` usage rows) that median is cached in-process per (engine,
+``as_of``, window), at most ``MEDIAN_CACHE_SIZE`` entries per engine. An entry is reused only
+while no ticket or usage row was appended since (largest ids unchanged) and for at most
+``MEDIAN_CACHE_TTL_SECONDS``; every whole-portfolio call recomputes it and refreshes the entry.
+Small portfolios are always computed exactly.
 """
 
 from __future__ import annotations
 
+import threading
+import time as monotonic_clock
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -27,7 +39,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Date, Integer, and_, bindparam, case, func, literal, or_, select
+from sqlalchemy import Date, Engine, Integer, and_, bindparam, case, func, literal, or_, select
 from sqlalchemy import cast as sa_cast
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
@@ -465,12 +477,20 @@ class _UrgentOpen:
     oldest_days: int
 
 
-def _ticket_counts(session: Session, *, since: datetime, cutoff: datetime) -> dict[int, int]:
+def _ticket_counts(
+    session: Session,
+    *,
+    since: datetime,
+    cutoff: datetime,
+    account_ids: Sequence[int] | None = None,
+) -> dict[int, int]:
     stmt = (
         select(col(Ticket.account_id), func.count())
         .where(col(Ticket.opened_at) >= since, col(Ticket.opened_at) < cutoff)
         .group_by(col(Ticket.account_id))
     )
+    if account_ids is not None:
+        stmt = stmt.where(in_ids(col(Ticket.account_id), account_ids))
     return {int(a): int(n) for a, n in rows(session, stmt)}
 
 
@@ -563,6 +583,117 @@ def _median_ticket_ratio(tickets: dict[int, int], users: dict[int, int]) -> floa
     return float(np.median(ratios)) if ratios.size else None
 
 
+# --------------------------------------------------------------------------------------------
+# The Muri portfolio median, cached per (engine, as_of, window) on large portfolios.
+# --------------------------------------------------------------------------------------------
+
+MEDIAN_CACHE_MIN_USAGE_ROWS = 200_000
+MEDIAN_CACHE_SIZE = 32
+MEDIAN_CACHE_TTL_SECONDS = 300.0
+
+_MedianKey = tuple[date, int]
+# (largest ticket id, largest usage id): appending rows changes it.
+_Fingerprint = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class _MedianEntry:
+    fingerprint: _Fingerprint
+    expires: float
+    median: float | None
+
+
+_median_lock = threading.Lock()
+_median_cache: weakref.WeakKeyDictionary[Engine, OrderedDict[_MedianKey, _MedianEntry]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def clear_median_cache() -> None:
+    """Forget every cached portfolio median (tests, or after bulk edits in place)."""
+    with _median_lock:
+        _median_cache.clear()
+
+
+def _fingerprint(session: Session) -> _Fingerprint:
+    stmt = select(
+        select(func.max(col(Ticket.id))).scalar_subquery(),
+        select(func.max(col(UsageDaily.id))).scalar_subquery(),
+    )
+    tickets, usage = rows(session, stmt)[0]
+    return int(tickets or 0), int(usage or 0)
+
+
+def _engine_of(session: Session) -> Engine | None:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
+
+
+def _compute_median(session: Session, *, as_of: date, cfg: LeanConfig) -> float | None:
+    muri_since = as_of - timedelta(days=cfg.muri_window_days - 1)
+    tickets = _ticket_counts(
+        session,
+        since=datetime.combine(muri_since, time.min, tzinfo=UTC),
+        cutoff=day_cutoff(as_of),
+    )
+    if not tickets:
+        return None
+    # Only accounts that filed a ticket enter the median: read just their usage.
+    users = peak_active_users(session, since=muri_since, until=as_of, account_ids=list(tickets))
+    return _median_ticket_ratio(tickets, users)
+
+
+def _store_median(
+    engine: Engine, key: _MedianKey, fingerprint: _Fingerprint, median: float | None
+) -> None:
+    entry = _MedianEntry(
+        fingerprint, monotonic_clock.monotonic() + MEDIAN_CACHE_TTL_SECONDS, median
+    )
+    with _median_lock:
+        per_engine = _median_cache.setdefault(engine, OrderedDict())
+        per_engine[key] = entry
+        per_engine.move_to_end(key)
+        while len(per_engine) > MEDIAN_CACHE_SIZE:
+            per_engine.popitem(last=False)
+
+
+def _remember_median(
+    session: Session, *, as_of: date, cfg: LeanConfig, median: float | None
+) -> None:
+    """Refresh the cache with a median just computed over the whole portfolio."""
+    engine = _engine_of(session)
+    fingerprint = _fingerprint(session)
+    if engine is not None and fingerprint[1] >= MEDIAN_CACHE_MIN_USAGE_ROWS:
+        _store_median(engine, (as_of, cfg.muri_window_days), fingerprint, median)
+
+
+def portfolio_median_ticket_ratio(
+    session: Session, *, as_of: date, config: ScoringConfig, refresh: bool = False
+) -> float | None:
+    """Median tickets per active user over the whole portfolio (the Muri baseline).
+
+    Cached on large portfolios (see the module docstring); ``refresh`` recomputes it.
+    """
+    cfg = config.lean
+    engine = _engine_of(session)
+    fingerprint = _fingerprint(session)
+    if engine is None or fingerprint[1] < MEDIAN_CACHE_MIN_USAGE_ROWS:
+        return _compute_median(session, as_of=as_of, cfg=cfg)
+    key = (as_of, cfg.muri_window_days)
+    if not refresh:
+        with _median_lock:
+            entry = _median_cache.get(engine, OrderedDict()).get(key)
+        if (
+            entry is not None
+            and entry.fingerprint == fingerprint
+            and entry.expires > monotonic_clock.monotonic()
+        ):
+            return entry.median
+    median = _compute_median(session, as_of=as_of, cfg=cfg)
+    _store_median(engine, key, fingerprint, median)
+    return median
+
+
 def lean_findings(
     session: Session,
     *,
@@ -589,15 +720,20 @@ def lean_findings(
     weekly = weekly_usage(session, as_of=as_of, weeks=cfg.mura_weeks, account_ids=ids)
     week_row = weekly.index()
     gaps = _longest_gaps(session, as_of=as_of, days=7 * cfg.mura_weeks, account_ids=ids)
-    # Muri compares with the whole portfolio, so these two ignore ``account_ids``.
+    # Muri compares with the whole portfolio median (cached for calls on a few accounts).
     muri_since = as_of - timedelta(days=cfg.muri_window_days - 1)
     tickets = _ticket_counts(
         session,
         since=datetime.combine(muri_since, time.min, tzinfo=UTC),
         cutoff=day_cutoff(as_of),
+        account_ids=ids,
     )
-    muri_users = peak_active_users(session, since=muri_since, until=as_of)
-    median_ratio = _median_ticket_ratio(tickets, muri_users)
+    muri_users = peak_active_users(session, since=muri_since, until=as_of, account_ids=ids)
+    if ids is None:
+        median_ratio = _median_ticket_ratio(tickets, muri_users)
+        _remember_median(session, as_of=as_of, cfg=cfg, median=median_ratio)
+    else:
+        median_ratio = portfolio_median_ticket_ratio(session, as_of=as_of, config=config)
     urgent = _urgent_open(session, as_of=as_of, days=cfg.muri_urgent_open_days, account_ids=ids)
 
     findings: dict[int, list[LeanFinding]] = {}

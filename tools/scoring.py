@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import and_, delete, func, insert, select
 from sqlmodel import Session, col
 
 from tools.churn import churn_from_bands, churn_from_raw
@@ -80,17 +80,28 @@ class ScanReport(BaseModel):
 
 def _previous_levels(session: Session, as_of: date) -> dict[int, str]:
     """Churn level of each account's latest snapshot before ``as_of`` (last 120 days)."""
-    stmt = (
+    # The latest day per account comes from the (account_id, day) index; only those rows are
+    # read, not every snapshot of the last 120 days.
+    latest = (
         select(
-            col(HealthSnapshot.account_id), col(HealthSnapshot.day), col(HealthSnapshot.churn_level)
+            col(HealthSnapshot.account_id).label("account_id"),
+            func.max(col(HealthSnapshot.day)).label("day"),
         )
         .where(
             col(HealthSnapshot.day) < as_of,
             col(HealthSnapshot.day) >= as_of - timedelta(days=120),
         )
-        .order_by(col(HealthSnapshot.day))
+        .group_by(col(HealthSnapshot.account_id))
+        .subquery()
     )
-    return {int(a): str(level) for a, _, level in session.execute(stmt).all()}
+    stmt = select(col(HealthSnapshot.account_id), col(HealthSnapshot.churn_level)).join(
+        latest,
+        and_(
+            col(HealthSnapshot.account_id) == latest.c.account_id,
+            col(HealthSnapshot.day) == latest.c.day,
+        ),
+    )
+    return {int(a): str(level) for a, level in session.execute(stmt).all()}
 
 
 def _snapshot_row(p: SnapshotPayload, day: date, level: RiskLevel, now: Any) -> dict[str, Any]:
@@ -132,10 +143,12 @@ def _write_day(
     now = utcnow()
     snapshots = [_snapshot_row(p, as_of, risks[p.account_id].level, now) for p in payloads]
     triggers = [row for risk in risks.values() for row in _trigger_rows(risk)]
+    # Core executemany on the session's connection: no ORM bulk-insert bookkeeping.
+    conn = session.connection()
     if snapshots:
-        session.execute(insert(HealthSnapshot), snapshots)
+        conn.execute(insert(HealthSnapshot.__table__), snapshots)  # type: ignore[attr-defined]
     if triggers:
-        session.execute(insert(ChurnTriggerRecord), triggers)
+        conn.execute(insert(ChurnTriggerRecord.__table__), triggers)  # type: ignore[attr-defined]
     return len(snapshots), len(triggers)
 
 

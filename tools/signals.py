@@ -16,14 +16,29 @@ with ``RawMetrics.ids``. Nothing here reads data that was not knowable on ``as_o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Select, and_, case, distinct, func, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    case,
+    distinct,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import FromClause, Join
 from sqlmodel import Session, col
 
 from tools.models import (
@@ -47,9 +62,33 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
+# Queries run on a session, or directly on a connection.
+Reader = Session | Connection
 
 # Above this many ids we query the whole portfolio and subset in NumPy (keeps IN lists short).
 IN_LIST_LIMIT = 500
+SCOPE_PARAM = "scope_ids"
+# Built statements are reused for the same (query, as_of, parameters, scoped): building them
+# costs more than running them for one account.
+STATEMENT_CACHE_SIZE = 256
+_statements: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_statements_lock = threading.Lock()
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    """The statement for ``key``, built once by ``build`` (LRU, ``STATEMENT_CACHE_SIZE``)."""
+    with _statements_lock:
+        stmt = _statements.get(key)
+        if stmt is not None:
+            _statements.move_to_end(key)
+            return stmt
+    stmt = build()
+    with _statements_lock:
+        _statements[key] = stmt
+        while len(_statements) > STATEMENT_CACHE_SIZE:
+            _statements.popitem(last=False)
+    return stmt
+
 
 TIER_RANK = {"starter": 0, "pro": 1, "enterprise": 2}
 
@@ -152,6 +191,71 @@ class Scope:
             return stmt
         return stmt.where(column.in_(self.sql_ids))
 
+    @property
+    def scoped(self) -> bool:
+        """True when the queries filter on the wanted ids (``IN``), False for everyone."""
+        return self.sql_ids is not None
+
+    def where(self, stmt: SelectT, column: Any) -> SelectT:
+        """Like ``apply`` but with the ids as a parameter, so the statement can be reused."""
+        if self.sql_ids is None:
+            return stmt
+        return stmt.where(column.in_(bindparam(SCOPE_PARAM, expanding=True)))
+
+    def params(self) -> dict[str, Any]:
+        return {} if self.sql_ids is None else {SCOPE_PARAM: self.sql_ids}
+
+
+class _CrossJoin(Join):
+    """An inner join that SQLite must run left to right (``CROSS JOIN ... ON``).
+
+    From ``account`` into a table indexed on ``(account_id, day)`` this makes SQLite seek each
+    account's date range through the index instead of scanning the whole table. Other
+    databases get a plain ``JOIN``.
+    """
+
+    inherit_cache = True
+
+
+@compiles(_CrossJoin)
+def _plain_join(element: _CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.visit_join(element, **kw))  # type: ignore[no-untyped-call]
+
+
+@compiles(_CrossJoin, "sqlite")
+def _sqlite_cross_join(element: _CrossJoin, compiler: SQLCompiler, **kw: Any) -> str:
+    sql = compiler.visit_join(element, **kw)  # type: ignore[no-untyped-call]
+    return str(sql).replace(" JOIN ", " CROSS JOIN ", 1)
+
+
+def _fetch(session: Reader, stmt: Any, scope: Scope | None = None) -> Sequence[Any]:
+    """Run a Core select on the session's connection (no ORM row processing).
+
+    Pending ORM changes are flushed first, as ``Session.execute`` would do.
+    """
+    params = scope.params() if scope is not None else {}
+    if isinstance(session, Connection):
+        return session.execute(stmt, params).all()
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection().execute(stmt, params).all()
+
+
+def _per_account(
+    scope: Scope, table: Any, account_column: Any, columns: Sequence[Any], *where: Any
+) -> Select[Any]:
+    """``SELECT account_id, columns... FROM table WHERE ... GROUP BY account_id``, scoped.
+
+    For the whole portfolio the rows are read account by account (join from ``account``), which
+    lets SQLite use the ``(account_id, day)`` index; a few accounts use ``IN``.
+    """
+    if scope.sql_ids is not None:
+        stmt = select(account_column, *columns).where(*where).group_by(account_column)
+        return scope.where(stmt, account_column)
+    account = Account.__table__  # type: ignore[attr-defined]
+    joined: FromClause = _CrossJoin(account, table, account_column == account.c.id)
+    return select(account.c.id, *columns).select_from(joined).where(*where).group_by(account.c.id)
+
 
 def _nan(n: int) -> FloatArray:
     return np.full(n, np.nan, dtype=np.float64)
@@ -194,9 +298,14 @@ def _fill_counts(ids: IntArray, rows: Sequence[Sequence[Any]], width: int) -> li
     return [np.nan_to_num(c, nan=0.0) for c in columns]
 
 
-def account_ids_in(session: Session, scope: Scope, raw_tam: bool) -> tuple[IntArray, FloatArray]:
-    stmt = scope.apply(select(col(Account.id), col(Account.tam_health)), col(Account.id))
-    rows = session.execute(stmt.order_by(col(Account.id))).all()
+def account_ids_in(session: Reader, scope: Scope, raw_tam: bool) -> tuple[IntArray, FloatArray]:
+    stmt = _statement(
+        ("accounts", scope.scoped),
+        lambda: scope.where(
+            select(col(Account.id), col(Account.tam_health)), col(Account.id)
+        ).order_by(col(Account.id)),
+    )
+    rows = _fetch(session, stmt, scope)
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     if scope.wanted is not None:
         keep = np.isin(ids, np.asarray(scope.wanted, dtype=np.int64))
@@ -208,109 +317,145 @@ def account_ids_in(session: Session, scope: Scope, raw_tam: bool) -> tuple[IntAr
     return ids, tam
 
 
-def contract_terms(session: Session, scope: Scope, ids: IntArray, as_of: date) -> dict[str, Any]:
+def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) -> dict[str, Any]:
     """Contract facts per account as of ``as_of`` (the contract in force, tenure), as arrays."""
     n = len(ids)
-    stmt = select(
-        col(Contract.account_id),
-        col(Contract.start_date),
-        col(Contract.end_date),
-        col(Contract.arr),
-        col(Contract.seats_purchased),
-        col(Contract.plan),
-        col(Contract.auto_renew),
-    ).where(col(Contract.start_date) <= as_of)
-    stmt = scope.apply(stmt, col(Contract.account_id))
-    rows = session.execute(stmt.order_by(col(Contract.account_id), col(Contract.start_date))).all()
-    out: dict[str, Any] = {
-        "has_contract": np.zeros(n, dtype=np.bool_),
-        "active": np.zeros(n, dtype=np.bool_),
-        "tenure_days": _nan(n),
-        "arr": _zeros(n),
-        "seats_purchased": _nan(n),
-        "days_to_renewal": _nan(n),
-        "auto_renew": np.zeros(n, dtype=np.bool_),
-        "plan": [None] * n,
-        "renewal_date": [None] * n,
+
+    def build() -> Any:
+        stmt = select(
+            col(Contract.account_id),
+            col(Contract.start_date),
+            col(Contract.end_date),
+            col(Contract.arr),
+            col(Contract.seats_purchased),
+            col(Contract.plan),
+            col(Contract.auto_renew),
+        ).where(col(Contract.start_date) <= as_of)
+        stmt = scope.where(stmt, col(Contract.account_id))
+        return stmt.order_by(col(Contract.account_id), col(Contract.start_date))
+
+    rows = _fetch(session, _statement(("contracts", as_of, scope.scoped), build), scope)
+    # Plain lists in the loop (NumPy item assignment is slow), arrays at the end.
+    nan = float("nan")
+    has_contract, active, auto_renew = [False] * n, [False] * n, [False] * n
+    tenure, arr_of, seats_of, to_renewal = [nan] * n, [0.0] * n, [nan] * n, [nan] * n
+    plans: list[str | None] = [None] * n
+    renewals: list[date | None] = [None] * n
+    if rows:
+        pos, found = _positions(ids, [r[0] for r in rows])
+        as_of_ord = as_of.toordinal()
+        for row, p, ok in zip(rows, pos.tolist(), found.tolist(), strict=True):
+            if not ok:
+                continue
+            _, start, end, arr, seats, plan, renews = row
+            if not has_contract[p]:
+                has_contract[p] = True
+                tenure[p] = float(as_of_ord - start.toordinal())
+            if end >= as_of:  # rows are by start date: the last active one wins
+                active[p] = True
+                arr_of[p] = float(arr)
+                seats_of[p] = float(seats)
+                to_renewal[p] = float(end.toordinal() - as_of_ord)
+                auto_renew[p] = bool(renews)
+                plans[p] = plan
+                renewals[p] = end
+    return {
+        "has_contract": np.array(has_contract, dtype=np.bool_),
+        "active": np.array(active, dtype=np.bool_),
+        "tenure_days": np.array(tenure, dtype=np.float64),
+        "arr": np.array(arr_of, dtype=np.float64),
+        "seats_purchased": np.array(seats_of, dtype=np.float64),
+        "days_to_renewal": np.array(to_renewal, dtype=np.float64),
+        "auto_renew": np.array(auto_renew, dtype=np.bool_),
+        "plan": plans,
+        "renewal_date": renewals,
     }
-    if not rows:
-        return out
-    pos, found = _positions(ids, [r[0] for r in rows])
-    as_of_ord = as_of.toordinal()
-    for row, p, ok in zip(rows, pos.tolist(), found.tolist(), strict=True):
-        if not ok:
-            continue
-        _, start, end, arr, seats, plan, auto_renew = row
-        if not out["has_contract"][p]:
-            out["has_contract"][p] = True
-            out["tenure_days"][p] = float(as_of_ord - start.toordinal())
-        if end >= as_of:  # rows are by start date: the last active one wins
-            out["active"][p] = True
-            out["arr"][p] = float(arr)
-            out["seats_purchased"][p] = float(seats)
-            out["days_to_renewal"][p] = float(end.toordinal() - as_of_ord)
-            out["auto_renew"][p] = bool(auto_renew)
-            out["plan"][p] = plan
-            out["renewal_date"][p] = end
-    return out
 
 
 def _usage(
-    session: Session, scope: Scope, ids: IntArray, as_of: date, window: int
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
 ) -> list[FloatArray]:
+    """Rows, logins and active-user-days in the recent and the prior window, recent peak.
+
+    Two plain range aggregates (recent, prior) rather than one with conditional sums: each reads
+    only its own days through the ``(account_id, day)`` index and costs far less per row.
+    """
     recent_start = as_of - timedelta(days=window - 1)
     prior_start = recent_start - timedelta(days=window)
-    recent = col(UsageDaily.day) >= recent_start
+    day, users, logins = col(UsageDaily.day), col(UsageDaily.active_users), col(UsageDaily.logins)
+    table = UsageDaily.__table__  # type: ignore[attr-defined]
 
-    def recent_sum(value: Any) -> Any:
-        return func.sum(case((recent, value), else_=0))
-
-    def prior_sum(value: Any) -> Any:
-        return func.sum(case((recent, 0), else_=value))
-
-    stmt = (
-        select(
-            col(UsageDaily.account_id),
-            recent_sum(1),
-            prior_sum(1),
-            recent_sum(col(UsageDaily.logins)),
-            prior_sum(col(UsageDaily.logins)),
-            recent_sum(col(UsageDaily.active_users)),
-            prior_sum(col(UsageDaily.active_users)),
-            func.max(case((recent, col(UsageDaily.active_users)), else_=0)),
+    def build_recent() -> Any:
+        # active_users >= 0, so the peak of the recent rows is the old max(case(recent, x, 0)).
+        columns = [func.count(), func.sum(logins), func.sum(users), func.max(users)]
+        return _per_account(
+            scope, table, col(UsageDaily.account_id), columns, day >= recent_start, day <= as_of
         )
-        .where(col(UsageDaily.day) >= prior_start, col(UsageDaily.day) <= as_of)
-        .group_by(col(UsageDaily.account_id))
+
+    def build_prior() -> Any:
+        columns = [func.count(), func.sum(logins), func.sum(users)]
+        return _per_account(
+            scope,
+            table,
+            col(UsageDaily.account_id),
+            columns,
+            day >= prior_start,
+            day < recent_start,
+        )
+
+    recent = _statement(("usage_recent", as_of, window, scope.scoped), build_recent)
+    prior = _statement(("usage_prior", as_of, window, scope.scoped), build_prior)
+    rows_recent, logins_recent, users_recent, peak = _fill_counts(
+        ids, _fetch(session, recent, scope), 4
     )
-    rows = session.execute(scope.apply(stmt, col(UsageDaily.account_id))).all()
-    return _fill_counts(ids, rows, 7)
+    rows_prior, logins_prior, users_prior = _fill_counts(ids, _fetch(session, prior, scope), 3)
+    return [
+        rows_recent,
+        rows_prior,
+        logins_recent,
+        logins_prior,
+        users_recent,
+        users_prior,
+        peak,
+    ]
 
 
 def _features(
-    session: Session, scope: Scope, ids: IntArray, as_of: date, window: int
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
 ) -> tuple[FloatArray, FloatArray]:
+    """Distinct features used in the window, and feature-usage rows in the last 3 windows."""
     start = as_of - timedelta(days=window - 1)
     lookback = as_of - timedelta(days=3 * window - 1)
-    used = and_(
-        col(FeatureUsage.day) >= start,
-        or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0),
-    )
-    stmt = (
-        select(
-            col(FeatureUsage.account_id),
-            func.count(distinct(case((used, col(FeatureUsage.feature_id)), else_=None))),
-            func.count(),
+    day = col(FeatureUsage.day)
+    table = FeatureUsage.__table__  # type: ignore[attr-defined]
+
+    def build_used() -> Any:
+        used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
+        columns = [func.count(distinct(col(FeatureUsage.feature_id)))]
+        return _per_account(
+            scope, table, col(FeatureUsage.account_id), columns, day >= start, day <= as_of, used
         )
-        .where(col(FeatureUsage.day) >= lookback, col(FeatureUsage.day) <= as_of)
-        .group_by(col(FeatureUsage.account_id))
-    )
-    rows = session.execute(scope.apply(stmt, col(FeatureUsage.account_id))).all()
-    used_count, row_count = _fill_counts(ids, rows, 2)
+
+    def build_rows() -> Any:
+        return _per_account(
+            scope,
+            table,
+            col(FeatureUsage.account_id),
+            [func.count()],
+            day >= lookback,
+            day <= as_of,
+        )
+
+    used_stmt = _statement(("features_used", as_of, window, scope.scoped), build_used)
+    rows_stmt = _statement(("feature_rows", as_of, window, scope.scoped), build_rows)
+    (used_count,) = _fill_counts(ids, _fetch(session, used_stmt, scope), 1)
+    (row_count,) = _fill_counts(ids, _fetch(session, rows_stmt, scope), 1)
     return used_count, row_count
 
 
-def _features_available(session: Session, plans: list[str | None]) -> FloatArray:
-    tiers = [t for (t,) in session.execute(select(col(Feature.tier))).all()]
+def _features_available(session: Reader, plans: list[str | None]) -> FloatArray:
+    stmt = _statement(("tiers",), lambda: select(col(Feature.tier)))
+    tiers = [t for (t,) in _fetch(session, stmt)]
     ranks = np.array([TIER_RANK.get(str(t), 0) for t in tiers], dtype=np.int64)
     per_rank = {r: float(np.sum(ranks <= r)) for r in TIER_RANK.values()}
     total = float(len(tiers))
@@ -320,38 +465,57 @@ def _features_available(session: Session, plans: list[str | None]) -> FloatArray
 
 
 def _tickets(
-    session: Session, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
 ) -> list[FloatArray]:
     norm, churn = config.health.normalise, config.churn
-    end = end_of(as_of)
 
-    def since(days: int) -> Any:
-        return col(Ticket.opened_at) >= day_start(as_of - timedelta(days=days - 1))
+    def build() -> Any:
+        end = end_of(as_of)
 
-    spike_days = churn.ticket_spike_days
-    window = since(norm.ticket_window_days)
-    spike = since(spike_days)
-    baseline = and_(
-        since(spike_days + churn.ticket_baseline_days),
-        col(Ticket.opened_at) < day_start(as_of - timedelta(days=spike_days - 1)),
-    )
-    still_open = or_(col(Ticket.closed_at).is_(None), col(Ticket.closed_at) >= end)
-    escalated = col(Ticket.escalated).is_(True)
-    stmt = (
-        select(
-            col(Ticket.account_id),
-            func.sum(case((window, 1), else_=0)),
-            func.avg(case((window, col(Ticket.sentiment)), else_=None)),
-            func.sum(case((spike, 1), else_=0)),
-            func.sum(case((baseline, 1), else_=0)),
-            func.sum(case((and_(since(norm.escalation_window_days), escalated), 1), else_=0)),
-            func.sum(case((and_(escalated, still_open), 1), else_=0)),
-            func.sum(case((still_open, 1), else_=0)),
+        def since(days: int) -> Any:
+            return col(Ticket.opened_at) >= day_start(as_of - timedelta(days=days - 1))
+
+        spike_days = churn.ticket_spike_days
+        window = since(norm.ticket_window_days)
+        spike = since(spike_days)
+        baseline = and_(
+            since(spike_days + churn.ticket_baseline_days),
+            col(Ticket.opened_at) < day_start(as_of - timedelta(days=spike_days - 1)),
         )
-        .where(col(Ticket.opened_at) < end)
-        .group_by(col(Ticket.account_id))
+        still_open = or_(col(Ticket.closed_at).is_(None), col(Ticket.closed_at) >= end)
+        escalated = col(Ticket.escalated).is_(True)
+        stmt = (
+            select(
+                col(Ticket.account_id),
+                func.sum(case((window, 1), else_=0)),
+                func.avg(case((window, col(Ticket.sentiment)), else_=None)),
+                func.sum(case((spike, 1), else_=0)),
+                func.sum(case((baseline, 1), else_=0)),
+                func.sum(case((and_(since(norm.escalation_window_days), escalated), 1), else_=0)),
+                func.sum(case((and_(escalated, still_open), 1), else_=0)),
+                func.sum(case((still_open, 1), else_=0)),
+            )
+            .where(col(Ticket.opened_at) < end)
+            .group_by(col(Ticket.account_id))
+        )
+        return scope.where(stmt, col(Ticket.account_id))
+
+    rows = _fetch(
+        session,
+        _statement(
+            (
+                "tickets",
+                as_of,
+                scope.scoped,
+                norm.ticket_window_days,
+                norm.escalation_window_days,
+                churn.ticket_spike_days,
+                churn.ticket_baseline_days,
+            ),
+            build,
+        ),
+        scope,
     )
-    rows = session.execute(scope.apply(stmt, col(Ticket.account_id))).all()
     columns = _scatter(ids, rows, np.nan)
     if not columns:
         columns = [_nan(len(ids)) for _ in range(7)]
@@ -370,35 +534,43 @@ def _days_since(as_of: date, rows: Sequence[Sequence[Any]]) -> list[tuple[int, f
     return out
 
 
-def _interactions(session: Session, scope: Scope, ids: IntArray, as_of: date) -> FloatArray:
-    stmt = (
-        select(col(Interaction.account_id), func.max(col(Interaction.occurred_at)))
-        .where(col(Interaction.occurred_at) < end_of(as_of), col(Interaction.meaningful).is_(True))
-        .group_by(col(Interaction.account_id))
-    )
-    rows = session.execute(scope.apply(stmt, col(Interaction.account_id))).all()
+def _interactions(session: Reader, scope: Scope, ids: IntArray, as_of: date) -> FloatArray:
+    def build() -> Any:
+        stmt = (
+            select(col(Interaction.account_id), func.max(col(Interaction.occurred_at)))
+            .where(
+                col(Interaction.occurred_at) < end_of(as_of), col(Interaction.meaningful).is_(True)
+            )
+            .group_by(col(Interaction.account_id))
+        )
+        return scope.where(stmt, col(Interaction.account_id))
+
+    rows = _fetch(session, _statement(("interactions", as_of, scope.scoped), build), scope)
     columns = _scatter(ids, _days_since(as_of, rows), np.nan)
     return columns[0] if columns else _nan(len(ids))
 
 
 def _invoices(
-    session: Session, scope: Scope, ids: IntArray, as_of: date
+    session: Reader, scope: Scope, ids: IntArray, as_of: date
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    overdue = and_(
-        col(Invoice.due_on) < as_of,
-        or_(col(Invoice.paid_on).is_(None), col(Invoice.paid_on) > as_of),
-    )
-    stmt = (
-        select(
-            col(Invoice.account_id),
-            func.count(),
-            func.sum(case((overdue, col(Invoice.amount)), else_=0)),
-            func.min(case((overdue, col(Invoice.due_on)), else_=None)),
+    def build() -> Any:
+        overdue = and_(
+            col(Invoice.due_on) < as_of,
+            or_(col(Invoice.paid_on).is_(None), col(Invoice.paid_on) > as_of),
         )
-        .where(col(Invoice.issued_on) <= as_of, col(Invoice.status) != InvoiceStatus.VOID.value)
-        .group_by(col(Invoice.account_id))
-    )
-    rows = session.execute(scope.apply(stmt, col(Invoice.account_id))).all()
+        stmt = (
+            select(
+                col(Invoice.account_id),
+                func.count(),
+                func.sum(case((overdue, col(Invoice.amount)), else_=0)),
+                func.min(case((overdue, col(Invoice.due_on)), else_=None)),
+            )
+            .where(col(Invoice.issued_on) <= as_of, col(Invoice.status) != InvoiceStatus.VOID.value)
+            .group_by(col(Invoice.account_id))
+        )
+        return scope.where(stmt, col(Invoice.account_id))
+
+    rows = _fetch(session, _statement(("invoices", as_of, scope.scoped), build), scope)
     plain = [
         (
             r[0],
@@ -423,36 +595,45 @@ def _as_date(value: Any) -> date:
 
 
 def _contacts(
-    session: Session, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
 ) -> dict[str, Any]:
     n = len(ids)
-    present = or_(col(Contact.left_on).is_(None), col(Contact.left_on) > as_of)
-    counts = select(
-        col(Contact.account_id), func.sum(case((present, 1), else_=0)), func.count()
-    ).group_by(col(Contact.account_id))
-    contacts, contacts_known = _fill_counts(
-        ids, session.execute(scope.apply(counts, col(Contact.account_id))).all(), 2
-    )
-    champions = select(
-        col(Contact.id),
-        col(Contact.account_id),
-        col(Contact.name),
-        col(Contact.left_on),
-        col(Contact.last_engaged_at),
-    ).where(col(Contact.role) == ContactRole.CHAMPION.value)
-    champ_rows = session.execute(scope.apply(champions, col(Contact.account_id))).all()
-    touched = (
-        select(col(Interaction.contact_id), func.max(col(Interaction.occurred_at)))
-        .join(Contact, col(Contact.id) == col(Interaction.contact_id))
-        .where(
-            col(Contact.role) == ContactRole.CHAMPION.value,
-            col(Interaction.occurred_at) < end_of(as_of),
+
+    def build_counts() -> Any:
+        present = or_(col(Contact.left_on).is_(None), col(Contact.left_on) > as_of)
+        counts = select(
+            col(Contact.account_id), func.sum(case((present, 1), else_=0)), func.count()
+        ).group_by(col(Contact.account_id))
+        return scope.where(counts, col(Contact.account_id))
+
+    def build_champions() -> Any:
+        champions = select(
+            col(Contact.id),
+            col(Contact.account_id),
+            col(Contact.name),
+            col(Contact.left_on),
+            col(Contact.last_engaged_at),
+        ).where(col(Contact.role) == ContactRole.CHAMPION.value)
+        return scope.where(champions, col(Contact.account_id))
+
+    def build_touched() -> Any:
+        touched = (
+            select(col(Interaction.contact_id), func.max(col(Interaction.occurred_at)))
+            .join(Contact, col(Contact.id) == col(Interaction.contact_id))
+            .where(
+                col(Contact.role) == ContactRole.CHAMPION.value,
+                col(Interaction.occurred_at) < end_of(as_of),
+            )
+            .group_by(col(Interaction.contact_id))
         )
-        .group_by(col(Interaction.contact_id))
-    )
-    last_touch: dict[int, datetime] = dict(
-        session.execute(scope.apply(touched, col(Interaction.account_id))).all()
-    )
+        return scope.where(touched, col(Interaction.account_id))
+
+    counts = _statement(("contact_counts", as_of, scope.scoped), build_counts)
+    contacts, contacts_known = _fill_counts(ids, _fetch(session, counts, scope), 2)
+    champions = _statement(("champions", scope.scoped), build_champions)
+    champ_rows = _fetch(session, champions, scope)
+    touched = _statement(("champion_touches", as_of, scope.scoped), build_touched)
+    last_touch: dict[int, datetime] = dict(_fetch(session, touched, scope))
     out: dict[str, Any] = {
         "contacts": contacts,
         "contacts_known": contacts_known,
@@ -493,34 +674,45 @@ def _contacts(
 
 
 def _surveys(
-    session: Session, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
 ) -> list[FloatArray]:
     norm, churn = config.health.normalise, config.churn
-    start = day_start(as_of - timedelta(days=norm.nps_window_days - 1))
-    recent_start = day_start(as_of - timedelta(days=churn.detractor_window_days - 1))
-    is_nps = col(NpsResponse.kind) == SurveyKind.NPS.value
-    is_csat = col(NpsResponse.kind) == SurveyKind.CSAT.value
-    in_window = col(NpsResponse.responded_at) >= start
-    recent_nps = and_(is_nps, col(NpsResponse.responded_at) >= recent_start)
-    score = col(NpsResponse.score)
-    stmt = (
-        select(
-            col(NpsResponse.account_id),
-            func.avg(case((and_(is_nps, in_window), score), else_=None)),
-            func.sum(case((and_(is_nps, in_window), 1), else_=0)),
-            func.avg(case((and_(is_csat, in_window), score), else_=None)),
-            func.sum(case((and_(is_nps, in_window, score >= 9), 1), else_=0)),
-            func.sum(case((and_(is_nps, in_window, score <= 6), 1), else_=0)),
-            func.avg(case((recent_nps, score), else_=None)),
-            func.sum(case((recent_nps, 1), else_=0)),
+
+    def build() -> Any:
+        start = day_start(as_of - timedelta(days=norm.nps_window_days - 1))
+        recent_start = day_start(as_of - timedelta(days=churn.detractor_window_days - 1))
+        is_nps = col(NpsResponse.kind) == SurveyKind.NPS.value
+        is_csat = col(NpsResponse.kind) == SurveyKind.CSAT.value
+        in_window = col(NpsResponse.responded_at) >= start
+        recent_nps = and_(is_nps, col(NpsResponse.responded_at) >= recent_start)
+        score = col(NpsResponse.score)
+        stmt = (
+            select(
+                col(NpsResponse.account_id),
+                func.avg(case((and_(is_nps, in_window), score), else_=None)),
+                func.sum(case((and_(is_nps, in_window), 1), else_=0)),
+                func.avg(case((and_(is_csat, in_window), score), else_=None)),
+                func.sum(case((and_(is_nps, in_window, score >= 9), 1), else_=0)),
+                func.sum(case((and_(is_nps, in_window, score <= 6), 1), else_=0)),
+                func.avg(case((recent_nps, score), else_=None)),
+                func.sum(case((recent_nps, 1), else_=0)),
+            )
+            .where(
+                col(NpsResponse.responded_at) < end_of(as_of),
+                col(NpsResponse.responded_at) >= min(start, recent_start),
+            )
+            .group_by(col(NpsResponse.account_id))
         )
-        .where(
-            col(NpsResponse.responded_at) < end_of(as_of),
-            col(NpsResponse.responded_at) >= min(start, recent_start),
-        )
-        .group_by(col(NpsResponse.account_id))
+        return scope.where(stmt, col(NpsResponse.account_id))
+
+    rows = _fetch(
+        session,
+        _statement(
+            ("surveys", as_of, scope.scoped, norm.nps_window_days, churn.detractor_window_days),
+            build,
+        ),
+        scope,
     )
-    rows = session.execute(scope.apply(stmt, col(NpsResponse.account_id))).all()
     columns = _scatter(ids, rows, np.nan)
     if not columns:
         columns = [_nan(len(ids)) for _ in range(7)]
@@ -548,6 +740,7 @@ def extract_raw(
     invoices, overdue_amount, overdue_days = _invoices(session, scope, ids, as_of)
     contacts = _contacts(session, scope, ids, as_of, config)
     surveys = _surveys(session, scope, ids, as_of, config)
+    interactions = _interactions(session, scope, ids, as_of)
     return RawMetrics(
         as_of=as_of,
         ids=ids,
@@ -570,7 +763,7 @@ def extract_raw(
         escalated_window=tickets[4],
         open_escalated=tickets[5],
         open_tickets=tickets[6],
-        days_since_interaction=_interactions(session, scope, ids, as_of),
+        days_since_interaction=interactions,
         invoices=invoices,
         overdue_amount=overdue_amount,
         overdue_days=overdue_days,
