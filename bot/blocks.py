@@ -741,8 +741,9 @@ def _home_team(metrics: PortfolioMetrics | None) -> list[Block]:
         f"*Band mix*\n{BAND_EMOJI[Band.GREEN]} {mix.green} {BAND_EMOJI[Band.AMBER]} {mix.amber} "
         f"{BAND_EMOJI[Band.RED]} {mix.red}",
         f"*NPS (90d)*\n{_num(metrics.nps)}",
-        f"*Expansion pipeline*\n{metrics.expansion_pipeline_count} · "
-        f"{money(metrics.expansion_pipeline_arr)}",
+        f"*Expansion pipeline*\n{metrics.expansion_pipeline_count} signals · "
+        f"{money(metrics.expansion_pipeline_arr)}\n{metrics.handoff_pipeline_count} hand-offs "
+        f"open · {money(metrics.handoff_pipeline_arr)}",
     ]
     blocks = [section(fields=fields)]
     lines = [

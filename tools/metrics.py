@@ -26,6 +26,7 @@ from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
 from tools.expansion import expansion_opportunities
+from tools.handoff import expansion_pipeline
 from tools.lean import ActiveContract, active_contracts, day_cutoff, rows
 from tools.models import Contract, HealthSnapshot, NpsResponse, SurveyKind
 from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket
@@ -182,6 +183,7 @@ def portfolio_metrics(
         for opps in expansion_opportunities(session, as_of=as_of, config=config).values()
         for o in opps
     ]
+    handoffs, handoff_arr = expansion_pipeline(session)  # open hand-offs now, not as of a date
     return PortfolioMetrics(
         as_of=as_of,
         accounts=_known_accounts(session, as_of),
@@ -196,4 +198,6 @@ def portfolio_metrics(
         renewals=renewal_buckets(now, bands, as_of=as_of),
         expansion_pipeline_count=len(opportunities),
         expansion_pipeline_arr=sum((o.estimated_arr for o in opportunities), Decimal("0")),
+        handoff_pipeline_count=handoffs,
+        handoff_pipeline_arr=handoff_arr,
     )

@@ -185,5 +185,15 @@ class PortfolioMetrics(BaseModel):
     band_mix: BandMix
     nps: float | None = Field(description="NPS over the trailing 90 days (-100..100).")
     renewals: list[RenewalBucket]
-    expansion_pipeline_count: int = 0
-    expansion_pipeline_arr: Decimal = Decimal("0")
+    expansion_pipeline_count: int = Field(
+        default=0, description="Expansion opportunities the signals show today."
+    )
+    expansion_pipeline_arr: Decimal = Field(
+        default=Decimal("0"), description="Their estimated ARR."
+    )
+    handoff_pipeline_count: int = Field(
+        default=0, description="Open hand-offs to Sales (proposed, approved or sent), as of now."
+    )
+    handoff_pipeline_arr: Decimal = Field(
+        default=Decimal("0"), description="Their estimated ARR (as edited by the CSM)."
+    )

@@ -21,6 +21,7 @@ from tests.utils.factories import (
 from tools import handoff, handoff_draft
 from tools.db import SessionFactory, session_scope
 from tools.expansion import expansion_opportunities
+from tools.metrics import portfolio_metrics
 from tools.models import Account, HandoffEvent, HandoffProposal
 from tools.scoring_config import ScoringConfig
 
@@ -354,6 +355,8 @@ def test_open_handoffs_and_pipeline(session: Session) -> None:
     assert {r.id for r in handoff.open_handoffs(session)} == {mine.id, other.id}
     assert [r.id for r in handoff.open_handoffs(session, owner_slack_id=OWNER)] == [mine.id]
     assert handoff.expansion_pipeline(session) == (2, Decimal("103200.00"))
+    metrics = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    assert (metrics.handoff_pipeline_count, metrics.handoff_pipeline_arr) == (2, Decimal("103200"))
     (card,) = handoff.handoff_cards(session, [mine])
     assert (card.account_name, card.owner_slack_id, card.status) == ("Initech", OWNER, "proposed")
 
