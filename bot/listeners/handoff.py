@@ -58,11 +58,27 @@ def _stale(body: dict[str, Any], context: BoltContext) -> None:
 # -- the CSM's card --------------------------------------------------------------------------
 
 
+def _allowed(handoff_id: int, body: dict[str, Any], context: BoltContext, deps: Deps) -> bool:
+    """Only the account's owner (or a HANDOFF_APPROVERS lead) decides on its hand-off."""
+    owner = card_of(deps, handoff_id).owner_slack_id
+    if deps.settings.may_approve_handoff(user_of(body), owner_slack_id=owner):
+        return True
+    _refuse(
+        f"Only the account's owner <@{owner}> (or a lead in HANDOFF_APPROVERS) can approve or "
+        "dismiss this hand-off.",
+        body,
+        context,
+    )
+    return False
+
+
 def approve(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
     """Approve: the one request that wins the transition sends the task to Sales."""
     handoff_id = _handoff_id(value)
     if handoff_id is None:
         _stale(body, context)
+        return
+    if not _allowed(handoff_id, body, context, deps):
         return
     with session_scope(deps.sessions) as session:
         won = handoff.approve_handoff(session, handoff_id=handoff_id, approver=user_of(body))
@@ -80,6 +96,8 @@ def dismiss(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
     handoff_id = _handoff_id(value)
     if handoff_id is None:
         _stale(body, context)
+        return
+    if not _allowed(handoff_id, body, context, deps):
         return
     with session_scope(deps.sessions) as session:
         changed = handoff.dismiss_handoff(session, handoff_id=handoff_id, actor=user_of(body))

@@ -113,6 +113,7 @@ def settings(fake: FakeSlack) -> Settings:
         slack_signing_secret=SECRET,
         slack_api_url=fake.url,
         sales_channel=SALES,
+        handoff_approvers="U0CSM001",  # the driver's default user acts as a CS lead
         notion_token="ntn_test_token",
         notion_task_database_id=DATABASE,
     )
@@ -426,6 +427,34 @@ def test_dismiss_closes_the_card(driver: SlackDriver, fake: FakeSlack, demo_engi
     driver.action("handoff_approve", str(hid))
     assert "is already dismissed" in all_text(responses(fake)[0])
     assert not sales_posts(fake)
+
+
+def test_only_the_owner_or_a_lead_can_approve(
+    driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
+) -> None:
+    with db.session_factory(demo_engine)() as session:
+        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
+    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
+    hid = propose_via_overview(driver, fake, acct, kind)
+    owner = handoff_card_owner(demo_engine, hid)
+    assert owner not in (None, "U0CSM009")
+
+    driver.action("handoff_approve", str(hid), user_id="U0CSM009")
+    (refused,) = responses(fake)
+    assert "Only the account's owner" in all_text(refused)
+    assert get(demo_engine, hid).status == "proposed"
+    assert not sales_posts(fake)
+    fake.reset()
+
+    driver.action("handoff_approve", str(hid), user_id=str(owner))
+    fake.wait_for("response_url")  # the CSM's card is redrawn once the task is sent
+    assert len(sales_posts(fake)) == 1
+    assert get(demo_engine, hid).status == "sent"
+
+
+def handoff_card_owner(engine: Engine, hid: int) -> str | None:
+    with db.session_factory(engine)() as session:
+        return handoff.handoff_card(session, handoff_id=hid).owner_slack_id
 
 
 def test_expansion_lists_open_handoffs_and_unproposed_opportunities(
