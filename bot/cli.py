@@ -217,7 +217,7 @@ def backtest(
         table.add_row(*summary_row(result))
     table.add_section()
     table.add_row(*summary_row(report.pooled), style="bold")
-    console.print(table)
+    Console(width=max(console.width, 150)).print(table)  # 13 columns: never squeeze them
     for note in report.notes:
         console.print(note, markup=False)
 
