@@ -68,13 +68,18 @@ class RoiAssumptions(BaseModel):
     def statements(self) -> list[str]:
         """The assumptions in plain words."""
         return [
-            f"Each product action (feature event) saves {self.minutes_saved_per_event:g} "
-            "minutes of manual work.",
-            f"Each integration/API event saves {self.minutes_saved_per_integration_event:g} "
-            "minutes (automated sync instead of copy-paste).",
+            f"Each product action (feature event) saves {_minutes(self.minutes_saved_per_event)} "
+            "of manual work.",
+            "Each integration/API event saves "
+            f"{_minutes(self.minutes_saved_per_integration_event)} "
+            "(automated sync instead of copy-paste).",
             f"An hour of a user's time costs ${self.hourly_cost:,.0f} (loaded).",
             "Annualised figures multiply the last 91 days by 4.",
         ]
+
+
+def _minutes(value: float) -> str:
+    return f"{value:g} minute" + ("" if value == 1 else "s")
 
 
 # -- the document --------------------------------------------------------------------------------
