@@ -30,7 +30,7 @@ def discover(selected: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    console = Console()
+    console = Console(width=max(Console().width, 140))  # long benchmark names: never truncate
     workdir = HERE / "data"
     workdir.mkdir(exist_ok=True)
     results: list[Measurement] = []
