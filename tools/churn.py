@@ -46,8 +46,20 @@ from tools.signals import RawMetrics, extract_raw
 RENEWAL = "renewal"
 BEHAVIOURAL = "behavioural"
 
+# A fired trigger as plain data, (key, kind, label, evidence, severe): the scan stores these
+# without building ``TriggerHit`` objects.
+Fired = tuple[str, str, str, str, bool]
+# The level and fired triggers of one account.
+Assessment = tuple[RiskLevel, list[Fired]]
 
-def _hit(key: str, label: str, evidence: str, severe: bool, kind: str = BEHAVIOURAL) -> TriggerHit:
+
+def _hit(key: str, label: str, evidence: str, severe: bool, kind: str = BEHAVIOURAL) -> Fired:
+    return (key, kind, label, evidence, bool(severe))
+
+
+def trigger_hit(fired: Fired) -> TriggerHit:
+    """The ``TriggerHit`` of a fired trigger."""
+    key, kind, label, evidence, severe = fired
     severity = Severity.HIGH if severe else Severity.MEDIUM
     # Every field is given with its exact type: no validation needed.
     return TriggerHit.model_construct(
@@ -59,7 +71,7 @@ def _money(value: float) -> str:
     return f"${value:,.0f}"
 
 
-def _renewal(raw: RawMetrics, i: int, band: Band, config: ScoringConfig) -> list[TriggerHit]:
+def _renewal(raw: RawMetrics, i: int, band: Band, config: ScoringConfig) -> list[Fired]:
     days = raw.days_to_renewal[i]
     if np.isnan(days) or not 0 <= days <= config.churn.renewal_window_days:
         return []
@@ -73,7 +85,7 @@ def _renewal(raw: RawMetrics, i: int, band: Band, config: ScoringConfig) -> list
 
 def _usage(
     raw: RawMetrics, i: int, changes: tuple[float, float], cfg: ScoringConfig
-) -> list[TriggerHit]:
+) -> list[Fired]:
     churn, norm = cfg.churn, cfg.health.normalise
     weeks = norm.usage_window_days // 7
     used_before = raw.usage_rows_prior[i] > 0 and raw.logins_prior[i] > 0
@@ -97,7 +109,7 @@ def _usage(
     return []
 
 
-def _champion(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+def _champion(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     days = raw.champion_left_days[i]
     if np.isnan(days) or days > config.churn.champion_left_days:
         return []
@@ -107,7 +119,7 @@ def _champion(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit
     return [_hit("champion_left", "Champion left", evidence, not raw.champion_present[i])]
 
 
-def _detractor(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+def _detractor(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     mean = raw.nps_recent_mean[i]
     churn = config.churn
     if np.isnan(mean) or mean > churn.detractor_max:
@@ -120,7 +132,7 @@ def _detractor(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHi
     return [_hit("detractor_nps", "Detractor NPS", evidence, mean <= churn.detractor_severe)]
 
 
-def _tickets(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+def _tickets(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     churn = config.churn
     recent = raw.tickets_spike[i]
     baseline_per_window = (
@@ -139,7 +151,7 @@ def _tickets(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]
     return [_hit("ticket_spike", "Support ticket spike", evidence, severe)]
 
 
-def _overdue(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+def _overdue(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     days = raw.overdue_days[i]
     churn = config.churn
     if raw.overdue_amount[i] <= 0 or np.isnan(days) or days < churn.overdue_min_days:
@@ -148,7 +160,7 @@ def _overdue(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]
     return [_hit("overdue_invoice", "Overdue invoice", evidence, days >= churn.overdue_severe_days)]
 
 
-def _tam(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
+def _tam(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     churn = config.churn
     open_escalated = int(raw.open_escalated[i])
     tam = raw.tam_health[i]
@@ -168,9 +180,14 @@ def _tam(raw: RawMetrics, i: int, config: ScoringConfig) -> list[TriggerHit]:
 
 def level_for(triggers: Sequence[TriggerHit], band: Band) -> RiskLevel:
     """The risk level implied by the fired triggers (rule in the module docstring)."""
-    behavioural = [t for t in triggers if t.kind == BEHAVIOURAL]
-    severe = any(t.severity == Severity.HIGH for t in behavioural)
-    if any(t.kind == RENEWAL for t in triggers):
+    fired = [(t.key, t.kind, t.label, t.evidence, t.severity == Severity.HIGH) for t in triggers]
+    return _level(fired, band)
+
+
+def _level(fired: Sequence[Fired], band: Band) -> RiskLevel:
+    behavioural = [f for f in fired if f[1] == BEHAVIOURAL]
+    severe = any(f[4] for f in behavioural)
+    if any(f[1] == RENEWAL for f in fired):
         return RiskLevel.HIGH
     if len(behavioural) >= 3 or (len(behavioural) >= 2 and severe):
         return RiskLevel.HIGH
@@ -193,12 +210,52 @@ def churn_from_bands(
     bands: dict[int, Band],
     matrix: SignalMatrix | None = None,
 ) -> dict[int, ChurnRisk]:
-    """Churn risk of every account in ``raw`` that has a band (the scan's fast path)."""
-    m = matrix if matrix is not None else signal_matrix(raw, config)
+    """Churn risk of every account in ``raw`` that has a band."""
+    ids = raw.ids.tolist()
+    assessed = assess(raw, config=config, bands=[bands.get(a) for a in ids], matrix=matrix)
     out: dict[int, ChurnRisk] = {}
-    active_list = raw.active.tolist()
     days_list = raw.days_to_renewal.tolist()
     arr_list = raw.arr.tolist()
+    for i, (account_id, assessment) in enumerate(zip(ids, assessed, strict=True)):
+        if assessment is None:
+            continue
+        level, fired = assessment
+        days = days_list[i]
+        # Every field is given with its exact type: no validation needed.
+        out[account_id] = ChurnRisk.model_construct(
+            account_id=account_id,
+            as_of=raw.as_of,
+            level=level,
+            triggers=[trigger_hit(f) for f in fired],
+            renewal_date=raw.renewal_date[i],
+            days_to_renewal=None if days != days else int(days),
+            arr_at_risk=arr_at_risk(arr_list[i], level),
+        )
+    return out
+
+
+def arr_at_risk(arr: float, level: RiskLevel) -> Decimal:
+    """The ARR at risk: the active ARR (to the cent) unless the level is low."""
+    if level == RiskLevel.LOW:
+        return Decimal("0")
+    return Decimal(str(round(float(arr), 2))).quantize(Decimal("0.01"))
+
+
+def assess(
+    raw: RawMetrics,
+    *,
+    config: ScoringConfig,
+    bands: Sequence[Band | None],
+    matrix: SignalMatrix | None = None,
+) -> list[Assessment | None]:
+    """Level and fired triggers of each account of ``raw`` (aligned with ``raw.ids``).
+
+    ``bands`` is aligned with ``raw.ids`` too; an account whose band is None is skipped (None).
+    This is the scan's fast path: plain tuples, no result objects.
+    """
+    m = matrix if matrix is not None else signal_matrix(raw, config)
+    out: list[Assessment | None] = []
+    active_list = raw.active.tolist()
     logins_change = m.logins_change.tolist()
     users_change = m.users_change.tolist()
     # Which accounts each rarer trigger could fire for (a superset: the functions decide).
@@ -215,41 +272,26 @@ def churn_from_bands(
             (raw.overdue_amount > 0) & (raw.overdue_days >= churn.overdue_min_days)
         ).tolist()
         maybe_tam = ((raw.open_escalated > 0) | (raw.tam_health <= churn.tam_health_low)).tolist()
-    for i, account_id in enumerate(raw.ids.tolist()):
-        band = bands.get(account_id)
+    for i, band in enumerate(bands):
         if band is None:
+            out.append(None)
             continue
-        active = bool(active_list[i])
-        triggers: list[TriggerHit] = []
-        if active:
-            changes = (float(logins_change[i]), float(users_change[i]))
-            triggers = [*_renewal(raw, i, band, config), *_usage(raw, i, changes, config)]
-            if maybe_champion[i]:
-                triggers += _champion(raw, i, config)
-            if maybe_detractor[i]:
-                triggers += _detractor(raw, i, config)
-            if maybe_tickets[i]:
-                triggers += _tickets(raw, i, config)
-            if maybe_overdue[i]:
-                triggers += _overdue(raw, i, config)
-            if maybe_tam[i]:
-                triggers += _tam(raw, i, config)
-        level = level_for(triggers, band) if active else RiskLevel.LOW
-        days = days_list[i]
-        # Every field is given with its exact type: no validation needed.
-        out[account_id] = ChurnRisk.model_construct(
-            account_id=account_id,
-            as_of=raw.as_of,
-            level=level,
-            triggers=triggers,
-            renewal_date=raw.renewal_date[i],
-            days_to_renewal=None if days != days else int(days),
-            arr_at_risk=(
-                Decimal(str(round(float(arr_list[i]), 2))).quantize(Decimal("0.01"))
-                if level != RiskLevel.LOW
-                else Decimal("0")
-            ),
-        )
+        if not active_list[i]:
+            out.append((RiskLevel.LOW, []))
+            continue
+        changes = (float(logins_change[i]), float(users_change[i]))
+        fired = [*_renewal(raw, i, band, config), *_usage(raw, i, changes, config)]
+        if maybe_champion[i]:
+            fired += _champion(raw, i, config)
+        if maybe_detractor[i]:
+            fired += _detractor(raw, i, config)
+        if maybe_tickets[i]:
+            fired += _tickets(raw, i, config)
+        if maybe_overdue[i]:
+            fired += _overdue(raw, i, config)
+        if maybe_tam[i]:
+            fired += _tam(raw, i, config)
+        out.append((_level(fired, band), fired))
     return out
 
 

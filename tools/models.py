@@ -186,7 +186,18 @@ class FeatureUsage(SQLModel, table=True):
 class Ticket(SQLModel, table=True):
     """A support ticket. ``sentiment`` runs from -1 (angry) to 1 (delighted)."""
 
-    __table_args__ = (Index("ix_ticket_account_opened", "account_id", "opened_at"),)
+    __table_args__ = (
+        Index("ix_ticket_account_opened", "account_id", "opened_at"),
+        # Covers the scan's per-account ticket aggregates (tools.signals._tickets).
+        Index(
+            "ix_ticket_account_scan",
+            "account_id",
+            "opened_at",
+            "closed_at",
+            "escalated",
+            "sentiment",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str = Field(unique=True, index=True, max_length=128)

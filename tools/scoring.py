@@ -7,29 +7,55 @@ Snapshots: ``scan_portfolio`` writes one ``HealthSnapshot`` per account with an 
 on ``as_of`` (churned and not-yet-signed accounts are not snapshotted) and one
 ``ChurnTriggerRecord`` per fired trigger. Re-running a scan for the same day replaces that day's
 rows, so it is idempotent. It commits.
+
+A large portfolio is scanned by several processes (one per core): each scores a range of account
+ids on its own connection; the calling process writes every row, in account order, in one
+transaction. The rows are the same as from one process (``tests/tools/test_scoring_parallel``).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import multiprocessing
+import os
+import threading
 import time as clock
-from collections.abc import Callable, Sequence
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Column,
+    Dialect,
+    MetaData,
+    Table,
+    TypeDecorator,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlmodel import Session, col
 
-from tools.churn import churn_from_bands, churn_from_raw
+from tools import db
+from tools.churn import arr_at_risk, assess, churn_from_raw
 from tools.expansion import expansion_opportunities
 from tools.health import (
-    SnapshotPayload,
     UnknownAccountError,
     past_scores,
     score_raw,
-    snapshot_payloads,
+    snapshot_rows,
 )
 from tools.lean import lean_findings
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, UsageDaily, utcnow
@@ -41,11 +67,13 @@ from tools.results import (
     ChurnRisk,
     HealthResult,
     RiskLevel,
+    Severity,
 )
 from tools.scoring_config import ScoringConfig
 from tools.signals import (
     IN_LIST_LIMIT,
     RawMetrics,
+    Reader,
     Scope,
     account_ids_in,
     contract_terms,
@@ -56,6 +84,9 @@ log = logging.getLogger(__name__)
 
 LEVEL_RANK = {RiskLevel.HIGH: 0, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 2}
 SUMMARY_USAGE_DAYS = 28
+# Auto mode: below this many accounts one process scores (starting others would cost more).
+PARALLEL_MIN_ACCOUNTS = 2_000
+MAX_AUTO_WORKERS = 2
 
 Progress = Callable[[date, int, int], None]
 
@@ -104,85 +135,300 @@ def _previous_levels(session: Session, as_of: date) -> dict[int, str]:
     return {int(a): str(level) for a, level in session.execute(stmt).all()}
 
 
-def _snapshot_row(p: SnapshotPayload, day: date, level: RiskLevel, now: Any) -> dict[str, Any]:
-    return {
-        "account_id": p.account_id,
-        "day": day,
-        "score": p.score,
-        "band": p.band.value,
-        "churn_level": level.value,
-        "signals": p.signals,
-        "drivers": p.drivers,
-        "computed_at": now,
-    }
+class _EncodedJSON(TypeDecorator[str]):
+    """A JSON column written from text that is already its ``json.dumps`` encoding."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
 
 
-def _trigger_rows(risk: ChurnRisk) -> list[dict[str, Any]]:
-    return [
-        {
-            "account_id": risk.account_id,
-            "day": risk.as_of,
-            "key": t.key,
-            "kind": t.kind,
-            "label": t.label[:256],
-            "evidence": t.evidence[:2000],
-            "severity": t.severity.value,
-        }
-        for t in risk.triggers
+def _encoded_json_table(table: Table) -> Table:
+    """``table`` with its JSON columns taking already-encoded text (for inserts only)."""
+    columns = [
+        Column(
+            c.name,
+            _EncodedJSON() if isinstance(c.type, JSON) else c.type,
+            primary_key=c.primary_key,
+        )
+        for c in table.columns
     ]
+    return Table(table.name, MetaData(), *columns)
 
 
-def _write_day(
+_SNAPSHOT_INSERT = insert(_encoded_json_table(HealthSnapshot.__table__))  # type: ignore[attr-defined]
+_TRIGGER_INSERT = insert(ChurnTriggerRecord.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Scored:
+    """The snapshot and trigger rows of some accounts, in account order (picklable).
+
+    snapshots: (account_id, score, band, churn level, signals JSON, drivers JSON);
+    triggers: (account_id, key, kind, label, evidence, severity).
+    """
+
+    snapshots: list[tuple[int, float, str, str, str, str]]
+    triggers: list[tuple[int, str, str, str, str, str]]
+    arr_at_risk: Decimal
+
+
+def _score_range(
+    reader: Reader, as_of: date, config: ScoringConfig, id_range: tuple[int, int] | None
+) -> _Scored:
+    """Score the active accounts with ids in ``id_range`` (all accounts for None)."""
+    raw = extract_raw(reader, as_of=as_of, config=config, id_range=id_range)
+    rows = snapshot_rows(raw, config, include=raw.active)
+    bands: list[Band | None] = [None] * len(raw)
+    for position, band in zip(rows.positions, rows.bands, strict=True):
+        bands[position] = band
+    assessed = assess(raw, config=config, bands=bands, matrix=rows.matrix)
+    arr = raw.arr.tolist()
+    high, medium = Severity.HIGH.value, Severity.MEDIUM.value
+    out = _Scored([], [], Decimal("0"))
+    for k, position in enumerate(rows.positions):
+        assessment = assessed[position]
+        assert assessment is not None
+        level, fired = assessment
+        account_id = rows.account_ids[k]
+        out.snapshots.append(
+            (
+                account_id,
+                rows.scores[k],
+                rows.bands[k].value,
+                level.value,
+                rows.signals[k],
+                rows.drivers[k],
+            )
+        )
+        out.triggers.extend(
+            (account_id, key, kind, label[:256], evidence[:2000], high if severe else medium)
+            for key, kind, label, evidence, severe in fired
+        )
+        if level != RiskLevel.LOW:
+            out.arr_at_risk += arr_at_risk(arr[position], level)
+    return out
+
+
+def _score_in_worker(
+    url: str, as_of: date, config: ScoringConfig, id_range: tuple[int, int]
+) -> _Scored:
+    """``_score_range`` in a worker process, on its own engine."""
+    gc.disable()  # a short-lived process: the collector would only slow it down
+    engine = db.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return _score_range(conn, as_of, config, id_range)
+    finally:
+        engine.dispose()
+
+
+def _worker_url(session: Session) -> str | None:
+    """The URL other processes can open to read what ``session`` sees, or None.
+
+    None for in-memory SQLite, other backends, and a session with uncommitted writes (other
+    connections would not see them).
+    """
+    if session.new or session.dirty or session.deleted:
+        return None
+    url = session.get_bind().engine.url
+    backend = url.get_backend_name()
+    conn = session.connection()
+    if backend == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or url.query.get("mode") == "memory":
+            return None
+        if getattr(conn.connection.dbapi_connection, "in_transaction", True):
+            return None
+        url = url.set(database=str(Path(database).resolve()))
+    elif backend == "postgresql":
+        if conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None:
+            return None
+    else:
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _ranges(session: Session, workers: int | None) -> list[tuple[int, int]]:
+    """Account-id ranges with about as many accounts each, one per process (one: no split)."""
+    accounts = int(session.execute(select(func.count()).select_from(Account)).scalar_one())
+    if workers is None:
+        workers = min(MAX_AUTO_WORKERS, _cpus()) if accounts >= PARALLEL_MIN_ACCOUNTS else 1
+    workers = min(workers, accounts)
+    if workers <= 1:
+        return []
+    ids = select(col(Account.id)).order_by(col(Account.id)).limit(1)
+    starts = [
+        int(session.execute(ids.offset(k * accounts // workers)).scalar_one())
+        for k in range(workers)
+    ]
+    last = int(session.execute(select(func.max(col(Account.id)))).scalar_one())
+    ends = [s - 1 for s in starts[1:]] + [last]
+    return list(zip(starts, ends, strict=True))
+
+
+def _mp_context() -> BaseContext:
+    """``fork`` when it is safe (no other thread), else ``forkserver`` or ``spawn``."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _score_and_write(
+    session: Session, as_of: date, config: ScoringConfig, workers: int | None
+) -> list[_Scored]:
+    """Score every active account and write the day's rows (replacing any), in account order.
+
+    In this process, or split by id range across ``workers`` processes: this one scores the
+    first range, then writes its rows while the others finish, then theirs.
+    """
+    ranges = _ranges(session, workers)
+    url = _worker_url(session) if ranges else None
+    now = utcnow()
+    if url is None:
+        part = _score_range(session, as_of, config, None)
+        _clear_day(session, as_of)
+        _insert(session, as_of, now, part)
+        return [part]
+    with ProcessPoolExecutor(len(ranges) - 1, mp_context=_mp_context()) as pool:
+        try:
+            futures: list[Future[_Scored] | None] = [
+                pool.submit(_score_in_worker, url, as_of, config, r) for r in ranges[1:]
+            ]
+        except OSError:  # no process can be started here
+            log.warning("scan: cannot start worker processes; scoring in this one")
+            futures = [None] * (len(ranges) - 1)
+        parts = [_score_range(session, as_of, config, ranges[0])]
+        _clear_day(session, as_of)
+        _insert(session, as_of, now, parts[0])
+        for id_range, future in zip(ranges[1:], futures, strict=True):
+            parts.append(_collect(future, session, as_of, config, id_range))
+            _insert(session, as_of, now, parts[-1])
+    return parts
+
+
+def _collect(
+    future: Future[_Scored] | None,
     session: Session,
     as_of: date,
-    payloads: list[SnapshotPayload],
-    risks: dict[int, ChurnRisk],
-) -> tuple[int, int]:
+    config: ScoringConfig,
+    id_range: tuple[int, int],
+) -> _Scored:
+    """A worker's rows; its range scored here if the worker died (errors it raised propagate)."""
+    if future is not None:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            log.warning("scan worker for accounts %d-%d died; scoring them here", *id_range)
+    return _score_range(session, as_of, config, id_range)
+
+
+def _clear_day(session: Session, as_of: date) -> None:
     session.execute(delete(ChurnTriggerRecord).where(col(ChurnTriggerRecord.day) == as_of))
     session.execute(delete(HealthSnapshot).where(col(HealthSnapshot.day) == as_of))
-    now = utcnow()
-    snapshots = [_snapshot_row(p, as_of, risks[p.account_id].level, now) for p in payloads]
-    triggers = [row for risk in risks.values() for row in _trigger_rows(risk)]
+
+
+def _insert(session: Session, as_of: date, now: datetime, part: _Scored) -> None:
+    snapshots = [
+        {
+            "account_id": account_id,
+            "day": as_of,
+            "score": score,
+            "band": band,
+            "churn_level": level,
+            "signals": signals,
+            "drivers": drivers,
+            "computed_at": now,
+        }
+        for account_id, score, band, level, signals, drivers in part.snapshots
+    ]
+    triggers = [
+        {
+            "account_id": account_id,
+            "day": as_of,
+            "key": key,
+            "kind": kind,
+            "label": label,
+            "evidence": evidence,
+            "severity": severity,
+        }
+        for account_id, key, kind, label, evidence, severity in part.triggers
+    ]
     # Core executemany on the session's connection: no ORM bulk-insert bookkeeping.
     conn = session.connection()
     if snapshots:
-        conn.execute(insert(HealthSnapshot.__table__), snapshots)  # type: ignore[attr-defined]
+        conn.execute(_SNAPSHOT_INSERT, snapshots)
     if triggers:
-        conn.execute(insert(ChurnTriggerRecord.__table__), triggers)  # type: ignore[attr-defined]
-    return len(snapshots), len(triggers)
+        conn.execute(_TRIGGER_INSERT, triggers)
 
 
-def scan_portfolio(session: Session, *, as_of: date, config: ScoringConfig) -> ScanReport:
-    """Score every active account as of ``as_of``, store the day's snapshots and triggers."""
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a while: a scan allocates many small objects and
+    frees them by reference counting; the collector's passes cost a third of its time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def scan_portfolio(
+    session: Session, *, as_of: date, config: ScoringConfig, workers: int | None = None
+) -> ScanReport:
+    """Score every active account as of ``as_of``, store the day's snapshots and triggers.
+
+    ``workers`` is how many processes score (this one included), each a range of account ids
+    on its own connection; this process writes every row. None (auto): up to
+    ``MAX_AUTO_WORKERS`` (one per core) from ``PARALLEL_MIN_ACCOUNTS`` accounts on, else one.
+    The rows are the same either way. One process is used whenever others could not see what
+    ``session`` sees (in-memory SQLite, uncommitted writes).
+    """
+    if workers is not None and workers < 1:
+        raise ValueError("workers must be at least 1")
     started = clock.perf_counter()
-    previous = _previous_levels(session, as_of)
-    raw = extract_raw(session, as_of=as_of, config=config)
-    matrix, payloads = snapshot_payloads(raw, config)
-    payloads = [p for p, active in zip(payloads, raw.active.tolist(), strict=True) if active]
-    bands = {p.account_id: p.band for p in payloads}
-    risks = churn_from_bands(raw, config=config, bands=bands, matrix=matrix)
-    written, fired = _write_day(session, as_of, payloads, risks)
-    session.commit()
-    levels = [r.level for r in risks.values()]
+    with _gc_paused():
+        previous = _previous_levels(session, as_of)
+        parts = _score_and_write(session, as_of, config, workers)
+        session.commit()
+    snapshots = [row for part in parts for row in part.snapshots]
+    bands = [row[2] for row in snapshots]
+    levels = {row[0]: RiskLevel(row[3]) for row in snapshots}
     newly = [
         a
-        for a, r in risks.items()
-        if r.level != RiskLevel.LOW
-        and LEVEL_RANK[r.level] < LEVEL_RANK[RiskLevel(previous.get(a, RiskLevel.LOW.value))]
+        for a, level in levels.items()
+        if level != RiskLevel.LOW
+        and LEVEL_RANK[level] < LEVEL_RANK[RiskLevel(previous.get(a, RiskLevel.LOW.value))]
     ]
+    level_list = list(levels.values())
     report = ScanReport(
         as_of=as_of,
-        accounts_scored=len(payloads),
-        snapshots_written=written,
-        triggers_written=fired,
+        accounts_scored=len(snapshots),
+        snapshots_written=len(snapshots),
+        triggers_written=sum(len(part.triggers) for part in parts),
         band_mix=BandMix(
-            green=sum(p.band == Band.GREEN for p in payloads),
-            amber=sum(p.band == Band.AMBER for p in payloads),
-            red=sum(p.band == Band.RED for p in payloads),
+            green=bands.count(Band.GREEN.value),
+            amber=bands.count(Band.AMBER.value),
+            red=bands.count(Band.RED.value),
         ),
-        high_risk=levels.count(RiskLevel.HIGH),
-        medium_risk=levels.count(RiskLevel.MEDIUM),
-        arr_at_risk=sum((r.arr_at_risk for r in risks.values()), Decimal("0")),
+        high_risk=level_list.count(RiskLevel.HIGH),
+        medium_risk=level_list.count(RiskLevel.MEDIUM),
+        arr_at_risk=sum((part.arr_at_risk for part in parts), Decimal("0")),
         newly_risky=sorted(newly),
         seconds=round(clock.perf_counter() - started, 3),
     )

@@ -68,6 +68,7 @@ Reader = Session | Connection
 # Above this many ids we query the whole portfolio and subset in NumPy (keeps IN lists short).
 IN_LIST_LIMIT = 500
 SCOPE_PARAM = "scope_ids"
+RANGE_LOW, RANGE_HIGH = "scope_low", "scope_high"
 # Built statements are reused for the same (query, as_of, parameters, scoped): building them
 # costs more than running them for one account.
 STATEMENT_CACHE_SIZE = 256
@@ -179,14 +180,25 @@ class RawMetrics:
 
 
 class Scope:
-    """Restricts queries to a few accounts, or to none (whole portfolio, subset later)."""
+    """Restricts queries to a few accounts, to a range of account ids, or to none (everyone).
 
-    def __init__(self, account_ids: Sequence[int] | None) -> None:
+    ``account_ids`` beyond ``IN_LIST_LIMIT`` query the whole portfolio and subset later;
+    ``id_range`` (inclusive ``(low, high)``) is how a parallel scan splits the portfolio.
+    """
+
+    def __init__(
+        self, account_ids: Sequence[int] | None, id_range: tuple[int, int] | None = None
+    ) -> None:
+        if account_ids is not None and id_range is not None:
+            raise ValueError("give account_ids or id_range, not both")
         wanted = None if account_ids is None else sorted({int(a) for a in account_ids})
         self.sql_ids = wanted if wanted is not None and len(wanted) <= IN_LIST_LIMIT else None
         self.wanted = wanted
+        self.id_range = None if id_range is None else (int(id_range[0]), int(id_range[1]))
 
     def apply(self, stmt: SelectT, column: Any) -> SelectT:
+        if self.id_range is not None:
+            return stmt.where(column.between(*self.id_range))
         if self.sql_ids is None:
             return stmt
         return stmt.where(column.in_(self.sql_ids))
@@ -196,13 +208,24 @@ class Scope:
         """True when the queries filter on the wanted ids (``IN``), False for everyone."""
         return self.sql_ids is not None
 
+    @property
+    def kind(self) -> str:
+        """What the statements filter on: ``ids``, ``range`` or ``all`` (a statement-cache key)."""
+        if self.sql_ids is not None:
+            return "ids"
+        return "all" if self.id_range is None else "range"
+
     def where(self, stmt: SelectT, column: Any) -> SelectT:
         """Like ``apply`` but with the ids as a parameter, so the statement can be reused."""
+        if self.id_range is not None:
+            return stmt.where(column.between(bindparam(RANGE_LOW), bindparam(RANGE_HIGH)))
         if self.sql_ids is None:
             return stmt
         return stmt.where(column.in_(bindparam(SCOPE_PARAM, expanding=True)))
 
     def params(self) -> dict[str, Any]:
+        if self.id_range is not None:
+            return {RANGE_LOW: self.id_range[0], RANGE_HIGH: self.id_range[1]}
         return {} if self.sql_ids is None else {SCOPE_PARAM: self.sql_ids}
 
 
@@ -249,12 +272,13 @@ def _per_account(
     For the whole portfolio the rows are read account by account (join from ``account``), which
     lets SQLite use the ``(account_id, day)`` index; a few accounts use ``IN``.
     """
-    if scope.sql_ids is not None:
+    if scope.scoped:
         stmt = select(account_column, *columns).where(*where).group_by(account_column)
         return scope.where(stmt, account_column)
     account = Account.__table__  # type: ignore[attr-defined]
     joined: FromClause = _CrossJoin(account, table, account_column == account.c.id)
-    return select(account.c.id, *columns).select_from(joined).where(*where).group_by(account.c.id)
+    stmt = select(account.c.id, *columns).select_from(joined).where(*where)
+    return scope.where(stmt, account.c.id).group_by(account.c.id)
 
 
 def _nan(n: int) -> FloatArray:
@@ -300,7 +324,7 @@ def _fill_counts(ids: IntArray, rows: Sequence[Sequence[Any]], width: int) -> li
 
 def account_ids_in(session: Reader, scope: Scope, raw_tam: bool) -> tuple[IntArray, FloatArray]:
     stmt = _statement(
-        ("accounts", scope.scoped),
+        ("accounts", scope.kind),
         lambda: scope.where(
             select(col(Account.id), col(Account.tam_health)), col(Account.id)
         ).order_by(col(Account.id)),
@@ -334,7 +358,7 @@ def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) ->
         stmt = scope.where(stmt, col(Contract.account_id))
         return stmt.order_by(col(Contract.account_id), col(Contract.start_date))
 
-    rows = _fetch(session, _statement(("contracts", as_of, scope.scoped), build), scope)
+    rows = _fetch(session, _statement(("contracts", as_of, scope.kind), build), scope)
     # Plain lists in the loop (NumPy item assignment is slow), arrays at the end.
     nan = float("nan")
     has_contract, active, auto_renew = [False] * n, [False] * n, [False] * n
@@ -403,8 +427,8 @@ def _usage(
             day < recent_start,
         )
 
-    recent = _statement(("usage_recent", as_of, window, scope.scoped), build_recent)
-    prior = _statement(("usage_prior", as_of, window, scope.scoped), build_prior)
+    recent = _statement(("usage_recent", as_of, window, scope.kind), build_recent)
+    prior = _statement(("usage_prior", as_of, window, scope.kind), build_prior)
     rows_recent, logins_recent, users_recent, peak = _fill_counts(
         ids, _fetch(session, recent, scope), 4
     )
@@ -446,8 +470,8 @@ def _features(
             day <= as_of,
         )
 
-    used_stmt = _statement(("features_used", as_of, window, scope.scoped), build_used)
-    rows_stmt = _statement(("feature_rows", as_of, window, scope.scoped), build_rows)
+    used_stmt = _statement(("features_used", as_of, window, scope.kind), build_used)
+    rows_stmt = _statement(("feature_rows", as_of, window, scope.kind), build_rows)
     (used_count,) = _fill_counts(ids, _fetch(session, used_stmt, scope), 1)
     (row_count,) = _fill_counts(ids, _fetch(session, rows_stmt, scope), 1)
     return used_count, row_count
@@ -467,61 +491,64 @@ def _features_available(session: Reader, plans: list[str | None]) -> FloatArray:
 def _tickets(
     session: Reader, scope: Scope, ids: IntArray, as_of: date, config: ScoringConfig
 ) -> list[FloatArray]:
+    """Tickets in the windows (count, mean sentiment, spike, baseline, escalated), and open ones.
+
+    Two queries, both answered from the ``ix_ticket_account_scan`` index alone: the recent
+    windows read only each account's last months (through the index, like usage); the open
+    tickets (not closed by the end of ``as_of``) whatever their age.
+    """
     norm, churn = config.health.normalise, config.churn
+    end = end_of(as_of)
+    opened, closed = col(Ticket.opened_at), col(Ticket.closed_at)
+    spike_days = churn.ticket_spike_days
+    lookbacks = (
+        norm.ticket_window_days,
+        spike_days + churn.ticket_baseline_days,
+        norm.escalation_window_days,
+    )
 
-    def build() -> Any:
-        end = end_of(as_of)
+    def since(days: int) -> Any:
+        return opened >= day_start(as_of - timedelta(days=days - 1))
 
-        def since(days: int) -> Any:
-            return col(Ticket.opened_at) >= day_start(as_of - timedelta(days=days - 1))
-
-        spike_days = churn.ticket_spike_days
+    def build_recent() -> Any:
         window = since(norm.ticket_window_days)
-        spike = since(spike_days)
         baseline = and_(
             since(spike_days + churn.ticket_baseline_days),
-            col(Ticket.opened_at) < day_start(as_of - timedelta(days=spike_days - 1)),
+            opened < day_start(as_of - timedelta(days=spike_days - 1)),
         )
-        still_open = or_(col(Ticket.closed_at).is_(None), col(Ticket.closed_at) >= end)
+        escalated = col(Ticket.escalated).is_(True)
+        columns = [
+            func.sum(case((window, 1), else_=0)),
+            func.avg(case((window, col(Ticket.sentiment)), else_=None)),
+            func.sum(case((since(spike_days), 1), else_=0)),
+            func.sum(case((baseline, 1), else_=0)),
+            func.sum(case((and_(since(norm.escalation_window_days), escalated), 1), else_=0)),
+        ]
+        table = Ticket.__table__  # type: ignore[attr-defined]
+        start = day_start(as_of - timedelta(days=max(lookbacks) - 1))
+        return _per_account(
+            scope, table, col(Ticket.account_id), columns, opened >= start, opened < end
+        )
+
+    def build_open() -> Any:
         escalated = col(Ticket.escalated).is_(True)
         stmt = (
-            select(
-                col(Ticket.account_id),
-                func.sum(case((window, 1), else_=0)),
-                func.avg(case((window, col(Ticket.sentiment)), else_=None)),
-                func.sum(case((spike, 1), else_=0)),
-                func.sum(case((baseline, 1), else_=0)),
-                func.sum(case((and_(since(norm.escalation_window_days), escalated), 1), else_=0)),
-                func.sum(case((and_(escalated, still_open), 1), else_=0)),
-                func.sum(case((still_open, 1), else_=0)),
-            )
-            .where(col(Ticket.opened_at) < end)
+            select(col(Ticket.account_id), func.sum(case((escalated, 1), else_=0)), func.count())
+            .where(opened < end, or_(closed.is_(None), closed >= end))
             .group_by(col(Ticket.account_id))
         )
         return scope.where(stmt, col(Ticket.account_id))
 
-    rows = _fetch(
-        session,
-        _statement(
-            (
-                "tickets",
-                as_of,
-                scope.scoped,
-                norm.ticket_window_days,
-                norm.escalation_window_days,
-                churn.ticket_spike_days,
-                churn.ticket_baseline_days,
-            ),
-            build,
-        ),
-        scope,
-    )
-    columns = _scatter(ids, rows, np.nan)
+    settings = (lookbacks[0], lookbacks[2], spike_days, churn.ticket_baseline_days)
+    recent = _statement(("tickets_recent", as_of, scope.kind, *settings), build_recent)
+    still_open = _statement(("tickets_open", as_of, scope.kind), build_open)
+    columns = _scatter(ids, _fetch(session, recent, scope), np.nan)
     if not columns:
-        columns = [_nan(len(ids)) for _ in range(7)]
-    for k in (0, 2, 3, 4, 5, 6):
+        columns = [_nan(len(ids)) for _ in range(5)]
+    for k in (0, 2, 3, 4):
         columns[k] = np.nan_to_num(columns[k], nan=0.0)
-    return columns
+    open_escalated, open_tickets = _fill_counts(ids, _fetch(session, still_open, scope), 2)
+    return [*columns, open_escalated, open_tickets]
 
 
 def _days_since(as_of: date, rows: Sequence[Sequence[Any]]) -> list[tuple[int, float]]:
@@ -545,7 +572,7 @@ def _interactions(session: Reader, scope: Scope, ids: IntArray, as_of: date) -> 
         )
         return scope.where(stmt, col(Interaction.account_id))
 
-    rows = _fetch(session, _statement(("interactions", as_of, scope.scoped), build), scope)
+    rows = _fetch(session, _statement(("interactions", as_of, scope.kind), build), scope)
     columns = _scatter(ids, _days_since(as_of, rows), np.nan)
     return columns[0] if columns else _nan(len(ids))
 
@@ -570,7 +597,7 @@ def _invoices(
         )
         return scope.where(stmt, col(Invoice.account_id))
 
-    rows = _fetch(session, _statement(("invoices", as_of, scope.scoped), build), scope)
+    rows = _fetch(session, _statement(("invoices", as_of, scope.kind), build), scope)
     plain = [
         (
             r[0],
@@ -628,11 +655,11 @@ def _contacts(
         )
         return scope.where(touched, col(Interaction.account_id))
 
-    counts = _statement(("contact_counts", as_of, scope.scoped), build_counts)
+    counts = _statement(("contact_counts", as_of, scope.kind), build_counts)
     contacts, contacts_known = _fill_counts(ids, _fetch(session, counts, scope), 2)
-    champions = _statement(("champions", scope.scoped), build_champions)
+    champions = _statement(("champions", scope.kind), build_champions)
     champ_rows = _fetch(session, champions, scope)
-    touched = _statement(("champion_touches", as_of, scope.scoped), build_touched)
+    touched = _statement(("champion_touches", as_of, scope.kind), build_touched)
     last_touch: dict[int, datetime] = dict(_fetch(session, touched, scope))
     out: dict[str, Any] = {
         "contacts": contacts,
@@ -708,7 +735,7 @@ def _surveys(
     rows = _fetch(
         session,
         _statement(
-            ("surveys", as_of, scope.scoped, norm.nps_window_days, churn.detractor_window_days),
+            ("surveys", as_of, scope.kind, norm.nps_window_days, churn.detractor_window_days),
             build,
         ),
         scope,
@@ -722,15 +749,19 @@ def _surveys(
 
 
 def extract_raw(
-    session: Session,
+    session: Reader,
     *,
     as_of: date,
     config: ScoringConfig,
     account_ids: Sequence[int] | None = None,
     use_static_fields: bool = True,
+    id_range: tuple[int, int] | None = None,
 ) -> RawMetrics:
-    """Raw metrics of every account (or of ``account_ids``) as of ``as_of``, in ~12 queries."""
-    scope = Scope(account_ids)
+    """Raw metrics of every account (or of ``account_ids``) as of ``as_of``, in ~12 queries.
+
+    ``id_range`` (inclusive ``(low, high)``) restricts them to the accounts with ids in it.
+    """
+    scope = Scope(account_ids, id_range)
     norm = config.health.normalise
     ids, tam = account_ids_in(session, scope, use_static_fields)
     contracts = contract_terms(session, scope, ids, as_of)
