@@ -59,7 +59,7 @@ rounded to 0.1. A signal's ``contribution`` is ``effective_weight · signal`` (t
 score); a driver's ``impact`` is ``effective_weight · (signal - 50)``, points vs a neutral 50.
 Drivers list the harmful signals first (most harmful first), then the helpful ones, up to
 ``max_drivers`` [4], skipping impacts under 0.05 points.
-If every signal is missing (or every present weight is 0) the score is ``all_missing_score`` [50]
+If every signal is missing (or every present weight is 0) the score is ``all_missing_score`` [62, mid-AMBER]
 (AMBER with the default bands): we know nothing, which is neither healthy nor failing.
 Bands: GREEN ≥ ``green`` [70], AMBER ≥ ``amber`` [45], else RED.
 """
@@ -106,10 +106,12 @@ TREND_TOLERANCE_DAYS = 6
 
 
 def band_for(score: float, config: ScoringConfig) -> Band:
-    """GREEN / AMBER / RED for a composite score."""
-    if score >= config.health.green:
+    """GREEN / AMBER / RED for a composite score, judged as shown: rounded to a whole number,
+    so a card never reads "70/100 · AMBER" with the GREEN edge at 70."""
+    shown = round(score)
+    if shown >= config.health.green:
         return Band.GREEN
-    if score >= config.health.amber:
+    if shown >= config.health.amber:
         return Band.AMBER
     return Band.RED
 

@@ -105,8 +105,8 @@ class HealthConfig(_Strict):
     """Composite health score: band edges, weights and normalisation."""
 
     green: float = Field(default=70.0, ge=0, le=100)
-    amber: float = Field(default=45.0, ge=0, le=100)
-    all_missing_score: float = Field(default=50.0, ge=0, le=100)
+    amber: float = Field(default=55.0, ge=0, le=100)
+    all_missing_score: float = Field(default=62.0, ge=0, le=100)
     max_drivers: int = Field(default=4, ge=0)
     weights: HealthWeights = Field(default_factory=HealthWeights)
     normalise: Normalisation = Field(default_factory=Normalisation)

@@ -242,7 +242,7 @@ def test_tam_health_and_use_static_fields(session: Session) -> None:
 
 def test_account_without_any_data_is_neutral_amber(session: Session) -> None:
     result = score(session, make_account(session))
-    assert result.score == 50.0
+    assert result.score == CONFIG.health.all_missing_score
     assert result.band == Band.AMBER
     assert all(s.score is None and s.effective_weight == 0 for s in result.signals)
 
@@ -309,9 +309,11 @@ def test_no_look_ahead(session: Session) -> None:
     [
         (100, Band.GREEN),
         (70, Band.GREEN),
-        (69.9, Band.AMBER),
-        (45, Band.AMBER),
-        (44.9, Band.RED),
+        (69.6, Band.GREEN),  # shown as 70
+        (69.4, Band.AMBER),  # shown as 69
+        (55, Band.AMBER),
+        (54.6, Band.AMBER),
+        (54.4, Band.RED),
         (0, Band.RED),
     ],
 )

@@ -152,7 +152,7 @@ def test_config_defaults_merge_and_unknown_keys(tmp_path: Path) -> None:
     assert ScoringConfig() == CONFIG  # the TOML defaults and the model defaults agree
     assert (CONFIG.health.green, CONFIG.health.amber, CONFIG.churn.renewal_window_days) == (
         70,
-        45,
+        55,
         60,
     )
     user = tmp_path / "scoring.toml"
