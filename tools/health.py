@@ -59,9 +59,9 @@ rounded to 0.1. A signal's ``contribution`` is ``effective_weight · signal`` (t
 score); a driver's ``impact`` is ``effective_weight · (signal - 50)``, points vs a neutral 50.
 Drivers list the harmful signals first (most harmful first), then the helpful ones, up to
 ``max_drivers`` [4], skipping impacts under 0.05 points.
-If every signal is missing (or every present weight is 0) the score is ``all_missing_score`` [62, mid-AMBER]
-(AMBER with the default bands): we know nothing, which is neither healthy nor failing.
-Bands: GREEN ≥ ``green`` [70], AMBER ≥ ``amber`` [45], else RED.
+If every signal is missing (or every present weight is 0) the score is ``all_missing_score``
+[62] (mid-AMBER with the default bands): we know nothing, which is neither healthy nor failing.
+Bands: GREEN ≥ ``green`` [70], AMBER ≥ ``amber`` [55], else RED, on the score rounded as shown.
 """
 
 from __future__ import annotations
