@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,8 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.fake_anthropic import FakeMessagesAPI
 from bot.harness import FakeSlack, SlackDriver, serve_app
+from tests.utils.demo_db import demo_database
 from tools import db
-from tools.demo import generate_demo
 
 SECRET = "agent-e2e-signing-secret"
 TOKEN = "xoxb-agent-e2e"
@@ -29,12 +28,7 @@ THREAD = "1762070001.000200"
 
 @pytest.fixture(scope="module")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("agent-e2e") / "demo.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    generate_demo(session_factory=db.session_factory(engine), today=NOW.date(), accounts=20)
-    yield engine
-    engine.dispose()
+    yield from demo_database(tmp_path_factory, "agent-e2e", today=NOW.date(), accounts=20)
 
 
 @pytest.fixture

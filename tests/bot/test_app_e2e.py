@@ -23,8 +23,8 @@ from sqlmodel import select
 from bot.app import create_app
 from bot.config import Settings
 from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
+from tests.utils.demo_db import demo_database
 from tools import db
-from tools.demo import generate_demo
 from tools.models import Account
 
 SECRET = "e2e-signing-secret"
@@ -36,12 +36,7 @@ ACME_OWNER = "U0CSM001"
 
 @pytest.fixture(scope="module")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("e2e") / "demo.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    generate_demo(session_factory=db.session_factory(engine), today=TODAY, accounts=30)
-    yield engine
-    engine.dispose()
+    yield from demo_database(tmp_path_factory, "e2e", today=TODAY, accounts=30)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,8 +27,8 @@ from bot.deps import Deps
 from bot.handoff_flow import retry_notion_tasks
 from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
 from tests.bot.test_app_e2e import all_text, assert_valid, button_values
+from tests.utils.demo_db import demo_database
 from tools import db, handoff
-from tools.demo import generate_demo
 from tools.expansion import expansion_opportunities
 from tools.lean import active_contracts
 from tools.models import Account
@@ -86,12 +85,7 @@ class FakeNotion:
 
 @pytest.fixture(scope="module")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("handoff") / "demo.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    generate_demo(session_factory=db.session_factory(engine), today=TODAY, accounts=30)
-    yield engine
-    engine.dispose()
+    yield from demo_database(tmp_path_factory, "handoff", today=TODAY, accounts=30)
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +181,16 @@ def propose_via_overview(driver: SlackDriver, fake: FakeSlack, acct: int, kind: 
     (call,) = responses(fake)
     fake.reset()
     return int(button_values(call)["handoff_approve"])
+
+
+def propose_a_fresh_opportunity(
+    driver: SlackDriver, fake: FakeSlack, engine: Engine
+) -> tuple[int, int, str]:
+    """Propose an opportunity that has no open hand-off yet: (hand-off id, account id, type)."""
+    with db.session_factory(engine)() as session:
+        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
+    acct, kind = next(p for p in opportunity_accounts(engine) if p not in open_types)
+    return propose_via_overview(driver, fake, acct, kind), acct, kind
 
 
 # -- the whole story ---------------------------------------------------------------------------
@@ -346,10 +350,7 @@ def test_a_notion_failure_keeps_the_handoff_and_is_retried(
     demo_engine: Engine,
     settings: Settings,
 ) -> None:
-    with db.session_factory(demo_engine)() as session:
-        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
-    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
-    hid = propose_via_overview(driver, fake, acct, kind)
+    hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
     notion.fail_pages = 1
 
     driver.action("handoff_approve", str(hid))
@@ -395,10 +396,7 @@ def test_a_churned_account_is_refused(
 def test_a_duplicate_of_an_open_handoff_is_refused(
     driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
 ) -> None:
-    with db.session_factory(demo_engine)() as session:
-        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
-    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
-    hid = propose_via_overview(driver, fake, acct, kind)
+    hid, acct, kind = propose_a_fresh_opportunity(driver, fake, demo_engine)
 
     driver.action("handoff_propose", json.dumps({"a": acct, "k": kind}))
     text = all_text(responses(fake)[0])
@@ -413,10 +411,7 @@ def test_a_duplicate_of_an_open_handoff_is_refused(
 
 
 def test_dismiss_closes_the_card(driver: SlackDriver, fake: FakeSlack, demo_engine: Engine) -> None:
-    with db.session_factory(demo_engine)() as session:
-        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
-    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
-    hid = propose_via_overview(driver, fake, acct, kind)
+    hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
 
     driver.action("handoff_dismiss", str(hid))
     (call,) = responses(fake)
@@ -432,10 +427,7 @@ def test_dismiss_closes_the_card(driver: SlackDriver, fake: FakeSlack, demo_engi
 def test_only_the_owner_or_a_lead_can_approve(
     driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
 ) -> None:
-    with db.session_factory(demo_engine)() as session:
-        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
-    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
-    hid = propose_via_overview(driver, fake, acct, kind)
+    hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
     owner = handoff_card_owner(demo_engine, hid)
     assert owner not in (None, "U0CSM009")
 
@@ -460,10 +452,7 @@ def handoff_card_owner(engine: Engine, hid: int) -> str | None:
 def test_expansion_lists_open_handoffs_and_unproposed_opportunities(
     driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
 ) -> None:
-    with db.session_factory(demo_engine)() as session:
-        open_types = {(r.account_id, r.kind) for r in handoff.open_handoffs(session)}
-    acct, kind = next(p for p in opportunity_accounts(demo_engine) if p not in open_types)
-    hid = propose_via_overview(driver, fake, acct, kind)
+    hid, acct, kind = propose_a_fresh_opportunity(driver, fake, demo_engine)
 
     driver.command("/expansion")
     (call,) = responses(fake)

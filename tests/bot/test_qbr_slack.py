@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
@@ -17,8 +16,8 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.fake_notion import FakeNotion
 from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
+from tests.utils.demo_db import demo_database
 from tools import db
-from tools.demo import generate_demo
 from tools.models import PublishRequest, QbrDraft
 
 SECRET = "qbr-e2e-signing-secret"
@@ -28,12 +27,7 @@ NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    path: Path = tmp_path_factory.mktemp("qbr-e2e") / "demo.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    generate_demo(session_factory=db.session_factory(engine), today=NOW.date(), accounts=20)
-    yield engine
-    engine.dispose()
+    yield from demo_database(tmp_path_factory, "qbr-e2e", today=NOW.date(), accounts=20)
 
 
 @pytest.fixture
