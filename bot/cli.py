@@ -406,7 +406,11 @@ def _print_daily(daily: object) -> None:
     if daily.dry_run:
         console.print("[dim]Dry run: nothing was claimed or posted.[/dim]")
         return
-    for label, counts in (("alerts", daily.counts), ("T-90 QBR drafts", daily.qbr_t90.counts)):
+    for label, counts in (
+        ("alerts", daily.counts),
+        ("T-90 QBR drafts", daily.qbr_t90.counts),
+        ("expansion proposals DM'd", daily.handoffs),
+    ):
         console.print(
             f"{label}: {counts.posted} posted, {counts.retried} retried, "
             f"{counts.already_claimed} already claimed, {counts.failed} failed, "

@@ -139,6 +139,10 @@ class DailyScanReport(BaseModel):
     planned: list[PlannedAlert]
     counts: DeliveryCounts
     qbr_t90: QbrRunReport
+    handoffs: DeliveryCounts = Field(
+        default_factory=DeliveryCounts,
+        description="Expansion proposals the scan found, DM'd to their owners.",
+    )
 
 
 class DigestReport(BaseModel):
@@ -453,6 +457,7 @@ def run_daily_scan(
     for claim in claims:
         _claim_and_deliver(poster, claim, counts)
     qbr = _run_t90(session_factory, poster, settings=settings, config=config, day=day)
+    handoffs = _propose_expansions(poster, config=config, day=day)
     log.info(
         "daily scan %s: %d alerts planned, %d posted, %d retried, %d already claimed",
         day,
@@ -468,7 +473,55 @@ def run_daily_scan(
         planned=[_planned(c) for c in claims],
         counts=counts,
         qbr_t90=qbr,
+        handoffs=handoffs,
     )
+
+
+def _propose_expansions(
+    poster: _Poster | None, *, config: ScoringConfig, day: date
+) -> DeliveryCounts:
+    """New expansion opportunities become hand-off proposals, each DM'd to the account's owner.
+
+    The proposals and their DM claims are written in one transaction, so a crash after it is
+    recovered by ``retry_stale_claims`` like any alert: no proposal without its DM, no DM twice.
+    A dry run proposes nothing.
+    """
+    from bot.handoff_blocks import proposal_card
+    from tools import handoff
+
+    counts = DeliveryCounts()
+    if poster is None:
+        return counts
+    claimed: list[int] = []
+    with poster.sessions() as session:
+        created = handoff.propose_from_scan(session, as_of=day, config=config)
+        for card in handoff.handoff_cards(session, created):
+            if not card.owner_slack_id:
+                continue  # no owner to tell: it waits in /expansion
+            blocks, text = proposal_card(
+                card, note=":mag: The daily scan found a new expansion opportunity in your book."
+            )
+            claim = alerts.AlertClaim(
+                kind=AlertKind.HANDOFF_PROPOSAL,
+                account_id=card.account_id,
+                period=f"handoff-{card.handoff_id}",
+                payload={
+                    "text": text,
+                    "blocks": blocks,
+                    "channel": card.owner_slack_id,
+                    "dm_user": card.owner_slack_id,
+                },
+            )
+            alert_id = alerts.claim_alert(
+                session, claim=claim, claimed_by=poster.worker, now=poster.now
+            )
+            if alert_id is not None:
+                claimed.append(alert_id)
+        session.commit()
+    for alert_id in claimed:
+        counts.claimed += 1
+        poster.deliver(alert_id, counts)
+    return counts
 
 
 # -- QBR drafts on schedule ------------------------------------------------------------------
@@ -706,21 +759,37 @@ def _summary(result: object) -> str:
         counts = getattr(result, "counts", None)
         if isinstance(counts, DeliveryCounts):
             return counts.model_dump_json()
+    if isinstance(result, dict):
+        return ", ".join(f"{k}={v}" for k, v in result.items())
     return type(result).__name__
 
 
 def notion_outbox_job(
     settings: Settings, *, session_factory: SessionFactory, config: ScoringConfig
 ) -> Callable[[datetime], object] | None:
-    """``bot.notion.publish_pending`` as a job, or None when Notion is not configured."""
+    """The Notion retries as one job: queued QBR pages (``bot.notion.publish_pending``) and
+    pending hand-off tasks (``bot.handoff_flow.retry_notion_tasks``); None without Notion."""
+    from bot.deps import Deps
+    from bot.handoff_flow import retry_notion_tasks
+    from bot.handoff_notion import notion_configured
     from bot.notion import make_publisher, publish_pending
 
     publisher = make_publisher(settings)
-    if publisher is None:
+    tasks = notion_configured(settings)
+    if publisher is None and not tasks:
         return None
 
     def publish(now: datetime) -> object:
-        return publish_pending(session_factory, publisher, now=now, config=config)
+        pages = (
+            publish_pending(session_factory, publisher, now=now, config=config) if publisher else []
+        )
+        written = 0
+        if tasks:
+            deps = Deps(
+                settings=settings, sessions=session_factory, clock=lambda: now, config=config
+            )
+            written = retry_notion_tasks(deps)
+        return {"qbr_pages": len(pages), "handoff_tasks": written}
 
     return publish
 

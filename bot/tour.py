@@ -137,10 +137,10 @@ def morning_alerts(
     for call in posts:
         where = "in the thread" if call.params.get("thread_ts") else settings.alerts_channel
         console.print(Panel(render_message(call.blocks, call.text), title=f"csbot · {where}"))
-    drafts = report.qbr_t90.counts.posted
-    if drafts:
+    drafts, proposals = report.qbr_t90.counts.posted, report.handoffs.posted
+    if drafts or proposals:
         console.print(
-            f"[dim]…and {drafts} QBR drafts DM'd to their owners ahead of renewals "
-            "(90 days out).[/dim]"
+            f"[dim]…and, by DM to their owners: {drafts} QBR drafts ahead of renewals (90 days "
+            f"out) and {proposals} expansion proposals to approve or dismiss.[/dim]"
         )
     slack.mark_seen()

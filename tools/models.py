@@ -479,6 +479,7 @@ class AlertKind(StrEnum):
     QBR_QUARTERLY = "qbr_quarterly"
     QBR_T90 = "qbr_t90"
     DIGEST = "digest"
+    HANDOFF_PROPOSAL = "handoff_proposal"
 
 
 class AlertStatus(StrEnum):

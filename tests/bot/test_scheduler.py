@@ -689,3 +689,49 @@ def test_two_schedulers_on_one_postgres_database_post_each_alert_once(
         assert {r.status for r in rows} == {AlertStatus.POSTED.value}
         assert len(session.exec(select(QbrDraft)).all()) == 1
     check.dispose()
+
+
+# -- expansion proposals from the scan -------------------------------------------------------------
+
+
+def test_the_scan_proposes_new_expansion_and_dms_the_owner_once(
+    sessions: db.SessionFactory, fake: FakeSlack, client: WebClient
+) -> None:
+    from tools.models import Contract, HandoffProposal
+
+    with sessions() as session:
+        grow = customer(session, name="Grow")  # 40 active users every day
+        contract = session.exec(select(Contract).where(Contract.account_id == grow.id)).one()
+        contract.seats_purchased = 40  # at its cap for weeks: a seats opportunity
+        session.add(contract)
+        session.commit()
+
+    dry = daily(sessions, None, AS_OF, dry_run=True)
+    assert dry.handoffs.claimed == 0
+    with sessions() as session:
+        assert not session.exec(select(HandoffProposal)).all(), "a dry run proposes nothing"
+
+    first = daily(sessions, client, AS_OF)
+    assert first.handoffs.posted == 1
+    dms = [c for c in fake.calls_to("chat.postMessage") if str(c.params["channel"]).startswith("D")]
+    assert len(dms) == 1
+    assert "Grow" in dms[0].text
+    assert "handoff_approve" in json.dumps(dms[0].blocks), "the owner approves; nothing is sent"
+    with sessions() as session:
+        proposals = session.exec(select(HandoffProposal)).all()
+        assert [(p.kind, p.status, p.source) for p in proposals] == [("seats", "proposed", "scan")]
+
+    fake.reset()
+    second = daily(sessions, client, AS_OF + timedelta(days=1))
+    assert second.handoffs.claimed == 0
+    assert not [c for c in fake.calls_to("chat.postMessage") if c.params["channel"][0] == "D"]
+
+
+def test_the_notion_job_also_retries_handoff_tasks(sessions: db.SessionFactory) -> None:
+    from bot.scheduler import notion_outbox_job
+
+    assert notion_outbox_job(make_settings(), session_factory=sessions, config=CONFIG) is None
+    settings = make_settings(notion_token="ntn_test_token", notion_task_database_id="db-tasks")
+    job = notion_outbox_job(settings, session_factory=sessions, config=CONFIG)
+    assert job is not None, "hand-off tasks alone need the job"
+    assert job(at(AS_OF)) == {"qbr_pages": 0, "handoff_tasks": 0}
