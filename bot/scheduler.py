@@ -420,6 +420,26 @@ def _planned(claim: alerts.AlertClaim) -> PlannedAlert:
     )
 
 
+def _require_client(client: WebClient | None, *, dry_run: bool) -> None:
+    """A job that posts needs a Slack client; a dry run does not."""
+    if client is None and not dry_run:
+        raise ValueError("a scheduled job needs a Slack client unless dry_run is set")
+
+
+def _poster_for(
+    session_factory: SessionFactory,
+    client: WebClient | None,
+    *,
+    now: datetime,
+    dry_run: bool,
+    worker: str | None,
+) -> _Poster | None:
+    """Who posts this run's claims: nobody on a dry run (plans only, claims nothing)."""
+    if dry_run or client is None:
+        return None
+    return _Poster(session_factory, client, worker or default_worker(), now)
+
+
 def run_daily_scan(
     *,
     session_factory: SessionFactory,
@@ -436,15 +456,10 @@ def run_daily_scan(
     First retries what a previous run claimed but never posted. ``dry_run`` scores and plans but
     claims and posts nothing (``client`` may then be None).
     """
-    if client is None and not dry_run:
-        raise ValueError("run_daily_scan needs a Slack client unless dry_run is set")
+    _require_client(client, dry_run=dry_run)
     day = local_day(now, settings)
     scan = _scan(session_factory, day, config)
-    poster = (
-        None
-        if dry_run or client is None
-        else _Poster(session_factory, client, worker or default_worker(), now)
-    )
+    poster = _poster_for(session_factory, client, now=now, dry_run=dry_run, worker=worker)
     counts = DeliveryCounts()
     if poster is not None:
         counts = retry_stale_claims(
@@ -655,17 +670,12 @@ def run_quarterly_qbr(
     worker: str | None = None,
 ) -> QbrRunReport:
     """A QBR draft for every active account for the quarter of ``now``, each DMed to its owner."""
-    if client is None and not dry_run:
-        raise ValueError("run_quarterly_qbr needs a Slack client unless dry_run is set")
+    _require_client(client, dry_run=dry_run)
     day = local_day(now, settings)
     period = alerts.quarter_of(day)
     with session_factory() as session:
         ids = alerts.active_account_ids(session, today=day)
-    poster = (
-        None
-        if dry_run or client is None
-        else _Poster(session_factory, client, worker or default_worker(), now)
-    )
+    poster = _poster_for(session_factory, client, now=now, dry_run=dry_run, worker=worker)
     why = f"quarterly business review for {period}"
     return _qbr_claims(
         session_factory,
@@ -692,8 +702,7 @@ def run_weekly_digest(
     worker: str | None = None,
 ) -> DigestReport:
     """Post the leaders' digest for the ISO week of ``now``, once per week."""
-    if client is None and not dry_run:
-        raise ValueError("run_weekly_digest needs a Slack client unless dry_run is set")
+    _require_client(client, dry_run=dry_run)
     day = local_day(now, settings)
     with session_factory() as session:
         metrics = portfolio_metrics(session, as_of=day, config=config)
@@ -718,11 +727,7 @@ def run_weekly_digest(
             "reason": f"weekly digest {data.week}",
         },
     )
-    poster = (
-        None
-        if dry_run or client is None
-        else _Poster(session_factory, client, worker or default_worker(), now)
-    )
+    poster = _poster_for(session_factory, client, now=now, dry_run=dry_run, worker=worker)
     counts = DeliveryCounts()
     _claim_and_deliver(poster, claim, counts)
     return DigestReport(week=data.week, planned=_planned(claim), counts=counts)
