@@ -28,15 +28,20 @@ from tools.accounts import (
     example_account_names,
     resolve_account,
 )
-from tools.churn import churn_risk_portfolio
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities
-from tools.health import UnknownAccountError, score_portfolio
+from tools.health import UnknownAccountError
 from tools.history import health_history
 from tools.metrics import portfolio_metrics
 from tools.registry import CreatedRecord
 from tools.results import AccountReport, AccountSummary, ExpansionOpportunity, PortfolioMetrics
-from tools.scoring import account_report, account_summaries, at_risk_accounts
+from tools.scoring import (
+    account_report,
+    account_summaries,
+    at_risk_accounts,
+    book_reports,
+    owned_account_ids,
+)
 
 AT_RISK_LIMIT = 200
 HOME_RENEWAL_DAYS = 90
@@ -282,28 +287,10 @@ def _answer_renewals(intent: Intent, deps: Deps) -> Reply:
             if s.renewal_date is not None and start <= s.renewal_date <= end and not s.churned
         ]
         due.sort(key=lambda s: (s.renewal_date or end, -s.arr))
-        reports = light_reports(session, deps, due)
+        ids = [s.account_id for s in due]
+        reports = book_reports(session, as_of=as_of, config=deps.config, account_ids=ids)
     rendered = blocks.renewals_list(reports, as_of=as_of, start=start, end=end)
     return _rendered(rendered)
-
-
-def light_reports(
-    session: Session, deps: Deps, summaries: Sequence[AccountSummary]
-) -> list[AccountReport]:
-    """Reports with health and churn (no Lean or expansion) for many accounts, set-based."""
-    if not summaries:
-        return []
-    as_of = deps.today()
-    ids = [s.account_id for s in summaries]
-    health = score_portfolio(session, as_of=as_of, config=deps.config, account_ids=ids)
-    churn = churn_risk_portfolio(session, as_of=as_of, config=deps.config, health=health)
-    return [
-        AccountReport(
-            account=s, health=health[s.account_id], churn=churn[s.account_id], lean=[], expansion=[]
-        )
-        for s in summaries
-        if s.account_id in health and s.account_id in churn
-    ]
 
 
 def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
@@ -457,9 +444,8 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
     """The App Home of ``user_id``: their book of business and the team view."""
     as_of = deps.today()
     with session_scope(deps.sessions) as session:
-        everyone = account_summaries(session, as_of=as_of).values()
-        mine = [s for s in everyone if s.owner_slack_id == user_id]
-        book = light_reports(session, deps, [s for s in mine if not s.churned])
+        owned = owned_account_ids(session, owner_slack_id=user_id)
+        book = book_reports(session, as_of=as_of, config=deps.config, account_ids=owned)
         # Team view from the daily snapshots: scoring 10k accounts on every Home open is not
         # worth it when the scheduler snapshots them each morning.
         metrics: PortfolioMetrics = portfolio_metrics(session, as_of=as_of, config=deps.config)

@@ -567,6 +567,27 @@ def _reports(
     ]
 
 
+def book_reports(
+    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int]
+) -> list[AccountReport]:
+    """Health and churn of the active accounts among ``account_ids``, in that order, from one
+    extraction: no trends, Lean or expansion (lists and the App Home don't show them)."""
+    ids = list(account_ids)
+    if not ids:
+        return []
+    raw = extract_raw(session, as_of=as_of, config=config, account_ids=ids)
+    health = score_raw(session, raw, config=config, trends=False)
+    active = set(raw.ids[raw.active].tolist())
+    health = {a: h for a, h in health.items() if a in active}
+    risks = churn_from_raw(raw, config=config, health=health)
+    summaries = _summaries_from_raw(session, raw, list(health))
+    return [
+        AccountReport(account=summaries[a], health=health[a], churn=risks[a], lean=[], expansion=[])
+        for a in ids
+        if a in health and a in summaries
+    ]
+
+
 def account_report(
     session: Session, *, account_id: int, as_of: date, config: ScoringConfig
 ) -> AccountReport:
@@ -588,7 +609,8 @@ def account_report(
     return reports[0]
 
 
-def _owned_by(session: Session, owner_slack_id: str) -> list[int]:
+def owned_account_ids(session: Session, *, owner_slack_id: str) -> list[int]:
+    """Ids of the accounts whose CSM owner is ``owner_slack_id``."""
     stmt = select(col(Account.id)).where(col(Account.owner_slack_id) == owner_slack_id)
     return [int(a) for (a,) in session.execute(stmt).all()]
 
@@ -609,7 +631,11 @@ def at_risk_accounts(
     limit: int = 20,
 ) -> list[AccountReport]:
     """Active accounts at medium or high churn risk, ranked (level, score asc, ARR desc)."""
-    scope_ids = None if owner_slack_id is None else _owned_by(session, owner_slack_id)
+    scope_ids = (
+        None
+        if owner_slack_id is None
+        else owned_account_ids(session, owner_slack_id=owner_slack_id)
+    )
     if scope_ids is not None and not scope_ids:
         return []
     raw = extract_raw(session, as_of=as_of, config=config, account_ids=scope_ids)
