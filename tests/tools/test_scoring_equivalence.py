@@ -19,7 +19,7 @@ from tools.demo import generate_demo
 from tools.health import health_score_for
 from tools.lean import lean_findings
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
-from tools.scoring import account_report, scan_portfolio
+from tools.scoring import account_report, book_reports, scan_portfolio
 from tools.scoring_config import load_config
 
 TODAY = date(2026, 6, 30)
@@ -85,3 +85,21 @@ def test_lean_for_one_account_equals_the_portfolio(
             one = lean_findings(s, as_of=TODAY, config=CONFIG, account_ids=[account_id])
             assert one.get(account_id) == everyone.get(account_id)
     assert any(f.kind == "muri" for fs in everyone.values() for f in fs)
+
+
+def test_book_reports_match_the_single_account_report(
+    sessions: SessionFactory, demo: list[int]
+) -> None:
+    with sessions() as session:
+        book = book_reports(session, as_of=TODAY, config=CONFIG, account_ids=demo)
+        assert book, "the demo has active accounts"
+        assert [r.account.account_id for r in book] == [
+            a for a in demo if a in {r.account.account_id for r in book}
+        ], "the caller's order is kept"
+        for light in book[:8]:
+            full = account_report(
+                session, account_id=light.account.account_id, as_of=TODAY, config=CONFIG
+            )
+            assert (light.health.score, light.health.band) == (full.health.score, full.health.band)
+            assert light.churn == full.churn
+            assert light.account == full.account
