@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.common import Measurement
 from bot.agent import Agent, TurnResult
-from bot.fake_anthropic import FakeMessagesAPI
+from bot.harness.fake_anthropic import FakeMessagesAPI
 from tools import db
 from tools.demo import generate_demo
 from tools.scoring_config import load_config

@@ -1,6 +1,9 @@
-"""The local Slack harness: a fake Slack Web API, a signed-request driver and a terminal Slack.
+"""Every fake and the local Slack harness: a fake Slack Web API, a signed-request driver, a
+terminal Slack, and fakes of the Anthropic Messages API (``bot.harness.fake_anthropic``) and the
+Notion API (``bot.harness.fake_notion``).
 
-Used by the tests, the benchmarks, ``csbot chat`` and ``csbot demo``; nothing here talks to Slack.
+Used by the tests, the benchmarks, ``csbot chat`` and ``csbot demo``; nothing here talks to Slack,
+Anthropic or Notion. The Anthropic and Notion fakes are imported from their modules, not here.
 """
 
 from bot.harness.driver import DriverResponse, ServedApp, SlackDriver, serve_app

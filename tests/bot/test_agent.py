@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.agent import SYSTEM_PROMPT, Agent, load_conversation, unavailable_message
-from bot.fake_anthropic import FAKE_API_KEY, FakeMessagesAPI
+from bot.harness.fake_anthropic import FAKE_API_KEY, FakeMessagesAPI
 from tools import db
 from tools.models import Conversation
 from tools.registry import Registry, ToolContext, ToolError, make_tool

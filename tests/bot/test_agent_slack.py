@@ -6,59 +6,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.fake_anthropic import FakeMessagesAPI
-from bot.harness import FakeSlack, SlackDriver, serve_app
-from tests.utils.demo_db import demo_database
-from tools import db
+from bot.harness import FakeSlack, SlackDriver
+from bot.harness.fake_anthropic import FakeMessagesAPI
+from tests.utils.slack_e2e import NOW, driving
 
-SECRET = "agent-e2e-signing-secret"
-TOKEN = "xoxb-agent-e2e"
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 THREAD = "1762070001.000200"
-
-
-@pytest.fixture(scope="module")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    yield from demo_database(tmp_path_factory, "agent-e2e", today=NOW.date(), accounts=20)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
-def claude() -> FakeMessagesAPI:
-    return FakeMessagesAPI()
 
 
 @pytest.fixture
 def driver(fake: FakeSlack, claude: FakeMessagesAPI, demo_engine: Engine) -> Iterator[SlackDriver]:
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=fake.url,
-    )
-    app = create_app(
-        settings,
-        session_factory=db.session_factory(demo_engine),
-        clock=lambda: NOW,
-        client=WebClient(token=TOKEN, base_url=fake.url),
-        anthropic_client=claude.client(),
-    )
-    with serve_app(app) as served:
-        yield SlackDriver(served.url, SECRET, fake=fake)
+    with driving(fake, demo_engine, anthropic_client=claude.client()) as served:
+        yield served
 
 
 def dm(text: str) -> dict[str, Any]:
@@ -122,17 +86,8 @@ def test_claude_down_falls_back_to_the_router(
 
 
 def test_claude_is_not_used_without_a_key(fake: FakeSlack, demo_engine: Engine) -> None:
-    settings = Settings(
-        _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url
-    )
-    app = create_app(
-        settings,
-        session_factory=db.session_factory(demo_engine),
-        clock=lambda: NOW,
-        client=WebClient(token=TOKEN, base_url=fake.url),
-    )
-    with serve_app(app) as served:
-        SlackDriver(served.url, SECRET, fake=fake).event(dm("who is at risk?"))
+    with driving(fake, demo_engine) as served:
+        served.event(dm("who is at risk?"))
         (reply,) = fake.wait_for("chat.postMessage")
     assert reply.blocks
     assert not fake.calls_to("chat.startStream")

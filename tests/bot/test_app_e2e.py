@@ -9,110 +9,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
-from slack_sdk.models.blocks import Block
 from sqlalchemy import Engine
-from sqlmodel import select
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
-from tests.utils.demo_db import demo_database
+from bot.harness import FakeSlack, SlackCall, SlackDriver
+from tests.utils.slack_e2e import (
+    TODAY,
+    account_id,
+    all_text,
+    assert_valid,
+    button_values,
+    driving,
+)
 from tools import db
-from tools.models import Account
 
-SECRET = "e2e-signing-secret"
-TOKEN = "xoxb-e2e-test"
-TODAY = date(2026, 11, 2)
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ACME_OWNER = "U0CSM001"
 
-
-@pytest.fixture(scope="module")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    yield from demo_database(tmp_path_factory, "e2e", today=TODAY, accounts=30)
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-def settings_for(fake: FakeSlack) -> Settings:
-    return Settings(
-        _env_file=None,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=fake.url,
-    )
-
-
-@pytest.fixture(scope="module")
-def driver(fake: FakeSlack, demo_engine: Engine) -> Iterator[SlackDriver]:
-    app = create_app(
-        settings_for(fake),
-        session_factory=db.session_factory(demo_engine),
-        clock=lambda: NOW,
-        client=WebClient(token=TOKEN, base_url=fake.url),
-    )
-    with serve_app(app) as served:
-        yield SlackDriver(served.url, SECRET, fake=fake)
-
-
-@pytest.fixture(autouse=True)
-def clean(fake: FakeSlack) -> None:
-    fake.reset()
-
-
-def account_id(engine: Engine, external_id: str) -> int:
-    with db.session_factory(engine)() as session:
-        account = session.exec(select(Account).where(Account.external_id == external_id)).one()
-        assert account.id is not None
-        return account.id
-
-
-def all_text(call: SlackCall) -> str:
-    """Every string inside the call's blocks, plus its fallback text."""
-    found: list[str] = [call.text]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(call.blocks)
-    return "\n".join(found)
-
-
-def assert_valid(call: SlackCall, max_blocks: int = 50) -> None:
-    assert call.blocks, f"{call.method} carried no blocks"
-    assert len(call.blocks) <= max_blocks
-    for block in call.blocks:
-        parsed = Block.parse(block)
-        assert parsed is not None
-        parsed.to_dict()
-
-
-def button_values(call: SlackCall) -> dict[str, str]:
-    return {
-        e["action_id"]: e.get("value", "")
-        for b in call.blocks
-        for e in ([b["accessory"]] if "accessory" in b else b.get("elements", []))
-        if isinstance(e, dict) and e.get("type") == "button"
-    }
+pytestmark = pytest.mark.usefixtures("fake")  # every test starts from a clean fake Slack
 
 
 def only_response(fake: FakeSlack) -> SlackCall:
@@ -458,14 +374,8 @@ def test_database_failure_gets_a_short_message_not_a_traceback(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
     empty = db.make_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}")  # no tables at all
-    app = create_app(
-        settings_for(fake),
-        session_factory=db.session_factory(empty),
-        clock=lambda: NOW,
-        client=WebClient(token=TOKEN, base_url=fake.url),
-    )
-    with serve_app(app) as served:
-        SlackDriver(served.url, SECRET, fake=fake).command("/health", "acme")
+    with driving(fake, empty) as served:
+        served.command("/health", "acme")
         call = only_response(fake)
     text = all_text(call)
     assert "can't reach the account database" in text

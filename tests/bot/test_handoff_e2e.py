@@ -11,33 +11,34 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
 from notion_client import Client
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.app import create_app
 from bot.config import Settings
 from bot.deps import Deps
 from bot.handoff_flow import retry_notion_tasks
-from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
-from tests.bot.test_app_e2e import all_text, assert_valid, button_values
-from tests.utils.demo_db import demo_database
+from bot.harness import FakeSlack, SlackCall, SlackDriver
+from tests.utils.slack_e2e import (
+    NOW,
+    TODAY,
+    account_id,
+    all_text,
+    assert_valid,
+    button_values,
+    driving,
+    e2e_settings,
+)
 from tools import db, handoff
 from tools.expansion import expansion_opportunities
 from tools.lean import active_contracts
 from tools.models import Account
 from tools.scoring_config import ScoringConfig
 
-SECRET = "handoff-signing-secret"
-TOKEN = "xoxb-handoff-test"
-TODAY = date(2026, 11, 2)
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 SALES = "C0SALES"
 REP = "U0REP001"
 DATABASE = "db-tasks"
@@ -84,28 +85,14 @@ class FakeNotion:
 
 
 @pytest.fixture(scope="module")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    yield from demo_database(tmp_path_factory, "handoff", today=TODAY, accounts=30)
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def notion() -> FakeNotion:
     return FakeNotion()
 
 
 @pytest.fixture(scope="module")
-def settings(fake: FakeSlack) -> Settings:
-    return Settings(
-        _env_file=None,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=fake.url,
+def settings(slack_server: FakeSlack) -> Settings:
+    return e2e_settings(
+        slack_server,
         sales_channel=SALES,
         handoff_approvers="U0CSM001",  # the driver's default user acts as a CS lead
         notion_token="ntn_test_token",
@@ -115,32 +102,17 @@ def settings(fake: FakeSlack) -> Settings:
 
 @pytest.fixture(scope="module")
 def driver(
-    fake: FakeSlack, demo_engine: Engine, notion: FakeNotion, settings: Settings
+    slack_server: FakeSlack, demo_engine: Engine, notion: FakeNotion, settings: Settings
 ) -> Iterator[SlackDriver]:
-    app = create_app(
-        settings,
-        session_factory=db.session_factory(demo_engine),
-        clock=lambda: NOW,
-        client=WebClient(token=TOKEN, base_url=fake.url),
-        notion=notion.client,
-    )
-    with serve_app(app) as served:
-        yield SlackDriver(served.url, SECRET, fake=fake)
+    with driving(slack_server, demo_engine, settings=settings, notion=notion.client) as served:
+        yield served
 
 
 @pytest.fixture(autouse=True)
 def clean(fake: FakeSlack, notion: FakeNotion) -> None:
-    fake.reset()
     notion.pages.clear()
     notion.requests.clear()
     notion.fail_pages = 0
-
-
-def account_id(engine: Engine, external_id: str) -> int:
-    with db.session_factory(engine)() as session:
-        account = session.exec(select(Account).where(Account.external_id == external_id)).one()
-        assert account.id is not None
-        return account.id
 
 
 def opportunity_accounts(engine: Engine) -> list[tuple[int, str]]:

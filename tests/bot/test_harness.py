@@ -35,12 +35,6 @@ TOKEN = "xoxb-harness-test"
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
     return WebClient(token=TOKEN, base_url=fake.url)
 

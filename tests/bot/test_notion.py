@@ -1,4 +1,4 @@
-"""Durable Notion publishing: the real notion-client against bot.fake_notion's limits."""
+"""Durable Notion publishing: the real notion-client against bot.harness.fake_notion's limits."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.fake_notion import FakeNotion
+from bot.harness.fake_notion import FakeNotion
 from bot.notion import (
     NOT_CONFIGURED,
     NotionPublisher,

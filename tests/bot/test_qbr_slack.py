@@ -5,54 +5,21 @@ being unconfigured or down is said plainly; "Discard" discards once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
-import pytest
-from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlmodel import select
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.fake_notion import FakeNotion
-from bot.harness import FakeSlack, SlackCall, SlackDriver, serve_app
-from tests.utils.demo_db import demo_database
+from bot.harness import FakeSlack, SlackCall, SlackDriver
+from bot.harness.fake_notion import FakeNotion
+from tests.utils.slack_e2e import NOW, driving, e2e_settings
 from tools import db
 from tools.models import PublishRequest, QbrDraft
 
-SECRET = "qbr-e2e-signing-secret"
-TOKEN = "xoxb-qbr-e2e"
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    yield from demo_database(tmp_path_factory, "qbr-e2e", today=NOW.date(), accounts=20)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
 
 def serve(fake: FakeSlack, engine: Engine, notion: FakeNotion | None) -> Iterator[SlackDriver]:
-    settings = Settings(
-        _env_file=None,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=fake.url,
-        notion_qbr_database_id=notion.database_id if notion else None,
-    )
-    app = create_app(
-        settings,
-        session_factory=db.session_factory(engine),
-        clock=lambda: NOW,
-        client=WebClient(token=TOKEN, base_url=fake.url),
-        notion=notion.client if notion else None,
-    )
-    with serve_app(app) as served:
-        yield SlackDriver(served.url, SECRET, fake=fake)
+    settings = e2e_settings(fake, notion_qbr_database_id=notion.database_id if notion else None)
+    with driving(fake, engine, settings=settings, notion=notion.client if notion else None) as d:
+        yield d
 
 
 def start_draft(driver: SlackDriver, fake: FakeSlack) -> tuple[SlackCall, SlackCall, str]:

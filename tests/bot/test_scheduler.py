@@ -114,12 +114,6 @@ def portfolio(sessions: db.SessionFactory, *, segment: str = "enterprise") -> in
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
 def client(fake: FakeSlack) -> WebClient:
     return WebClient(token="xoxb-test", base_url=fake.url)
 

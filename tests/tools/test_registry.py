@@ -14,7 +14,7 @@ from pydantic import Field
 from sqlmodel import col, select
 
 from bot.agent import system_blocks
-from bot.fake_anthropic import MIN_CACHEABLE_TOKENS, estimate_tokens
+from bot.harness.fake_anthropic import MIN_CACHEABLE_TOKENS, estimate_tokens
 from tests.utils.agent_book import INJECTION, TODAY, seed_book
 from tools import db
 from tools.agent_tools import default_registry

@@ -86,7 +86,7 @@ class FakeNotion:
         from notion_client import Client
 
         options.setdefault("retry", False)
-        options.setdefault("logger", logging.getLogger("bot.fake_notion.sdk"))
+        options.setdefault("logger", logging.getLogger("bot.harness.fake_notion.sdk"))
         return Client(
             auth=token or self.token, client=httpx.Client(transport=self.transport()), **options
         )
