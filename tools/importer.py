@@ -24,6 +24,8 @@ from sqlmodel import SQLModel
 from tools import models
 from tools.db import SessionFactory, session_scope
 from tools.importer_parse import (
+    INT_MAX,
+    MAX_FIELD_CHARS,
     CellError,
     ErrorLog,
     Parser,
@@ -138,9 +140,14 @@ class Entity:
         return next(c for c in self.columns if c.name == name)
 
 
+MULTILINE_FROM = 1000
+"""Text columns this long or longer (subjects, comments, summaries) may hold line breaks."""
+
+
 def _text(model: type[SQLModel], name: str, *, required: bool = False) -> Column:
     length = cast(Table, model.__table__).c[name].type.length  # type: ignore[attr-defined]
-    return Column(name, text(length or 100_000), required=required)
+    limit = length or MAX_FIELD_CHARS
+    return Column(name, text(limit, multiline=limit >= MULTILINE_FROM), required=required)
 
 
 def _id(model: type[SQLModel], name: str = "external_id") -> Column:
@@ -359,12 +366,18 @@ def _raise_if_errors(log: ErrorLog) -> None:
 
 
 def _find_files(directory: Path, log: ErrorLog) -> tuple[dict[str, Path], list[str]]:
-    if not directory.is_dir():
+    try:
+        paths = sorted(directory.iterdir()) if directory.is_dir() else None
+    except OSError as exc:
+        reason = f"cannot be read ({exc.strerror or exc})"
+        log.add(RowError(str(directory), None, None, None, reason))
+        return {}, []
+    if paths is None:
         log.add(RowError(str(directory), None, None, None, "is not a directory"))
         return {}, []
     found: dict[str, Path] = {}
     ignored: list[str] = []
-    for path in sorted(directory.iterdir()):
+    for path in paths:
         if not path.is_file() or path.suffix not in (".csv", ".jsonl"):
             continue
         if path.stem not in _BY_NAME and path.stem != EVENTS:
@@ -574,6 +587,7 @@ def _aggregate_events(
         event = _parse_event(path.name, line, raw, accounts, log)
         if event is not None:
             _add_event(totals, features_of, *event)
+    _check_totals(path.name, totals, log)
     usage = _Batch(_BY_NAME["usage_daily"], path.name, set(), [])
     usage.present = {"account_id", "day", "active_users", "logins"}
     for (account, when), users in totals.users.items():
@@ -599,14 +613,27 @@ def _aggregate_events(
     return usage, feature_usage, rows
 
 
+def _check_totals(file: str, totals: _EventTotals, log: ErrorLog) -> None:
+    """A day's summed quantities must still fit the database's INTEGER columns."""
+    sums: list[tuple[tuple[Any, ...], int]] = [*totals.logins.items()]
+    sums += totals.feature_events.items()
+    for key, total in sums:
+        if total > INT_MAX:
+            where = " / ".join(str(k) for k in key)
+            reason = f"adds up to {total:,} for {where}, above {INT_MAX:,}"
+            log.add(RowError(file, None, "quantity", None, reason))
+
+
 def _parse_event(
     file: str, line: int, raw: dict[str, Any], accounts: set[str], log: ErrorLog
 ) -> tuple[str, date, str, str | None, int] | None:
     """(account, UTC day, event name, user or None, quantity), or None after logging errors."""
     errors_before = log.total
     account = raw.get("account_id")
-    if is_blank(account) or not isinstance(account, str):
+    if is_blank(account):
         log.add(RowError(file, line, "account_id", None, "is required"))
+    elif not isinstance(account, str):
+        log.add(RowError(file, line, "account_id", show(account), "is not a string"))
     else:
         account = account.strip()
         if account not in accounts:
@@ -622,8 +649,10 @@ def _parse_event(
         else:
             log.add(RowError(file, line, "timestamp", show(value), exc.reason))
     name = raw.get("event")
-    if is_blank(name) or not isinstance(name, str):
+    if is_blank(name):
         log.add(RowError(file, line, "event", None, "is required"))
+    elif not isinstance(name, str):
+        log.add(RowError(file, line, "event", show(name), "is not a string"))
     user = raw.get("user_id")
     user = None if is_blank(user) else str(user).strip()
     raw_quantity = raw.get("quantity")

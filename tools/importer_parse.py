@@ -3,7 +3,9 @@
 Parsers take a raw cell (a CSV string or a JSON value, never blank) and return the typed value,
 or raise ``CellError`` whose reason completes the sentence ``column "arr": "12k" <reason>``.
 Readers stream a CSV or JSONL file as ``(physical line, {column: raw value})`` and report
-structural problems (encoding, header, row width, JSON syntax) to an ``ErrorLog``.
+structural problems (encoding, header, row width, quoting, JSON syntax, oversized fields, deep
+nesting) to an ``ErrorLog``. No input can make them raise: every problem becomes a ``RowError``.
+The limits below are documented in docs/data-format.md.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ _MONEY_RE = re.compile(r"[+-]?\d+(\.\d+)?")
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 MONEY_MAX = Decimal("1e12")
+"""Money amounts are below this (the database stores 12 digits before the point)."""
+INT_MAX = 2_147_483_647
+"""Whole numbers fit the database's INTEGER columns (32-bit on PostgreSQL)."""
+MAX_FIELD_CHARS = 65_536
+"""No field (CSV cell or JSONL value) may be longer than this many characters."""
+MAX_JSON_DEPTH = 8
+"""A JSONL line may nest lists/objects at most this deep (a record is depth 1, a list in it 2)."""
+MAX_LINE_CHARS = 1_048_576
+"""A JSONL line may be at most this long (in characters)."""
+_MAX_DIGITS = 40
+_TOO_LONG = f"is longer than {MAX_FIELD_CHARS:,} characters (the limit for any field)"
+_SHOWN_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -44,14 +58,19 @@ class RowError:
     column: str | None
     value: str | None
     reason: str
+    position: int | None = None
+    """The character on the line where a structural problem starts (1-based), when known."""
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.line is not None and self.position is not None:
+            where += f":{self.position}"
         if self.column is None:
             return f"{where}: {self.reason}"
+        column = show(self.column)
         if self.value is None:
-            return f'{where}: column "{self.column}" {self.reason}'
-        return f'{where}: column "{self.column}": "{self.value}" {self.reason}'
+            return f'{where}: column "{column}" {self.reason}'
+        return f'{where}: column "{column}": "{self.value}" {self.reason}'
 
 
 class CellError(ValueError):
@@ -82,28 +101,48 @@ def is_blank(raw: Any) -> bool:
 
 
 def show(raw: Any) -> str:
-    """A raw cell as it should appear in an error message."""
-    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """A raw cell as it should appear in an error message: short, control characters escaped."""
+    text = raw if isinstance(raw, str) else _dump(raw)
+    if len(text) > _SHOWN_CHARS:
+        text = text[: _SHOWN_CHARS - 3] + "..."
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
+def _dump(raw: Any) -> str:
+    try:
+        return json.dumps(raw, default=str)
+    except (ValueError, RecursionError):  # huge integers, cycles: never fail to show a value
+        return f"<{type(raw).__name__}>"
 
 
 # --- parsers ---------------------------------------------------------------------------------
 
 
-def text(max_length: int) -> Parser:
-    """A string of at most ``max_length`` characters (surrounding spaces removed)."""
+def text(max_length: int, *, multiline: bool = False) -> Parser:
+    """A string of at most ``max_length`` characters (surrounding spaces removed); line breaks
+    only where ``multiline`` (free text such as ticket subjects and comments)."""
 
     def parse(raw: Any) -> str:
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise CellError("is not a string")
-        value = raw.strip() if isinstance(raw, str) else str(raw)
+        value = raw.strip() if isinstance(raw, str) else _number_text(raw)
         if "\x00" in value:
             raise CellError("contains a NUL character")
+        if not multiline and ("\n" in value or "\r" in value):
+            raise CellError(
+                "contains a line break (not allowed in this column; is a quote left open?)"
+            )
         if len(value) > max_length:
             raise CellError(f"is longer than {max_length} characters")
         return value
 
     return parse
+
+
+def _number_text(raw: int | float) -> str:
+    if isinstance(raw, int) and abs(raw) >= 10**_MAX_DIGITS:
+        raise CellError(f"is a number with more than {_MAX_DIGITS} digits")
+    return str(raw)
 
 
 def _check_range(value: float | int, minimum: float | None, maximum: float | None) -> None:
@@ -113,18 +152,27 @@ def _check_range(value: float | int, minimum: float | None, maximum: float | Non
         raise CellError(f"is above the maximum {maximum:g}")
 
 
-def integer(*, minimum: int | None = None, maximum: int | None = None) -> Parser:
-    """A whole number, optionally bounded."""
+def integer(*, minimum: int = -INT_MAX - 1, maximum: int = INT_MAX) -> Parser:
+    """A whole number within ``minimum``..``maximum`` (by default what an INTEGER column holds)."""
 
     def parse(raw: Any) -> int:
         if isinstance(raw, bool):
             raise CellError("is not a whole number")
         valid_text = isinstance(raw, str) and _INT_RE.fullmatch(raw.strip())
-        valid_number = isinstance(raw, int | float) and float(raw).is_integer()
+        valid_number = isinstance(raw, int) or (
+            isinstance(raw, float) and math.isfinite(raw) and raw.is_integer()
+        )
         if not (valid_text or valid_number):
             raise CellError("is not a whole number")
+        if isinstance(raw, str) and len(raw.strip()) > _MAX_DIGITS:
+            raise CellError(f"has more than {_MAX_DIGITS} digits (range {minimum} to {maximum})")
         value = int(raw)
-        _check_range(value, minimum, maximum)
+        if value < 0 <= minimum:
+            raise CellError(f"is negative (must be {minimum} or more)")
+        if value < minimum:
+            raise CellError(f"is below the minimum {minimum}")
+        if value > maximum:
+            raise CellError(f"is above the maximum {maximum}")
         return value
 
     return parse
@@ -149,21 +197,26 @@ def number(*, minimum: float | None = None, maximum: float | None = None) -> Par
 
 
 def money(raw: Any) -> Decimal:
-    """An amount with at most 2 decimal places, parsed to ``Decimal`` (no currency sign)."""
+    """A non-negative amount below MONEY_MAX with at most 2 decimal places, parsed to
+    ``Decimal`` (no currency sign)."""
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise CellError("is not a number")
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise CellError("is not a finite number")
     candidate = raw.strip() if isinstance(raw, str) else repr(raw)
-    if not _MONEY_RE.fullmatch(candidate):
+    if isinstance(raw, str) and not _MONEY_RE.fullmatch(candidate):
         raise CellError("is not a number")
     try:
         value = Decimal(candidate)
     except InvalidOperation:  # pragma: no cover - the regex already rules this out
         raise CellError("is not a number") from None
+    if value < 0:
+        raise CellError("is negative (amounts must be 0 or more)")
+    if value >= MONEY_MAX:
+        raise CellError(f"is too large (at most {MONEY_MAX - Decimal('0.01'):,})")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and value != value.quantize(Decimal("0.01")):
         raise CellError("has more than 2 decimal places")
-    if abs(value) >= MONEY_MAX:
-        raise CellError("is too large")
     return value.quantize(Decimal("0.01"))
 
 
@@ -201,7 +254,10 @@ def timestamp(raw: Any) -> datetime:
         raise CellError("is not a valid timestamp (e.g. 2024-05-01T09:30:00Z)") from None
     if parsed.utcoffset() is None:
         raise CellError("has no UTC offset (add Z or +HH:MM)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise CellError("is out of range (years 0001 to 9999 in UTC)") from None
 
 
 def choice(enum: type[StrEnum]) -> Parser:
@@ -234,9 +290,14 @@ def string_list(raw: Any) -> list[str]:
 def _decoded_lines(path: Path, log: ErrorLog, progress: ProgressCallback | None) -> Iterator[str]:
     """The file's lines as text; bytes that are not UTF-8 are reported and replaced."""
     name = path.name
-    total = path.stat().st_size
+    try:
+        total = path.stat().st_size
+        handle = path.open("rb")
+    except OSError as exc:
+        log.add(RowError(name, None, None, None, f"cannot be read ({exc.strerror or exc})"))
+        return
     done = 0
-    with path.open("rb") as handle:
+    with handle:
         for number, raw in enumerate(handle, start=1):
             done += len(raw)
             try:
@@ -293,25 +354,104 @@ def _csv_records(
     progress: ProgressCallback | None,
 ) -> RecordSource:
     name = path.name
-    reader = csv.reader(_decoded_lines(path, log, progress))
+    feed = _LineFeed(_decoded_lines(path, log, progress))
+    csv.field_size_limit(_CSV_FIELD_LIMIT)  # our own, documented limit is checked per cell
+    reader = csv.reader(feed, strict=True)
     header: list[str] | None = None
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            header = [cell.strip() for cell in row]
-            break
     source = RecordSource(path, set(), iter(()))
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                header = [cell.strip() for cell in row]
+                break
+            feed.start_row()
+    except csv.Error as exc:
+        log.add(_quote_error(name, feed, None, exc))
+        return source
     if header is None:
         log.add(RowError(name, 1, None, None, "file is empty (expected a header row)"))
         return source
     header_line = reader.line_num
     problems = _header_problems(header, columns, required)
+    problems += [
+        (c, f"is longer than {MAX_FIELD_CHARS:,} characters")
+        for c in header
+        if len(c) > MAX_FIELD_CHARS
+    ]
     for column, reason in problems:
         log.add(RowError(name, header_line, column, None, reason))
     if problems:
         return source
     source.present = set(header)
-    source.rows = _csv_rows(name, reader, header, log)
+    source.rows = _csv_rows(name, reader, feed, header, log)
     return source
+
+
+_CSV_FIELD_LIMIT = 2**31 - 1  # lines are read whole anyway; MAX_FIELD_CHARS is the real limit
+
+
+class _LineFeed:
+    """Feeds lines to ``csv.reader`` and keeps the lines of the row being read."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.row_lines: list[str] = []
+        self.line_number = 0
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.line_number += 1
+        self.row_lines.append(line)
+        return line
+
+    def start_row(self) -> None:
+        self.row_lines.clear()
+
+
+def _open_quote(text: str) -> tuple[int, int] | None:
+    """(field index, offset in ``text``) of the last quoted field opened in ``text``."""
+    field_index, opened, quoted, i = 0, None, False, 0
+    at_field_start = True
+    while i < len(text):
+        char = text[i]
+        if quoted:
+            if char == '"' and text[i + 1 : i + 2] == '"':
+                i += 1
+            elif char == '"':
+                quoted = False
+        elif char == '"' and at_field_start:
+            quoted, opened = True, (field_index, i)
+        elif char == ",":
+            field_index += 1
+            at_field_start = True
+            i += 1
+            continue
+        at_field_start = False
+        i += 1
+    return opened
+
+
+def _quote_error(name: str, feed: _LineFeed, header: list[str] | None, exc: csv.Error) -> RowError:
+    """A ``csv.Error`` (strict quoting) as a RowError at the quote that opened the bad field."""
+    start_line = feed.line_number - len(feed.row_lines) + 1
+    found = _open_quote("".join(feed.row_lines))
+    if found is None:
+        return RowError(
+            name, start_line, None, None, f"is not valid CSV ({exc}); nothing after it was read"
+        )
+    index, offset = found
+    before = "".join(feed.row_lines)[:offset]
+    line = start_line + before.count("\n")
+    position = offset - (before.rfind("\n") + 1) + 1
+    column = header[index] if header is not None and index < len(header) else f"#{index + 1}"
+    if "unexpected end of data" in str(exc):
+        reason = "opens a quote that is never closed"
+    else:
+        reason = f"has a quoted value followed by more text ({exc}); double a quote inside quotes"
+    return RowError(name, line, column, None, reason + "; nothing after it was read", position)
 
 
 def _header_problems(
@@ -334,23 +474,52 @@ def _header_problems(
 
 
 def _csv_rows(
-    name: str, reader: Any, header: list[str], log: ErrorLog
+    name: str, reader: Any, feed: _LineFeed, header: list[str], log: ErrorLog
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     width = len(header)
     last_line = reader.line_num
-    for row in reader:
+    while True:
+        feed.start_row()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            log.add(_quote_error(name, feed, header, exc))
+            return  # after a quoting error the rest of the file cannot be split reliably
         line = last_line + 1  # a quoted field may span lines: report where the row starts
         last_line = reader.line_num
-        if len(row) == width:
-            yield line, dict(zip(header, row, strict=True))
-        elif not any(cell.strip() for cell in row):
+        if not any(cell.strip() for cell in row):
             continue
-        else:
+        if len(row) != width:
+            spans = (
+                f" (the row runs on to line {last_line}: is a quote left open?)"
+                if last_line > line
+                else ""
+            )
             log.add(
                 RowError(
-                    name, line, None, None, f"has {len(row)} values but the header has {width}"
+                    name,
+                    line,
+                    None,
+                    None,
+                    f"has {len(row)} values but the header has {width}{spans}",
                 )
             )
+            continue
+        oversized = [c for c, cell in zip(header, row, strict=True) if len(cell) > MAX_FIELD_CHARS]
+        for column in oversized:
+            log.add(
+                RowError(
+                    name,
+                    line,
+                    column,
+                    None,
+                    f"is longer than {MAX_FIELD_CHARS:,} characters (the limit for any field)",
+                )
+            )
+        if not oversized:
+            yield line, dict(zip(header, row, strict=True))
 
 
 def _jsonl_records(
@@ -375,13 +544,8 @@ def _jsonl_rows(
         if not text_line.strip():
             continue
         empty = False
-        try:
-            record = json.loads(text_line)
-        except json.JSONDecodeError as exc:
-            log.add(RowError(name, line, None, None, f"is not valid JSON ({exc.msg})"))
-            continue
-        if not isinstance(record, dict):
-            log.add(RowError(name, line, None, None, "is not a JSON object"))
+        record = _json_record(name, line, text_line, log)
+        if record is None:
             continue
         unknown = record.keys() - set(columns)
         for key in sorted(unknown - reported):
@@ -393,3 +557,64 @@ def _jsonl_rows(
         yield line, record
     if empty:
         log.add(RowError(name, 1, None, None, "file is empty"))
+
+
+def _too_deep(text: str) -> int | None:
+    """The offset of the first bracket nested deeper than MAX_JSON_DEPTH, if any."""
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return None
+    depth, in_string, escaped = 0, False, False
+    for offset, char in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return offset
+        elif char in "]}":
+            depth -= 1
+    return None
+
+
+def _json_record(name: str, line: int, text_line: str, log: ErrorLog) -> dict[str, Any] | None:
+    """One JSONL line as a record, or None after logging why it is not one."""
+    if len(text_line) > MAX_LINE_CHARS:
+        reason = f"is longer than {MAX_LINE_CHARS:,} characters (the limit for a JSONL line)"
+        log.add(RowError(name, line, None, None, reason))
+        return None
+    deep = _too_deep(text_line)
+    if deep is not None:
+        reason = f"nests lists/objects deeper than {MAX_JSON_DEPTH} levels"
+        log.add(RowError(name, line, None, None, reason, deep + 1))
+        return None
+    try:
+        record = json.loads(text_line)
+    except json.JSONDecodeError as exc:
+        reason = f"is not valid JSON ({exc.msg})"
+        log.add(RowError(name, line, None, None, reason, exc.colno))
+        return None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer with thousands of digits
+        log.add(RowError(name, line, None, None, f"is not valid JSON ({exc})"))
+        return None
+    if not isinstance(record, dict):
+        log.add(RowError(name, line, None, None, "is not a JSON object"))
+        return None
+    oversized = [k for k, v in record.items() if _json_chars(v) > MAX_FIELD_CHARS]
+    for key in oversized:
+        log.add(RowError(name, line, key, None, _TOO_LONG))
+    return None if oversized else record
+
+
+def _json_chars(value: Any) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | dict):
+        return len(_dump(value))
+    return 0

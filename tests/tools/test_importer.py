@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 from sqlmodel import select as model_select
 from typer.testing import CliRunner
 
 from bot.cli import app
+from tests.utils.import_files import dump, write
 from tools import db, models
 from tools.importer import (
     EntityCounts,
@@ -32,18 +32,6 @@ CONTRACTS_HEADER = (
 )
 
 
-def write(directory: Path, files: Mapping[str, str | bytes]) -> Path:
-    """Write ``{file name: content}`` into ``directory`` and return it."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = directory / name
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return directory
-
-
 def run_import(sessions: db.SessionFactory, directory: Path) -> ImportReport:
     return import_directory(sessions=sessions, directory=directory)
 
@@ -53,15 +41,6 @@ def import_errors(sessions: db.SessionFactory, directory: Path) -> list[str]:
     with pytest.raises(ImportValidationError) as caught:
         run_import(sessions, directory)
     return [str(e) for e in caught.value.errors]
-
-
-def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every imported table, ordered by id."""
-    with engine.connect() as conn:
-        return {
-            name: [tuple(row) for row in conn.execute(select(model).order_by(model.id))]  # type: ignore[attr-defined]
-            for name, model in models.IMPORTED_TABLES.items()
-        }
 
 
 def count_rows(engine: Engine, model: type[SQLModel]) -> int:
@@ -429,8 +408,9 @@ def test_cross_column_and_range_rules(sessions: db.SessionFactory, tmp_path: Pat
     ]
     assert 'nps.jsonl:2: column "score": "11" is above the maximum 10' in errors
     assert any(e.startswith('nps.jsonl:3: column "colour" is not a known column') for e in errors)
-    assert "nps.jsonl:4: is not valid JSON (Expecting property name enclosed in double quotes)" in (
-        errors
+    assert (
+        "nps.jsonl:4:2: is not valid JSON (Expecting property name enclosed in double quotes)"
+        in (errors)
     )
 
 
