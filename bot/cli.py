@@ -316,7 +316,8 @@ def scan(
 
     from rich.table import Table
 
-    from bot.scheduler import DailyScanReport, run_daily_scan, scheduler_client
+    from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
+    from bot.jobs.delivery import scheduler_client
     from tools.scoring import at_risk_accounts, scan_portfolio
 
     ctx = open_context(database_url_from(database))
@@ -389,7 +390,7 @@ def _print_daily(daily: object) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from bot.scheduler import DailyScanReport
+    from bot.jobs.daily_scan import DailyScanReport
 
     assert isinstance(daily, DailyScanReport)
     planned = [*daily.planned, *daily.qbr_t90.planned]
@@ -420,14 +421,15 @@ def _print_daily(daily: object) -> None:
 
 @app.command("jobs")
 def jobs() -> None:
-    """List the scheduled jobs that `csbot serve` runs, with their next run times."""
+    """List every scheduled job that `csbot serve` runs, with its schedule and next run."""
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from rich.table import Table
     from rich.text import Text
 
-    from bot.scheduler import build_scheduler, next_runs, scheduler_client
+    from bot.jobs.delivery import scheduler_client
+    from bot.jobs.schedule import SCHEDULE, build_scheduler, next_runs
 
     settings = Settings()
     config = scoring_config(settings)
@@ -440,12 +442,18 @@ def jobs() -> None:
         config=config,
     )
     tz = ZoneInfo(settings.timezone)
-    table = Table("job", "schedule", "next run", title=f"Scheduled jobs ({settings.timezone})")
-    for job_id, when in next_runs(scheduler, datetime.now(tz)):
-        job = scheduler.get_job(job_id)
-        trigger = str(job.trigger) if job is not None else ""
+    runs = dict(next_runs(scheduler, datetime.now(tz)))
+    table = Table(
+        "job", "what", "schedule", "next run", title=f"Scheduled jobs ({settings.timezone})"
+    )
+    for row in SCHEDULE:
+        job = scheduler.get_job(row.id)
+        if job is None:
+            table.add_row(Text(row.id), Text(row.what), Text(row.off_when or "off"), Text("-"))
+            continue
+        when = runs.get(row.id)
         when_text = when.astimezone(tz).isoformat() if when else "never"
-        table.add_row(Text(job_id), Text(trigger), Text(when_text))
+        table.add_row(Text(row.id), Text(row.what), Text(str(job.trigger)), Text(when_text))
     console.print(table)
 
 

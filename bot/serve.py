@@ -12,7 +12,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.app import SlackSetupError, create_app
 from bot.config import Settings
 from bot.harness.http import EVENTS_PATH, make_server
-from bot.scheduler import scheduler_client, start_scheduler
+from bot.jobs.delivery import scheduler_client
+from bot.jobs.schedule import start_scheduler
 from tools.db import SessionFactory
 from tools.scoring_config import load_config
 

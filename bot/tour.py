@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.harness.terminal import TerminalSlack, render_message
-from bot.scheduler import run_daily_scan
+from bot.jobs.daily_scan import run_daily_scan
 from tools.db import SessionFactory, session_scope
 from tools.models import HealthSnapshot
 from tools.scoring import backfill_snapshots, scan_portfolio

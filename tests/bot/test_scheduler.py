@@ -21,17 +21,17 @@ from typer.testing import CliRunner
 from bot.alert_blocks import ACTION_QBR_CONTINUE
 from bot.config import Settings
 from bot.harness.fake_slack import FakeSlack, SlackCall
-from bot.scheduler import (
+from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
+from bot.jobs.digest import run_weekly_digest
+from bot.jobs.qbr_drafts import run_quarterly_qbr
+from bot.jobs.schedule import (
     JOB_DAILY_SCAN,
     JOB_QUARTERLY_QBR,
     JOB_WEEKLY_DIGEST,
-    DailyScanReport,
+    SCHEDULE,
     build_scheduler,
     guard_job,
     next_runs,
-    run_daily_scan,
-    run_quarterly_qbr,
-    run_weekly_digest,
 )
 from tests.utils.factories import (
     add_usage,
@@ -523,7 +523,7 @@ def test_a_failing_job_is_logged_with_context_and_never_raises(
         raise RuntimeError("database is down")
 
     job = guard_job("daily_scan", broken, lambda: datetime(2026, 3, 2, 7, tzinfo=UTC))
-    with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="bot.jobs.schedule"):
         job()
 
     assert "scheduled job daily_scan failed (now=2026-03-02T07:00:00+00:00)" in caplog.text
@@ -585,8 +585,9 @@ def test_cli_jobs_lists_next_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Any
     result = CliRunner().invoke(app, ["jobs"])
 
     assert result.exit_code == 0, result.output
-    for job_id in (JOB_DAILY_SCAN, JOB_WEEKLY_DIGEST, JOB_QUARTERLY_QBR):
-        assert job_id in result.output
+    for row in SCHEDULE:  # every job of the table, including the ones that are off
+        assert row.id in result.output
+    assert "Notion is not configured" in result.output
 
 
 # -- two schedulers, one PostgreSQL database -------------------------------------------------
@@ -722,7 +723,7 @@ def test_the_scan_proposes_new_expansion_and_dms_the_owner_once(
 
 
 def test_the_notion_job_also_retries_handoff_tasks(sessions: db.SessionFactory) -> None:
-    from bot.scheduler import notion_outbox_job
+    from bot.jobs.notion_outbox import notion_outbox_job
 
     assert notion_outbox_job(make_settings(), session_factory=sessions, config=CONFIG) is None
     settings = make_settings(notion_token="ntn_test_token", notion_task_database_id="db-tasks")

@@ -1,0 +1,259 @@
+"""The delivery ledger: every scheduled message is claimed under a unique key before it is sent.
+
+The database is the arbiter (several schedulers may run): a message is a row in ``alert`` with a
+unique ``key`` (kind, account, period). A job *claims* the key (``INSERT ... ON CONFLICT DO
+NOTHING``) and commits before it posts anything; only the caller whose insert won posts. The row
+keeps the rendered payload, so a crash between claim and post is repaired by the next run, which
+takes over the stale claim (a conditional ``UPDATE``) and, before posting again, asks Slack
+whether the first attempt landed after all (``bot.jobs.delivery`` reconciles by the key carried
+in the message metadata). Marking a claim posted is conditional too (``WHERE status =
+'claimed'``), so nothing is posted or counted twice.
+
+Churn alerts, QBR DMs, expansion-proposal DMs, the digest and the book messages all go through
+this one ledger; no Slack here (``bot.jobs.delivery`` posts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col
+
+from tools.models import Alert, AlertKind, AlertStatus
+
+LEASE = timedelta(minutes=10)
+"""A claim younger than this belongs to the job that made it (it may be posting right now)."""
+RETRY_WINDOW = timedelta(days=3)
+"""Claims older than this are not retried any more: they are marked failed ("expired")."""
+MAX_ATTEMPTS = 5
+
+# -- keys -----------------------------------------------------------------------------------------
+
+
+def alert_key(kind: AlertKind, account_id: int | None, period: str) -> str:
+    """The unique key of an alert: ``kind:account:period`` (``-`` for portfolio-wide alerts)."""
+    account = "-" if account_id is None else str(account_id)
+    return f"{kind.value}:{account}:{period}"[:255]
+
+
+# -- claiming --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    """What to claim: the key's parts, the payload to post and the churn state alerted."""
+
+    kind: AlertKind
+    account_id: int | None
+    period: str
+    payload: dict[str, Any]
+    level: str | None = None
+    band: str | None = None
+    score: float | None = None
+    triggers: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The claim's unique key."""
+        return alert_key(self.kind, self.account_id, self.period)
+
+
+def _alert_table() -> Table:
+    table = Alert.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, Table)
+    return table
+
+
+def claim_alert(
+    session: Session, *, claim: AlertClaim, claimed_by: str, now: datetime
+) -> int | None:
+    """Insert the alert unless its key exists: its id when this caller won, else None.
+
+    Does not commit: the caller commits (with anything that must happen atomically with the
+    claim, such as storing a QBR draft) before posting.
+    """
+    values = {
+        "key": claim.key,
+        "kind": claim.kind.value,
+        "account_id": claim.account_id,
+        "period": claim.period[:128],
+        "status": AlertStatus.CLAIMED.value,
+        "level": claim.level,
+        "band": claim.band,
+        "score": claim.score,
+        "triggers": list(claim.triggers),
+        "payload": claim.payload,
+        "claimed_by": claimed_by[:128],
+        "claimed_at": now,
+        "attempts": 1,
+    }
+    table = _alert_table()
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = pg_insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])
+        row = session.execute(stmt.returning(table.c.id)).first()
+    elif dialect == "sqlite":
+        lite = sqlite_insert(table).values(values).on_conflict_do_nothing(index_elements=["key"])
+        row = session.execute(lite.returning(table.c.id)).first()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"claim_alert does not support the {dialect} dialect")
+    return None if row is None else int(row[0])
+
+
+def set_payload(session: Session, *, alert_id: int, payload: dict[str, Any]) -> None:
+    """Replace the payload of a claimed alert (e.g. once the QBR draft it announces exists)."""
+    session.execute(
+        update(Alert)
+        .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.CLAIMED.value)
+        .values(payload=payload)
+    )
+
+
+def stale_claims(
+    session: Session,
+    *,
+    now: datetime,
+    kinds: Iterable[AlertKind] = tuple(AlertKind),
+    lease: timedelta = LEASE,
+    window: timedelta = RETRY_WINDOW,
+) -> list[Alert]:
+    """Claimed-but-unposted alerts whose lease expired (a crash or a failed post), oldest first."""
+    stmt = (
+        select(Alert)
+        .where(
+            col(Alert.status) == AlertStatus.CLAIMED.value,
+            col(Alert.kind).in_([k.value for k in kinds]),
+            col(Alert.claimed_at) < now - lease,
+            col(Alert.claimed_at) >= now - window,
+        )
+        .order_by(col(Alert.claimed_at), col(Alert.id))
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def expire_claims(session: Session, *, now: datetime, window: timedelta = RETRY_WINDOW) -> int:
+    """Mark claims older than ``window`` failed (too late to be news); returns how many. Commits."""
+    result = session.execute(
+        update(Alert)
+        .where(
+            col(Alert.status) == AlertStatus.CLAIMED.value,
+            col(Alert.claimed_at) < now - window,
+        )
+        .values(status=AlertStatus.FAILED.value, last_error="expired before it could be posted")
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def take_over(
+    session: Session, *, alert_id: int, claimed_by: str, now: datetime, lease: timedelta = LEASE
+) -> bool:
+    """Take over a stale claim; True when this caller now owns it. Commits."""
+    result = session.execute(
+        update(Alert)
+        .where(
+            col(Alert.id) == alert_id,
+            col(Alert.status) == AlertStatus.CLAIMED.value,
+            col(Alert.claimed_at) < now - lease,
+        )
+        .values(claimed_by=claimed_by[:128], claimed_at=now, attempts=col(Alert.attempts) + 1)
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def record_message(
+    session: Session, *, alert_id: int, channel: str, ts: str, reply: bool = False
+) -> None:
+    """Remember a posted message (or its thread reply) so a retry never posts it again. Commits."""
+    values: dict[str, Any] = {"reply_ts": ts} if reply else {"channel": channel, "message_ts": ts}
+    session.execute(
+        update(Alert)
+        .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.CLAIMED.value)
+        .values(**values)
+    )
+    session.commit()
+
+
+def mark_posted(session: Session, *, alert_id: int, claimed_by: str, now: datetime) -> bool:
+    """Mark the claim posted; False when it was not ours any more. Commits."""
+    result = session.execute(
+        update(Alert)
+        .where(
+            col(Alert.id) == alert_id,
+            col(Alert.status) == AlertStatus.CLAIMED.value,
+            col(Alert.claimed_by) == claimed_by[:128],
+        )
+        .values(status=AlertStatus.POSTED.value, posted_at=now, last_error=None)
+    )
+    session.commit()
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def record_failure(
+    session: Session,
+    *,
+    alert_id: int,
+    error: str,
+    permanent: bool,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> str:
+    """Note a failed post: ``failed`` when permanent or out of attempts, else stays claimed.
+
+    Returns the new status. Commits.
+    """
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.status != AlertStatus.CLAIMED.value:
+        return alert.status if alert is not None else AlertStatus.FAILED.value
+    give_up = permanent or alert.attempts >= max_attempts
+    status = AlertStatus.FAILED if give_up else AlertStatus.CLAIMED
+    session.execute(
+        update(Alert)
+        .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.CLAIMED.value)
+        .values(status=status.value, last_error=error[:1000])
+    )
+    session.commit()
+    return status.value
+
+
+def latest_alerts(
+    session: Session,
+    *,
+    kind: AlertKind,
+    account_ids: Sequence[int] | None = None,
+    statuses: Iterable[AlertStatus] = tuple(AlertStatus),
+) -> dict[int, Alert]:
+    """The newest alert of ``kind`` per account, among those with one of ``statuses``."""
+    newest = (
+        select(func.max(col(Alert.id)))
+        .where(
+            col(Alert.kind) == kind.value,
+            col(Alert.account_id).is_not(None),
+            col(Alert.status).in_([s.value for s in statuses]),
+        )
+        .group_by(col(Alert.account_id))
+    )
+    if account_ids is not None:
+        newest = newest.where(col(Alert.account_id).in_(sorted(set(account_ids))))
+    stmt = select(Alert).where(col(Alert.id).in_(newest.scalar_subquery()))
+    return {int(a.account_id): a for a in session.execute(stmt).scalars() if a.account_id}
+
+
+def channel_id_for(session: Session, channel: str, *, recent: int = 200) -> str | None:
+    """The conversation id a recent post to ``channel`` (say ``#cs-alerts``) landed in, if any."""
+    stmt = (
+        select(Alert)
+        .where(col(Alert.status) == AlertStatus.POSTED.value, col(Alert.channel).is_not(None))
+        .order_by(col(Alert.id).desc())
+        .limit(recent)
+    )
+    for alert in session.execute(stmt).scalars():
+        if alert.payload.get("channel") == channel and not alert.payload.get("dm_user"):
+            return str(alert.channel)
+    return None
