@@ -15,6 +15,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from bot.config import Settings
+from bot.mcp.cli import mcp_command
 from tools import db
 
 if TYPE_CHECKING:
@@ -495,6 +496,9 @@ def serve(
     except SlackSetupError as exc:
         err_console.print(f"[red]Cannot start the Slack app:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+
+
+app.command("mcp")(mcp_command)
 
 
 @app.command("demo")

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     anthropic_model: str = Field(default="claude-sonnet-5-5", description="Claude model id.")
 
     notion_token: SecretStr | None = Field(default=None, description="Notion integration token.")
+    mcp_token: SecretStr | None = Field(
+        default=None, description="Bearer token for `csbot mcp --http` (24+ characters)."
+    )
     notion_qbr_database_id: str | None = Field(default=None, description="Notion QBR database.")
     notion_task_database_id: str | None = Field(default=None, description="Notion task database.")
 
@@ -120,6 +123,7 @@ class Settings(BaseSettings):
         "slack_client_secret",
         "anthropic_api_key",
         "notion_token",
+        "mcp_token",
     )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:

@@ -1,0 +1,1 @@
+"""``csbot mcp``: the agent's tool registry served over the Model Context Protocol."""
