@@ -13,7 +13,10 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.console import Console
 from sqlalchemy import Engine
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
+from bot import cli_errors
 from bot.config import Settings
 from bot.mcp.cli import mcp_command
 from tools import db
@@ -21,7 +24,31 @@ from tools import db
 if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
 
+console = Console()
+err_console = Console(stderr=True)
+
+
+class FriendlyErrors(TyperGroup):
+    """Every command's unexpected error becomes one to three lines and exit code 1 (what failed,
+    the likely cause, what to do); ``--debug`` or LOG_LEVEL=DEBUG shows the traceback instead."""
+
+    def invoke(self, ctx: Any) -> Any:  # a typer (click) Context
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug") or cli_errors.debug_requested():
+                raise
+            problem = cli_errors.describe(exc)
+            for number, line in enumerate(problem.lines()):
+                style = "bold red" if number == 0 else ""
+                err_console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=FriendlyErrors,
     help=(
         "cs-copilot: a Customer Success copilot for Slack.\n\n"
         "Start with `csbot demo` (SQLite + a generated portfolio, no accounts needed), or "
@@ -30,11 +57,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _main(
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the full traceback of an error (LOG_LEVEL=DEBUG does too)."
+        ),
+    ] = False,
+) -> None:
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 @dataclass
@@ -56,14 +95,14 @@ class Context:
 
 
 def scoring_config(settings: Settings) -> ScoringConfig:
-    """Load the scoring config, or print why it is invalid and exit with status 2."""
+    """Load the scoring config, or print why it is invalid and exit with status 1."""
     from tools.scoring_config import ConfigError, load_config
 
     try:
         return load_config(settings.scoring_config)
     except ConfigError as exc:
         err_console.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
 
 
 def configure_logging(level: str) -> None:
@@ -79,6 +118,7 @@ def open_context(database_url: str | None = None) -> Context:
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
     configure_logging(settings.log_level)
+    cli_errors.remember_database(settings.database_url)
     engine = db.make_engine(settings.database_url)
     db.upgrade(engine)
     return Context(settings=settings, engine=engine, sessions=db.session_factory(engine))
@@ -102,6 +142,7 @@ def db_upgrade(database: DbOption = None) -> None:
     """Create or upgrade the schema to the newest revision."""
     settings = Settings()
     url = database_url_from(database) or settings.database_url
+    cli_errors.remember_database(url)
     engine = db.make_engine(url)
     applied = db.upgrade(engine)
     state = "upgraded to" if applied else "already at"
@@ -112,7 +153,9 @@ def db_upgrade(database: DbOption = None) -> None:
 def db_status(database: DbOption = None) -> None:
     """Show the schema revision of the database and of this code."""
     settings = Settings()
-    engine = db.make_engine(database_url_from(database) or settings.database_url)
+    url = database_url_from(database) or settings.database_url
+    cli_errors.remember_database(url)
+    engine = db.make_engine(url)
     console.print(f"database: {db.current_revision(engine) or 'empty'}")
     console.print(f"code:     {db.head_revision(engine)}")
 
@@ -434,6 +477,7 @@ def jobs() -> None:
 
     settings = Settings()
     config = scoring_config(settings)
+    cli_errors.remember_database(settings.database_url)
     engine = db.make_engine(settings.database_url)
     scheduler = build_scheduler(
         settings,
@@ -495,7 +539,7 @@ def serve(
             serve_socket_mode(context.settings, session_factory=sessions, with_jobs=jobs)
     except SlackSetupError as exc:
         err_console.print(f"[red]Cannot start the Slack app:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
 
 
 app.command("mcp")(mcp_command)
@@ -731,7 +775,7 @@ def notion_check(
             f"[red]{NOT_CONFIGURED}[/red] (unset: {', '.join(missing_settings(settings))})",
             highlight=False,
         )
-        raise typer.Exit(2)
+        raise typer.Exit(1)
     report = publisher.check(fix=fix)
     if report.bot_name:
         console.print(f"Token OK (integration: {report.bot_name})", highlight=False)

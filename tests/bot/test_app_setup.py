@@ -122,7 +122,7 @@ def test_scopes_match_the_manifest() -> None:
 def test_serve_without_app_token_explains_what_to_set(tmp_path: Path) -> None:
     env = {"SLACK_APP_TOKEN": "", "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s3"}
     result = CliRunner().invoke(cli_app, ["serve", "--db", str(tmp_path / "x.db")], env=env)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "SLACK_APP_TOKEN" in result.output
     assert "--http" in result.output
 
@@ -131,7 +131,7 @@ def test_serve_http_without_signing_secret_explains_what_to_set(tmp_path: Path) 
     env = {"SLACK_SIGNING_SECRET": "", "SLACK_BOT_TOKEN": "xoxb-1"}
     args = ["serve", "--http", "--port", "0", "--db", str(tmp_path / "x.db")]
     result = CliRunner().invoke(cli_app, args, env=env)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "SLACK_SIGNING_SECRET" in result.output
 
 
