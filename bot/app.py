@@ -2,8 +2,9 @@
 
 - One ``WebClient`` (base URL from ``SLACK_API_URL``) with ``RateLimitErrorRetryHandler``, which
   Slack's SDK does not add by default; per-request clients in OAuth mode copy its handlers.
-- Request signatures are always verified over HTTP (Bolt's ``RequestVerification``: a bad
-  signature or a timestamp older than 5 minutes gets 401). Socket Mode needs no signature.
+- Over HTTP every request first passes the gate (bot/gate.py: size cap, timestamp, signature,
+  well-formed payload); Bolt's own ``RequestVerification`` checks the signature again, and the
+  error handler acts only on requests the gate let through. Socket Mode needs no signature.
 - ``process_before_response``: over HTTP the ack function runs to completion before the HTTP
   response is written, so what ``ack()`` says is what Slack gets and nothing races the response;
   slow work goes to lazy listeners, which run in Bolt's thread pool after the ack. In Socket
@@ -52,6 +53,7 @@ BOT_SCOPES: tuple[str, ...] = (
     "im:read",
     "im:write",
     "reactions:write",
+    "usergroups:read",
     "users:read",
     "users:read.email",
 )

@@ -45,15 +45,15 @@ class Settings(BaseSettings):
     sales_channel: str = Field(default="#sales-handoffs", description="Channel for hand-offs.")
     handoff_approvers: str = Field(
         default="",
-        description="Comma-separated Slack user ids (e.g. CS leads) who may approve or dismiss "
-        "any hand-off; otherwise only the account's owner can (anyone, if it has no owner).",
+        description="Comma-separated Slack user ids of CS leads who may approve, edit or dismiss "
+        "any hand-off and publish or discard any QBR draft (owners always may; see "
+        "docs/security.md).",
     )
-
-    def may_approve_handoff(self, user_id: str | None, *, owner_slack_id: str | None) -> bool:
-        """Whether ``user_id`` may approve or dismiss a hand-off of an account owned by
-        ``owner_slack_id``."""
-        approvers = {u.strip() for u in self.handoff_approvers.split(",") if u.strip()}
-        return owner_slack_id is None or user_id == owner_slack_id or user_id in approvers
+    sales_reps: str = Field(
+        default="",
+        description="Comma-separated Slack user ids and/or user group ids (S…) who may accept "
+        "or decline hand-offs for Sales. Unset: only HANDOFF_APPROVERS may.",
+    )
 
     anthropic_api_key: SecretStr | None = Field(default=None, description="Claude API key.")
     anthropic_model: str = Field(default="claude-sonnet-5-5", description="Claude model id.")

@@ -175,9 +175,9 @@ def edit_modal(card: HandoffCard, *, private_metadata: str) -> dict[str, Any]:
     }
 
 
-def edit_metadata(handoff_id: int, *, response_url: str | None) -> str:
-    """What the modal remembers: the hand-off and where its card is (to update it)."""
-    return json.dumps({"id": handoff_id, "url": response_url})
+def edit_metadata(handoff_id: int) -> str:
+    """What the modal remembers: the hand-off's id, nothing else (everything is re-read)."""
+    return json.dumps({"id": handoff_id})
 
 
 def sales_card(card: HandoffCard) -> Rendered:

@@ -1,5 +1,7 @@
 """Serve a Bolt app over plain HTTP: a WSGI app plus a small threaded stdlib server.
 
+Every request passes ``bot.gate.RequestGate`` before Bolt sees it.
+
 ``csbot serve --http`` and the harness both use these; in production put any WSGI server
 (gunicorn, waitress) in front of ``make_wsgi_app(app)`` instead of ``make_server``.
 """
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
+from bot.gate import RequestGate
+
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -26,9 +30,16 @@ EVENTS_PATH = "/slack/events"
 HEALTHZ_PATH = "/healthz"
 
 
-def make_wsgi_app(app: App, *, path: str = EVENTS_PATH) -> WSGIApplication:
-    """A WSGI app: Slack requests on ``path`` go to Bolt; ``GET /healthz`` answers ``ok``."""
-    bolt = SlackRequestHandler(app, path=path)
+def make_wsgi_app(
+    app: App, *, path: str = EVENTS_PATH, signing_secret: str | None = None
+) -> WSGIApplication:
+    """A WSGI app: Slack requests on ``path`` go through the gate (bot/gate.py: size cap,
+    timestamp, signature, well-formed payload) to Bolt; ``GET /healthz`` answers ``ok``.
+
+    ``signing_secret`` defaults to the app's own; without one every Slack request gets 401.
+    """
+    secret = signing_secret if signing_secret is not None else app_signing_secret(app)
+    bolt = RequestGate(SlackRequestHandler(app, path=path), signing_secret=secret, path=path)
 
     def wsgi(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == HEALTHZ_PATH:
@@ -37,6 +48,11 @@ def make_wsgi_app(app: App, *, path: str = EVENTS_PATH) -> WSGIApplication:
         return bolt(environ, start_response)
 
     return wsgi
+
+
+def app_signing_secret(app: App) -> str:
+    """The signing secret ``app`` was built with ("" when none)."""
+    return str(getattr(app, "_signing_secret", "") or "")
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -29,7 +29,8 @@ def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None
     events.register(app, deps, agent)  # first: its middleware dedupes Slack's retries
     commands.register(app, deps)
     actions.register(app, deps)
-    handoff.register(app, deps)
+    cards = handoff.CardLocations()
+    handoff.register(app, deps, cards)
     qbr.register(app, deps)
-    views.register(app, deps)
+    views.register(app, deps, handoff_cards=cards)
     home.register(app, deps)

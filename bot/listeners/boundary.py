@@ -15,11 +15,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import BoltContext, BoltResponse
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError
 
 from bot import blocks
+from bot.gate import is_verified
 from tools.accounts import AccountLookupError
 from tools.scoring_config import ConfigError
 
@@ -115,10 +116,24 @@ def _tell_user(
         context.client.chat_postMessage(channel=user, text=fallback, blocks=rendered_blocks)
 
 
-def make_error_handler() -> Callable[..., BoltResponse]:
-    """The ``@app.error`` handler: report, then answer Slack 200 (the user was told)."""
+def trusted(request: BoltRequest) -> bool:
+    """Whether ``request`` passed the gate (HTTP) or came over Socket Mode (app token)."""
+    return request.mode == "socket_mode" or is_verified(request.headers)
 
-    def handle_error(error: Exception, body: dict[str, Any], context: BoltContext) -> BoltResponse:
+
+def make_error_handler() -> Callable[..., BoltResponse]:
+    """The ``@app.error`` handler: report, then answer Slack 200 (the user was told).
+
+    A request that did not pass the gate gets 401 and nothing else: no reply, no call to Slack,
+    no use of its ``response_url`` or ids, no log of its body.
+    """
+
+    def handle_error(
+        error: Exception, body: dict[str, Any], context: BoltContext, request: BoltRequest
+    ) -> BoltResponse:
+        if not trusted(request):
+            logger.warning("refused an unverified request (%s)", type(error).__name__)
+            return BoltResponse(status=401, body="")
         ref = report_error(error, body, context)
         if body.get("command"):
             # An ack-phase failure of a slash command: answer in the HTTP response itself.

@@ -12,12 +12,13 @@ its ack (field errors or close); the buttons' work runs in lazy listeners.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
 from bot import handoff_blocks
 from bot.blocks import Rendered
@@ -25,6 +26,7 @@ from bot.deps import Deps
 from bot.handoff_flow import card_of, dispatch, notify_csm
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import respond_privately, user_of
+from bot.policy import Action, handoff_resource, policy_for
 from bot.router import Reply
 from tools import handoff
 from tools.db import session_scope
@@ -58,17 +60,16 @@ def _stale(body: dict[str, Any], context: BoltContext) -> None:
 # -- the CSM's card --------------------------------------------------------------------------
 
 
-def _allowed(handoff_id: int, body: dict[str, Any], context: BoltContext, deps: Deps) -> bool:
-    """Only the account's owner (or a HANDOFF_APPROVERS lead) decides on its hand-off."""
-    owner = card_of(deps, handoff_id).owner_slack_id
-    if deps.settings.may_approve_handoff(user_of(body), owner_slack_id=owner):
+def _allowed(
+    action: Action, handoff_id: int, body: dict[str, Any], context: BoltContext, deps: Deps
+) -> bool:
+    """The policy decides; a refusal is told to the person who pressed the button."""
+    policy = policy_for(deps.settings, context.client)
+    with session_scope(deps.sessions) as session:
+        resource = handoff_resource(session, handoff_id)
+    if policy.can(user_of(body), action, resource):
         return True
-    _refuse(
-        f"Only the account's owner <@{owner}> (or a lead in HANDOFF_APPROVERS) can approve or "
-        "dismiss this hand-off.",
-        body,
-        context,
-    )
+    _refuse(policy.refusal(action, resource), body, context)
     return False
 
 
@@ -78,7 +79,7 @@ def approve(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
     if handoff_id is None:
         _stale(body, context)
         return
-    if not _allowed(handoff_id, body, context, deps):
+    if not _allowed(Action.HANDOFF_APPROVE, handoff_id, body, context, deps):
         return
     with session_scope(deps.sessions) as session:
         won = handoff.approve_handoff(session, handoff_id=handoff_id, approver=user_of(body))
@@ -97,7 +98,7 @@ def dismiss(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
     if handoff_id is None:
         _stale(body, context)
         return
-    if not _allowed(handoff_id, body, context, deps):
+    if not _allowed(Action.HANDOFF_DISMISS, handoff_id, body, context, deps):
         return
     with session_scope(deps.sessions) as session:
         changed = handoff.dismiss_handoff(session, handoff_id=handoff_id, actor=user_of(body))
@@ -106,19 +107,58 @@ def dismiss(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
     _show(handoff_blocks.proposal_card(card, note=note), body, context, replace=True)
 
 
-def open_editor(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> None:
+class CardLocations:
+    """Where each open Edit modal's card is: the verified ``response_url`` of the Edit press,
+    kept here (never in ``private_metadata``) per (hand-off, user) for as long as Slack honours
+    it, so the saved edit can redraw the card in place."""
+
+    TTL_SECONDS = 1800.0
+    MAX_ENTRIES = 1000
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._urls: dict[tuple[int, str], tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, handoff_id: int, user: str | None, url: object) -> None:
+        """Keep ``url`` for the modal ``user`` opened on ``handoff_id``."""
+        if not user or not isinstance(url, str) or not url:
+            return
+        with self._lock:
+            if len(self._urls) >= self.MAX_ENTRIES:
+                self._urls.pop(next(iter(self._urls)))
+            self._urls[(handoff_id, user)] = (self._clock() + self.TTL_SECONDS, url)
+
+    def take(self, handoff_id: int, user: str | None) -> str | None:
+        """The URL kept for ``user``'s modal on ``handoff_id`` (once), if still fresh."""
+        with self._lock:
+            entry = self._urls.pop((handoff_id, user or ""), None)
+        return entry[1] if entry is not None and entry[0] > self._clock() else None
+
+
+def open_editor(
+    ack: Ack,
+    body: dict[str, Any],
+    context: BoltContext,
+    deps: Deps,
+    cards: CardLocations,
+) -> None:
     """Edit: open the modal at once (ack phase: the trigger id is valid for 3 seconds)."""
     ack()
     handoff_id = _handoff_id(_value(body))
     if handoff_id is None:
         return
+    if not _allowed(Action.HANDOFF_EDIT, handoff_id, body, context, deps):
+        return
     card = card_of(deps, handoff_id)
     if card.status != "proposed":
         return  # the card on screen is stale; pressing it again shows the real status
-    metadata = handoff_blocks.edit_metadata(handoff_id, response_url=body.get("response_url"))
-    client.views_open(
+    cards.remember(handoff_id, user_of(body), body.get("response_url"))
+    context.client.views_open(
         trigger_id=str(body["trigger_id"]),
-        view=handoff_blocks.edit_modal(card, private_metadata=metadata),
+        view=handoff_blocks.edit_modal(
+            card, private_metadata=handoff_blocks.edit_metadata(handoff_id)
+        ),
     )
 
 
@@ -136,11 +176,34 @@ def _input(body: dict[str, Any], block_id: str, action_id: str) -> str:
     return str((values.get(block_id) or {}).get(action_id, {}).get("value") or "")
 
 
-def save_edit(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> None:
+def _edit_refusal(
+    handoff_id: object, body: dict[str, Any], client: WebClient, deps: Deps
+) -> str | None:
+    """Why this submission may not edit ``handoff_id`` (None: it may)."""
+    if not isinstance(handoff_id, int) or isinstance(handoff_id, bool):
+        return "This form is out of date; close it and press Edit again."
+    policy = policy_for(deps.settings, client)
+    try:
+        with session_scope(deps.sessions) as session:
+            resource = handoff_resource(session, handoff_id)
+    except handoff.HandoffError:
+        return "This hand-off no longer exists."
+    if policy.can(user_of(body), Action.HANDOFF_EDIT, resource):
+        return None
+    return policy.refusal(Action.HANDOFF_EDIT, resource)
+
+
+def save_edit(
+    ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps, cards: CardLocations
+) -> None:
     """The modal's submission: validate and edit, then close it and redraw the card, or
     answer with ``response_action: errors`` on the fields."""
     handoff_id = _metadata(body).get("id")
     arr_block, track_block = handoff_blocks.BLOCK_ARR, handoff_blocks.BLOCK_TALK_TRACK
+    refusal = _edit_refusal(handoff_id, body, client, deps)
+    if refusal is not None:
+        ack(response_action="errors", errors={arr_block: refusal})
+        return
     errors: dict[str, str] = {}
     try:
         amount = handoff.parse_arr(_input(body, arr_block, handoff_blocks.INPUT_ARR))
@@ -150,8 +213,6 @@ def save_edit(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> 
         track = handoff.check_talk_track(_input(body, track_block, handoff_blocks.INPUT_TALK_TRACK))
     except handoff.InvalidHandoffEditError as exc:
         errors[track_block] = str(exc)
-    if not isinstance(handoff_id, int):
-        errors[arr_block] = "This form is out of date; close it and press Edit again."
     if errors:
         ack(response_action="errors", errors=errors)
         return
@@ -174,20 +235,18 @@ def save_edit(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> 
         ack(response_action="errors", errors={arr_block: message})
         return
     ack()
-    refresh_card_after_edit(body, client, deps)
+    refresh_card_after_edit(handoff_id, body, client, deps, cards.take(handoff_id, user_of(body)))
 
 
-def refresh_card_after_edit(body: dict[str, Any], client: WebClient, deps: Deps) -> None:
-    """After a saved edit, redraw the CSM's card (through its response_url, else a DM)."""
-    meta = _metadata(body)
-    handoff_id = meta.get("id")
-    if not isinstance(handoff_id, int):
-        return
+def refresh_card_after_edit(
+    handoff_id: int, body: dict[str, Any], client: WebClient, deps: Deps, url: str | None
+) -> None:
+    """After a saved edit, redraw the CSM's card (through the Edit press's response_url, kept
+    server-side, else a DM)."""
     card = card_of(deps, handoff_id)
     blocks, text = handoff_blocks.proposal_card(card, note=":pencil2: Saved your changes.")
-    url = meta.get("url")
-    if isinstance(url, str) and url:
-        WebhookClient(url).send(
+    if url:
+        Respond(response_url=url)(
             text=text, blocks=blocks, replace_original=True, response_type="ephemeral"
         )
         return
@@ -204,6 +263,9 @@ def _sales_answer(accepted: bool) -> Handler:
         handoff_id = _handoff_id(value)
         if handoff_id is None:
             _stale(body, context)
+            return
+        action = Action.SALES_ACCEPT if accepted else Action.SALES_DECLINE
+        if not _allowed(action, handoff_id, body, context, deps):
             return
         with session_scope(deps.sessions) as session:
             changed = handoff.record_sales_response(
@@ -295,7 +357,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App, deps: Deps, cards: CardLocations) -> None:
     """Register the hand-off buttons (the modal is registered by ``register_modal``)."""
     for action_id, handler in sorted(HANDLERS.items()):
 
@@ -304,16 +366,16 @@ def register(app: App, deps: Deps) -> None:
 
         app.action(action_id)(ack=acknowledge, lazy=[guarded("on_" + action_id, work)])
 
-    def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        open_editor(ack, body, client, deps)
+    def edit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        open_editor(ack, body, context, deps, cards)
 
     app.action(handoff_blocks.ACTION_EDIT)(edit)
 
 
-def register_modal(app: App, deps: Deps) -> None:
+def register_modal(app: App, deps: Deps, cards: CardLocations) -> None:
     """Register the edit modal's ``view_submission`` (called from bot.listeners.views)."""
 
     def submit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        save_edit(ack, body, client, deps)
+        save_edit(ack, body, client, deps, cards)
 
     app.view(handoff_blocks.VIEW_EDIT)(submit)

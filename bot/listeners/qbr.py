@@ -16,10 +16,12 @@ from slack_bolt import App, BoltContext
 from bot import blocks
 from bot.alert_blocks import ACTION_QBR_CONTINUE
 from bot.deps import Deps
+from bot.handoff_blocks import refusal
 from bot.listeners.boundary import acknowledge, guarded
-from bot.listeners.replies import channel_of, post_in_thread, user_of
+from bot.listeners.replies import channel_of, post_in_thread, respond_privately, user_of
 from bot.notion import NotionPublisher, make_publisher, publish_draft_to_notion
-from bot.router import qbr_draft_reply
+from bot.policy import Action, policy_for, qbr_resource
+from bot.router import Reply, qbr_draft_reply
 from tools.db import session_scope
 from tools.qbr_draft import discard_draft
 
@@ -27,12 +29,24 @@ DraftHandler = Callable[[int, dict[str, Any], BoltContext, Deps], None]
 Handler = Callable[[str, dict[str, Any], BoltContext, Deps], None]
 
 
-def _by_draft_id(handler: DraftHandler) -> Handler:
-    """A button whose value is a draft id; a stale or tampered value does nothing."""
+def _by_draft_id(action: Action, handler: DraftHandler) -> Handler:
+    """A button whose value is a draft id; a stale or tampered value does nothing, and only
+    someone the policy allows (the draft's owner or an approver) gets past it."""
 
     def handle(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
-        if value.isdigit():
-            handler(int(value), body, context, deps)
+        if not (value.isascii() and value.isdigit()):
+            return
+        draft_id = int(value)
+        with session_scope(deps.sessions) as session:
+            resource = qbr_resource(session, draft_id)
+        if resource is None:
+            return
+        policy = policy_for(deps.settings, context.client)
+        if not policy.can(user_of(body), action, resource):
+            reason = policy.refusal(action, resource)
+            respond_privately(Reply(blocks=refusal(reason)[0], text=reason), body, context)
+            return
+        handler(draft_id, body, context, deps)
 
     return handle
 
@@ -103,8 +117,8 @@ def continue_draft(value: str, body: dict[str, Any], context: BoltContext, deps:
 
 
 HANDLERS: dict[str, Handler] = {
-    blocks.ACTION_QBR_PUBLISH: _by_draft_id(publish),
-    blocks.ACTION_QBR_DISCARD: _by_draft_id(discard),
+    blocks.ACTION_QBR_PUBLISH: _by_draft_id(Action.QBR_PUBLISH, publish),
+    blocks.ACTION_QBR_DISCARD: _by_draft_id(Action.QBR_DISCARD, discard),
     ACTION_QBR_CONTINUE: continue_draft,
 }
 ACTIONS = frozenset(HANDLERS)

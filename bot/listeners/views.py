@@ -15,6 +15,7 @@ from bot.listeners import handoff
 VIEWS: frozenset[str] = frozenset({VIEW_EDIT})
 
 
-def register(app: App, deps: Deps) -> None:
-    """Register every modal's submission listener."""
-    handoff.register_modal(app, deps)
+def register(app: App, deps: Deps, *, handoff_cards: handoff.CardLocations | None = None) -> None:
+    """Register every modal's submission listener (``handoff_cards``: shared with the Edit
+    button, which remembers where each modal's card is)."""
+    handoff.register_modal(app, deps, handoff_cards or handoff.CardLocations())

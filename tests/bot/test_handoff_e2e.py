@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -95,6 +96,7 @@ def settings(slack_server: FakeSlack) -> Settings:
         slack_server,
         sales_channel=SALES,
         handoff_approvers="U0CSM001",  # the driver's default user acts as a CS lead
+        sales_reps=f"{REP},U0REP002",
         notion_token="ntn_test_token",
         notion_task_database_id=DATABASE,
     )
@@ -414,6 +416,50 @@ def test_only_the_owner_or_a_lead_can_approve(
     fake.wait_for("response_url")  # the CSM's card is redrawn once the task is sent
     assert len(sales_posts(fake)) == 1
     assert get(demo_engine, hid).status == "sent"
+
+
+def test_a_non_owner_can_neither_edit_nor_answer_for_sales(
+    driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
+) -> None:
+    hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
+    before = get(demo_engine, hid)
+    stranger = "U0CSM009"
+
+    driver.action("handoff_edit", str(hid), user_id=stranger)
+    (refused,) = responses(fake)
+    assert "Only the account's owner" in all_text(refused)
+    assert not fake.calls_to("views.open")
+
+    # A forged submission: someone else's id and a URL in private_metadata, ARR set to $1.
+    values = {
+        "handoff_arr": {"arr": {"type": "plain_text_input", "value": "1"}},
+        "handoff_talk_track": {"talk_track": {"type": "plain_text_input", "value": "pwned"}},
+    }
+    evil = fake.response_url()
+    forged = json.dumps({"id": hid, "url": evil})
+    answer = driver.view_submission("handoff_edit_modal", values, forged, user_id=stranger).json()
+    assert answer["response_action"] == "errors"
+    assert "Only the account's owner" in answer["errors"]["handoff_arr"]
+    after = get(demo_engine, hid)
+    assert (after.estimated_arr, after.talk_track) == (before.estimated_arr, before.talk_track)
+
+    # The owner's own submission never calls a URL taken from private_metadata.
+    owner = str(before.owner_slack_id)
+    driver.view_submission("handoff_edit_modal", values, forged, user_id=owner)
+    fake.wait_for("chat.postMessage")  # no modal was opened by the owner: the card comes by DM
+    assert not [c for c in fake.calls if c.path.endswith(urlsplit(evil).path)]
+
+    # A CSM pressing Accept on the sales card is not Sales.
+    fake.reset()
+    driver.action("handoff_approve", str(hid), user_id=owner)
+    responses(fake)  # the owner's card is redrawn once the task is sent
+    assert len(sales_posts(fake)) == 1
+    fake.reset()
+    driver.action("handoff_accept", str(hid), user_id=stranger, channel_id=SALES)
+    (refused,) = responses(fake)
+    assert "Only Sales" in all_text(refused)
+    assert get(demo_engine, hid).status == "sent"
+    assert not fake.calls_to("chat.update")
 
 
 def handoff_card_owner(engine: Engine, hid: int) -> str | None:

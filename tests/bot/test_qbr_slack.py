@@ -34,10 +34,13 @@ def start_draft(driver: SlackDriver, fake: FakeSlack) -> tuple[SlackCall, SlackC
     return starter, summary, draft_id
 
 
-def press(driver: SlackDriver, action: str, draft_id: str, summary: SlackCall) -> None:
+def press(
+    driver: SlackDriver, action: str, draft_id: str, summary: SlackCall, user: str = "U0CSM001"
+) -> None:
     driver.action(
         action,
         draft_id,
+        user_id=user,
         channel_id="C0CSTEAM",
         message_ts=str(summary.response["ts"]),
         message={"ts": summary.response["ts"], "thread_ts": summary.params["thread_ts"]},
@@ -107,6 +110,23 @@ def test_discard_discards_once(fake: FakeSlack, demo_engine: Engine) -> None:
         assert session.get(QbrDraft, int(draft_id)).status == "discarded"  # type: ignore[union-attr]
     replies = thread_texts(fake, str(starter.response["ts"]))
     assert sum("discarded" in t for t in replies) == 1
+
+
+def test_a_non_owner_can_neither_publish_nor_discard(fake: FakeSlack, demo_engine: Engine) -> None:
+    notion = FakeNotion()
+    for driver in serve(fake, demo_engine, notion):
+        _, summary, draft_id = start_draft(driver, fake)  # asked for by Acme's owner U0CSM001
+        for action in ("qbr_publish_notion", "qbr_discard"):
+            press(driver, action, draft_id, summary, user="U0STRANGER")
+        refusals = fake.wait_for("response_url", count=2)
+    assert all("Only the account's owner" in c.text for c in refusals)
+    assert len(fake.calls_to("chat.postMessage")) == 2  # the draft's own two posts, nothing more
+    assert not notion.pages
+    with db.session_factory(demo_engine)() as session:
+        assert session.get(QbrDraft, int(draft_id)).status == "draft"  # type: ignore[union-attr]
+        assert not session.exec(
+            select(PublishRequest).where(PublishRequest.draft_id == int(draft_id))
+        ).all()
 
 
 def test_continue_a_scheduled_draft_in_a_thread(fake: FakeSlack, demo_engine: Engine) -> None:
