@@ -12,8 +12,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -23,15 +22,11 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.app import create_app
-from bot.config import Settings
 from bot.gate import MAX_BODY_BYTES, check_signature
-from bot.harness import DriverResponse, FakeSlack, SlackDriver, serve_app
-from tests.utils.demo_db import demo_database
+from bot.harness import DriverResponse, FakeSlack, SlackDriver
+from tests.utils.slack_e2e import SECRET, TOKEN, e2e_settings
 from tools import db
 
-SECRET = "gate-signing-secret"
-TOKEN = "xoxb-gate-test"
-TODAY = date(2026, 11, 2)
 OWNER = "U0CSM001"
 
 
@@ -43,37 +38,6 @@ class CapturingDriver(SlackDriver):
     def _send(self, body: bytes, headers: Mapping[str, str]) -> DriverResponse:
         self.captured = (body, {**headers, **self.signed_headers(body)})
         return DriverResponse(status=0, body="")
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
-    with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def demo_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    yield from demo_database(tmp_path_factory, "gate", today=TODAY, accounts=8)
-
-
-@pytest.fixture(scope="module")
-def driver(fake: FakeSlack, demo_engine: Engine) -> Iterator[SlackDriver]:
-    settings = Settings(
-        _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url
-    )
-    app = create_app(
-        settings,
-        session_factory=db.session_factory(demo_engine),
-        clock=lambda: datetime(2026, 11, 2, 9, 0, tzinfo=UTC),
-        client=WebClient(token=TOKEN, base_url=fake.url),
-    )
-    with serve_app(app) as served:
-        yield SlackDriver(served.url, SECRET, fake=fake)
-
-
-@pytest.fixture(autouse=True)
-def clean(fake: FakeSlack) -> None:
-    fake.reset()
 
 
 def build(driver: SlackDriver, fake: FakeSlack, kind: str) -> tuple[bytes, dict[str, str]]:
@@ -234,11 +198,8 @@ def test_app_error_handler_ignores_requests_that_skipped_the_gate(
 ) -> None:
     """Defence in depth: dispatched to Bolt directly (no gate), a request with a broken
     timestamp reaches the error handler, which answers 401 and calls nothing."""
-    settings = Settings(
-        _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=fake.url
-    )
     app = create_app(
-        settings,
+        e2e_settings(fake),
         session_factory=db.session_factory(demo_engine),
         client=WebClient(token=TOKEN, base_url=fake.url),
     )
