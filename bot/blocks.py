@@ -24,6 +24,7 @@ from tools.results import (
     PortfolioMetrics,
     RiskLevel,
 )
+from tools.wording import days_from_now
 
 Block = dict[str, Any]
 Rendered = tuple[list[Block], str]
@@ -257,7 +258,7 @@ def renewal_label(summary: AccountSummary, as_of: date) -> str:
     if summary.renewal_date is None:
         return "no active contract"
     days = (summary.renewal_date - as_of).days
-    when = f"in {days} days" if days >= 0 else f"{-days} days ago"
+    when = days_from_now(days)
     return f"{summary.renewal_date.isoformat()} ({when})"
 
 
@@ -399,7 +400,8 @@ def account_expansion(report: AccountReport) -> Rendered:
         blocks.append(section("_No open expansion opportunities for this account._"))
     for opp in report.expansion[:MAX_LIST_ITEMS]:
         blocks.extend(_opportunity_blocks(opp))
-    blocks.append(context("Review the evidence and talk track before passing this to Sales."))
+    if report.expansion:
+        blocks.append(context("Review the evidence and talk track before passing this to Sales."))
     total = sum((o.estimated_arr for o in report.expansion), Decimal("0"))
     text = f"{esc(acct.name)}: {len(report.expansion)} expansion opportunities (~{money(total)}/yr)"
     return message(blocks, text)

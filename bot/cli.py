@@ -654,7 +654,10 @@ def _ensure_history(ctx: Context, today: date) -> None:
             )
         finally:
             scan_log.setLevel(level)
-    console.print(f"Scored {report.scans} days of history ({report.snapshots:,} snapshots).")
+    console.print(
+        f"Scored 12 months of history: {report.scans} scans, weekly plus the days the trends "
+        f"compare against ({report.snapshots:,} account snapshots)."
+    )
 
 
 def _print_demo_summary(summary: Any) -> None:

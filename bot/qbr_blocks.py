@@ -11,6 +11,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from tools.qbr import QbrDocument
+from tools.wording import days_from_now
 
 SECTION_MAX = 3000
 HEADER_MAX = 150
@@ -74,7 +75,7 @@ def qbr_slack_summary(doc: QbrDocument) -> list[dict[str, Any]]:
                     "type": "mrkdwn",
                     "text": "*Renewal*\n"
                     + (
-                        f"{e.renewal.renewal_date} ({e.renewal.days_to_renewal} days)"
+                        f"{e.renewal.renewal_date} ({days_from_now(e.renewal.days_to_renewal)})"
                         if e.renewal.renewal_date
                         else "n/a"
                     ),

@@ -382,7 +382,8 @@ def controls_for_created(created: Sequence[CreatedRecord], deps: Deps) -> list[R
                 view = draft_view(session, draft_id=record.id)
                 if view is None:
                     continue
-                title = f"QBR draft v{view.version} for {view.account_name or record.summary}"
+                name = f" for {view.account_name}" if view.account_name else ""
+                title = f"QBR draft v{view.version}{name}"
                 control = blocks.qbr_draft_controls(view.draft_id, version=view.version)
                 replies.append(_rendered(blocks.message([blocks.section(title), control], title)))
             elif record.kind == "handoff_proposal":

@@ -42,6 +42,7 @@ from tools.health import SignalMatrix, UnknownAccountError, health_score_for, si
 from tools.results import Band, ChurnRisk, HealthResult, RiskLevel, Severity, TriggerHit
 from tools.scoring_config import ScoringConfig
 from tools.signals import RawMetrics, extract_raw
+from tools.wording import days_from_now
 
 RENEWAL = "renewal"
 BEHAVIOURAL = "behavioural"
@@ -113,7 +114,7 @@ def _champion(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     days = raw.champion_left_days[i]
     if np.isnan(days) or days > config.churn.champion_left_days:
         return []
-    evidence = f"champion {raw.champion_left_name[i]} left {int(days)} days ago"
+    evidence = f"champion {raw.champion_left_name[i]} left {days_from_now(-int(days))}"
     if raw.champion_present[i]:
         evidence += f"; {raw.champion_name[i]} is still a champion"
     return [_hit("champion_left", "Champion left", evidence, not raw.champion_present[i])]

@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel
 from tools import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from tools.demo_catalog import TIERS
 from tools.demo_rows import midnight
+from tools.wording import days_from_now
 
 FactFn = Callable[[Session, int, date], str]
 
@@ -78,7 +79,7 @@ def renewal_risk_fact(session: Session, account_id: int, today: date) -> str:
     seats = contract.seats_purchased
     unused = 100.0 * (seats - used) / seats if seats else 0.0
     return (
-        f"renews in {(contract.end_date - today).days} days, {unused:.0f}% of {seats} seats "
+        f"renews {days_from_now((contract.end_date - today).days)}, {unused:.0f}% of {seats} seats "
         f"unused, logins {_pct(logins_change(session, account_id, today))} vs prior 4 weeks, "
         f"ARR ${contract.arr:,.0f}"
     )
@@ -107,7 +108,7 @@ def champion_left_fact(session: Session, account_id: int, today: date) -> str:
         )
     ).scalar_one()
     return (
-        f"champion {champion.name} left {(today - champion.left_on).days} days ago; "
+        f"champion {champion.name} left {days_from_now(-(today - champion.left_on).days)}; "
         f"{since} meaningful touchpoints since, logins "
         f"{_pct(logins_change(session, account_id, today))} vs prior 4 weeks"
     )
@@ -220,7 +221,7 @@ def healthy_fact(session: Session, account_id: int, today: date) -> str:
     nps_text = f"NPS avg {float(avg_nps):.1f}" if avg_nps is not None else "no recent NPS"
     return (
         f"{used:.0f}% of {seats} seats used, {nps_text}, {overdue} overdue invoices, "
-        f"renews in {(contract.end_date - today).days} days"
+        f"renews {days_from_now((contract.end_date - today).days)}"
     )
 
 

@@ -82,6 +82,7 @@ from tools.models import HealthSnapshot
 from tools.results import Band, Driver, HealthResult, SignalScore
 from tools.scoring_config import SIGNAL_KEYS, ScoringConfig
 from tools.signals import RawMetrics, extract_raw
+from tools.wording import days_from_now
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -319,7 +320,7 @@ def driver_text(key: str, m: SignalMatrix, i: int, config: ScoringConfig) -> str
             text += f", average sentiment {r.sentiment_mean[i]:+.2f}"
         return text
     if key == "interaction_recency":
-        return f"last meaningful interaction {int(r.days_since_interaction[i])} days ago"
+        return f"last meaningful interaction {days_from_now(-int(r.days_since_interaction[i]))}"
     if key == "login_frequency":
         if r.usage_rows_recent[i] <= 0 or r.logins_recent[i] <= 0:
             return f"no logins in the last {norm.usage_window_days} days"
@@ -376,14 +377,14 @@ def _stakeholder_text(r: RawMetrics, i: int, config: ScoringConfig) -> str:
         if r.champion_left_name[i] is not None:
             return (
                 f"champion {r.champion_left_name[i]} left "
-                f"{int(r.champion_left_days[i])} days ago; no champion now"
+                f"{days_from_now(-int(r.champion_left_days[i]))}; no champion now"
             )
         return "no champion on record"
     name = r.champion_name[i]
     days = r.champion_engaged_days[i]
     if np.isnan(days):
         return f"champion {name} has never been engaged"
-    return f"champion {name} last engaged {int(days)} days ago"
+    return f"champion {name} last engaged {days_from_now(-int(days))}"
 
 
 def _results(

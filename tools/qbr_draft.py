@@ -13,7 +13,15 @@ from pydantic import BaseModel
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from tools.models import Feature, FeatureUsage, QbrDraft, QbrDraftStatus, UsageDaily, utcnow
+from tools.models import (
+    Account,
+    Feature,
+    FeatureUsage,
+    QbrDraft,
+    QbrDraftStatus,
+    UsageDaily,
+    utcnow,
+)
 from tools.results import AccountReport
 
 SECTIONS: tuple[str, ...] = (
@@ -268,4 +276,7 @@ def discard_draft(session: Session, *, draft_id: int) -> bool:
 def draft_view(session: Session, *, draft_id: int) -> QbrDraftView | None:
     """One draft version by id, or None."""
     draft = session.get(QbrDraft, draft_id)
-    return _view(draft) if draft is not None else None
+    if draft is None:
+        return None
+    account = session.get(Account, draft.account_id)
+    return _view(draft, account.name if account is not None else None)

@@ -13,6 +13,7 @@ from typing import Any
 
 from tools.qbr import QbrDocument
 from tools.qbr_draft import SECTION_TITLES, SECTIONS
+from tools.wording import days_from_now
 
 RICH_TEXT_MAX = 2000
 BAND_EMOJI = {"GREEN": "🟢", "AMBER": "🟠", "RED": "🔴"}
@@ -135,7 +136,11 @@ def _md_expansion(doc: QbrDocument) -> str:
     lines = [e.narrative, "", "**Renewal terms**"]
     lines.append(
         f"- Plan {rn.plan or 'n/a'}, ARR {_money(rn.arr)}, {rn.seats_purchased} seats"
-        + (f"; renews {rn.renewal_date} ({rn.days_to_renewal} days)" if rn.renewal_date else "")
+        + (
+            f"; renews {rn.renewal_date} ({days_from_now(rn.days_to_renewal)})"
+            if rn.renewal_date
+            else ""
+        )
         + (f"; ARR at risk {_money(rn.arr_at_risk)}" if rn.arr_at_risk else "")
     )
     if e.opportunities:
@@ -387,7 +392,11 @@ def _nb_expansion(doc: QbrDocument) -> list[Block]:
     blocks.append(
         bullet(
             f"Plan {rn.plan or 'n/a'}, ARR {_money(rn.arr)}, {rn.seats_purchased} seats"
-            + (f"; renews {rn.renewal_date} ({rn.days_to_renewal} days)" if rn.renewal_date else "")
+            + (
+                f"; renews {rn.renewal_date} ({days_from_now(rn.days_to_renewal)})"
+                if rn.renewal_date
+                else ""
+            )
         )
     )
     if e.opportunities:

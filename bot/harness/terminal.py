@@ -329,7 +329,7 @@ HELP = """\
 [bold]/health acme[/bold]   run a slash command (/health, /churn, /qbr, /expansion, /csbot)
 [bold]any text[/bold]       message csbot in a DM (an agent thread; [bold]new[/bold] starts another)
 [bold]@csbot text[/bold]    mention csbot in a channel
-[bold]1[/bold], [bold]2[/bold] …         press that button in the last message
+[bold]1[/bold], [bold]2[/bold] …         press button [N] (numbers stay with their message)
 [bold]home[/bold]           open the App Home tab
 [bold]help[/bold], [bold]quit[/bold]"""
 
@@ -426,6 +426,10 @@ class TerminalSlack:
         self._streams: dict[str, list[str]] = {}
         self._thread_ts: str | None = None
         self.buttons: list[_Target] = []
+        """The buttons of the latest message that had any."""
+        self._targets: dict[int, _Target] = {}
+        """Every button shown in this session, by its number: numbers are never reused, so
+        pressing 1 acts on the message that showed [1] even after later messages arrived."""
 
     def __enter__(self) -> Self:
         self.fake.start()
@@ -552,9 +556,9 @@ class TerminalSlack:
         return self.driver.event(event)
 
     def _press(self, number: int) -> DriverResponse | None:
-        target = next((t for t in self.buttons if t.button.number == number), None)
+        target = self._targets.get(number)
         if target is None:
-            self.console.print(f"[yellow]no button [{number}] in the last message[/yellow]")
+            self.console.print(f"[yellow]no button [{number}] has been shown[/yellow]")
             return None
         return self.driver.action(
             target.button.action_id,
@@ -687,7 +691,7 @@ class TerminalSlack:
     ) -> None:
         blocks = payload.get("blocks") or []
         text = str(payload.get("text") or "")
-        first = len(turn.buttons) + 1
+        first = len(self._targets) + 1
         self.console.print(
             Panel(
                 render_message(blocks, text, first_button=first),
@@ -698,15 +702,15 @@ class TerminalSlack:
         )
         message = {"type": "message", "ts": message_ts, "text": text, "blocks": blocks}
         for button in buttons_in(blocks, first=first):
-            turn.buttons.append(
-                _Target(
-                    button,
-                    channel,
-                    message_ts,
-                    view,
-                    None if view is not None or message_ts is None else message,
-                )
+            target = _Target(
+                button,
+                channel,
+                message_ts,
+                view,
+                None if view is not None or message_ts is None else message,
             )
+            self._targets[button.number] = target
+            turn.buttons.append(target)
 
     def _show_errors(self) -> None:
         for error in self.fake.errors[self._seen_errors :]:

@@ -31,6 +31,7 @@ from tools.models import Account, AlertKind
 from tools.qbr import create_qbr_draft
 from tools.qbr_draft import QbrDraftView
 from tools.scoring_config import ScoringConfig
+from tools.wording import days_from_now
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def t90_due(session_factory: SessionFactory, *, day: date) -> list[tuple[int, st
         (
             c.account_id,
             c.contract_external_id,
-            f"renewal on {c.end_date.isoformat()} ({(c.end_date - day).days} days): "
+            f"renewal on {c.end_date.isoformat()} ({days_from_now((c.end_date - day).days)}): "
             "time to prepare the pre-renewal QBR",
         )
         for c in contracts

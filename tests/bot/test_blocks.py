@@ -289,3 +289,20 @@ def test_fit_blocks_truncates_centrally() -> None:
     element = button[0]["elements"][0]
     assert len(element["value"]) == 2000
     assert len(element["action_id"]) == 255
+
+
+def test_one_day_is_singular_everywhere_a_day_count_is_shown() -> None:
+    summary = report().account
+    for days, said in ((1, "in 1 day"), (-1, "1 day ago"), (0, "today"), (-3, "3 days ago")):
+        assert blocks.renewal_label(summary, (summary.renewal_date or AS_OF) - timedelta(days)) == (
+            f"{summary.renewal_date} ({said})"
+        )
+
+
+def test_expansion_with_nothing_to_pass_on_does_not_talk_about_sales() -> None:
+    empty = report().model_copy(update={"expansion": []})
+    rendered, _ = blocks.account_expansion(empty)
+    assert "No open expansion opportunities" in str(rendered)
+    assert "Sales" not in str(rendered)
+    full, _ = blocks.account_expansion(report())
+    assert "before passing this to Sales" in str(full)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -463,6 +464,37 @@ def test_terminal_session_drives_the_app() -> None:
         assert "you said hello there" in out.getvalue()
         assert not session.handle("quit")
     assert "xoxb" not in out.getvalue()
+
+
+def test_button_numbers_stay_with_their_message_when_a_late_dm_arrives() -> None:
+    seen: list[dict[str, Any]] = []
+    out = io.StringIO()
+
+    def factory(settings: Settings, sessions: Any, fake: FakeSlack) -> App:
+        assert settings.slack_bot_token is not None
+        assert settings.slack_signing_secret is not None
+        token = settings.slack_bot_token.get_secret_value()
+        client = WebClient(token=token, base_url=fake.url)
+        return tiny_app(client, seen, settings.slack_signing_secret.get_secret_value())
+
+    with TerminalSlack(
+        Settings(_env_file=None),  # type: ignore[call-arg]
+        session_factory=lambda: None,  # type: ignore[arg-type,return-value]
+        console=Console(file=out, width=100, color_system=None),
+        app_factory=factory,
+        first_reply_timeout=2.0,
+        settle=0.2,
+    ) as session:
+        assert session.handle("/health acme")  # shows [1] Draft QBR (value acme)
+        late = [{"type": "actions", "elements": [button("draft_qbr", "Draft QBR", "late-dm")]}]
+        WebClient(token="xoxb-late", base_url=session.fake.url).chat_postMessage(
+            channel="D0CSM001", text="a late DM", blocks=late
+        )
+        assert session.handle("1")  # the late DM is shown first, as [2]; 1 is still acme's
+        assert re.search(r"\[2\]\s+Draft QBR", out.getvalue())
+        assert session.handle("2")
+    pressed = [b["actions"][0]["value"] for b in seen if isinstance(b, dict) and "actions" in b]
+    assert pressed == ["acme", "late-dm"]
 
 
 def test_binary_file_upload_is_recorded_byte_for_byte(fake: FakeSlack, client: WebClient) -> None:
