@@ -218,50 +218,118 @@ def import_data(
         console.print("Ignored (not a known entity): " + ", ".join(report.ignored_files))
 
 
+def _day(value: str | None, option: str) -> date | None:
+    """A YYYY-MM-DD option, or a clear error naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err_console.print(f"[red]{option} must be a date (YYYY-MM-DD), not {value!r}.[/red]")
+        raise typer.Exit(2) from None
+
+
 @app.command("backtest")
 def backtest(
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--from", metavar="YYYY-MM-DD", help="First observation date (default: 90 days in)."
+        ),
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            metavar="YYYY-MM-DD",
+            help="Last observation date (default: the last one the data can label).",
+        ),
+    ] = None,
     horizon_days: Annotated[
         int,
         typer.Option(
             "--horizon-days", min=1, help="Days after each observation date that a churn counts."
         ),
     ] = 60,
+    upsell_days: Annotated[
+        int, typer.Option("--upsell-days", min=1, help="Days in which an upsell counts.")
+    ] = 90,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help=(
+                "Replay as if today were this day: labels use only data up to it, and dates "
+                "whose horizon reaches past it are left out (default: the last day with data)."
+            ),
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="precision@k of the upsell ranking.")] = 50,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap resamples for the AUC interval.")
+    ] = 1000,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the report as JSON on stdout, and nothing else.")
     ] = False,
     database: DbOption = None,
 ) -> None:
-    """Recompute the scores as of past dates (no look-ahead) and report how they called churn."""
-
+    """Recompute the scores as of past dates (no look-ahead) and report how they called churn
+    and upsells: AUC with a 95% interval, lift, each band and risk level, censored dates."""
     from rich.table import Table
 
-    from tools.backtest import SUMMARY_COLUMNS, run_backtest, summary_row
+    from tools.backtest import (
+        BAND_COLUMNS,
+        SUMMARY_COLUMNS,
+        group_rows,
+        run_backtest,
+        summary_row,
+    )
 
+    first, last, cutoff = _day(start, "--from"), _day(end, "--to"), _day(as_of, "--as-of")
     context = open_context(database_url_from(database))
-    today = context.today()
     config = context.config
     with context.sessions() as session:
-        report = run_backtest(session, config=config, horizon_days=horizon_days, today=today)
+        report = run_backtest(
+            session,
+            config=config,
+            today=context.today(),
+            horizon_days=horizon_days,
+            upsell_days=upsell_days,
+            start=first,
+            end=last,
+            as_of=cutoff,
+            k=k,
+            bootstrap=bootstrap,
+        )
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
+    wide = Console(width=max(console.width, 160))  # 14 columns: never squeeze them
     table = Table(
         *SUMMARY_COLUMNS,
         title=(
-            f"Backtest: churn within {report.horizon_days} days "
-            f"(renewal grace {report.grace_days} days)"
+            f"Backtest: churn within {report.horizon_days} days, upsell within "
+            f"{report.upsell_days} days (labels use data up to {report.labels_until or '-'})"
         ),
         caption=(
-            "AUC and Lift@10% rank accounts by 100 - health. RED / High: precision and recall "
-            "of band RED and churn level high. Opp: has an expansion opportunity vs actual "
-            "upsells. — = not computable."
+            "AUC ranks accounts by 100 - health (pooled: 95% bootstrap interval over accounts); "
+            "Order AUC = the /churn order (level, then score). RED / High: precision and recall. "
+            f"Upsells: upsold/observed; Opp AUC, P@k, Lift@k rank by expansion strength "
+            f"(k={k}). — = not computable."
         ),
     )
     for result in report.per_date:
         table.add_row(*summary_row(result))
     table.add_section()
     table.add_row(*summary_row(report.pooled), style="bold")
-    Console(width=max(console.width, 150)).print(table)  # 13 columns: never squeeze them
+    wide.print(table)
+    groups = Table(*BAND_COLUMNS, title="Pooled, per band and per churn-risk level")
+    for row in group_rows(report.pooled.churn):
+        groups.add_row(*row)
+    wide.print(groups)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     for note in report.notes:
         console.print(note, markup=False)
 

@@ -312,7 +312,8 @@ def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
         if account_id in summaries
         for opp in opps
     ]
-    items.sort(key=lambda item: (-item[1].estimated_arr, item[0].name))
+    # Ranked by evidence (strength), then by the money at stake.
+    items.sort(key=lambda item: (-item[1].strength, -item[1].estimated_arr, item[0].name))
     return _rendered(blocks.expansion_list(items, as_of=as_of, offset=intent.offset))
 
 

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
+from tools.expansion_strength import StrengthWeights, strength_matrix
 from tools.lean import (
     TIER_RANK,
     ActiveContract,
@@ -73,6 +74,8 @@ class ExpansionConfig(BaseModel):
     api_min_events: int = Field(default=100_000, ge=1, description="API calls in the window.")
     integration_uplift: float = Field(default=0.15, ge=0, description="Share of current ARR.")
     min_estimated_arr: Decimal = Field(default=Decimal("0"), ge=0)
+    # Ranking: the continuous strength (tools/expansion_strength.py) orders what is shown.
+    strength: StrengthWeights = Field(default_factory=StrengthWeights)
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,7 @@ def expansion_opportunities(
     week_row = weekly.index()
     features = _feature_use(session, as_of=as_of, cfg=cfg, account_ids=ids)
     result: dict[int, list[ExpansionOpportunity]] = {}
+    shown: dict[int, ActiveContract] = {}
     for account_id, contract in contracts.items():
         row = week_row.get(account_id)
         uses = features.get(account_id, [])
@@ -311,4 +315,14 @@ def expansion_opportunities(
         result[account_id] = [
             o for o in candidates if o is not None and o.estimated_arr >= cfg.min_estimated_arr
         ]
+        if result[account_id]:
+            shown[account_id] = contract
+    if shown:
+        strength = strength_matrix(
+            session, as_of=as_of, contracts=shown, window_days=cfg.window_days
+        ).strength(cfg.strength)
+        for account_id in shown:
+            result[account_id] = [
+                o.model_copy(update={"strength": strength[account_id]}) for o in result[account_id]
+            ]
     return result

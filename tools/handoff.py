@@ -343,15 +343,20 @@ def propose_from_scan(
     )
     created: list[HandoffProposal] = []
     found = expansion_opportunities(session, as_of=as_of, config=config)
-    for account_id in sorted(found):
-        for opp in sorted(found[account_id], key=lambda o: -o.estimated_arr):
-            if opp.key in recent or open_key_for(account_id, opp.kind) in open_keys:
-                continue
-            try:
-                created.append(record_opportunity(session, opportunity=opp, source="scan"))
-            except DuplicateHandoffError:  # another replica's scan got there first
-                continue
-            open_keys.add(open_key_for(account_id, opp.kind))
+    # Strongest evidence first (tools/expansion_strength.py), then the money, then the id.
+    ranked = sorted(
+        (opp for opps in found.values() for opp in opps),
+        key=lambda o: (-o.strength, -o.estimated_arr, o.account_id),
+    )
+    for opp in ranked:
+        account_id = opp.account_id
+        if opp.key in recent or open_key_for(account_id, opp.kind) in open_keys:
+            continue
+        try:
+            created.append(record_opportunity(session, opportunity=opp, source="scan"))
+        except DuplicateHandoffError:  # another replica's scan got there first
+            continue
+        open_keys.add(open_key_for(account_id, opp.kind))
     return created
 
 
@@ -682,5 +687,7 @@ def unproposed_opportunities(
         for opp in found[account_id]
         if open_key_for(account_id, opp.kind) not in open_keys and account_id in accounts
     ]
-    items.sort(key=lambda u: (-u.opportunity.estimated_arr, u.account_name))
+    items.sort(
+        key=lambda u: (-u.opportunity.strength, -u.opportunity.estimated_arr, u.account_name)
+    )
     return items

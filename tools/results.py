@@ -127,6 +127,10 @@ class ExpansionOpportunity(BaseModel):
     formula: str = Field(description="How estimated_arr was computed, in words and numbers.")
     talk_track: str
     key: str = Field(description="Stable key: the same open opportunity always has the same key.")
+    strength: float = Field(
+        default=0.0,
+        description="The account's expansion strength (tools/expansion_strength.py): the rank.",
+    )
 
 
 class AccountSummary(BaseModel):

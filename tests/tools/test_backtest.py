@@ -194,12 +194,17 @@ def test_grace_rule_edge(gap_days: int, churned: bool) -> None:
 
 @pytest.mark.parametrize(
     ("end", "churned"),
-    [(D, False), (D + timedelta(days=1), True), (D + timedelta(days=60), True)],
+    [(D + timedelta(days=1), True), (D + timedelta(days=60), True)],
 )
 def test_horizon_is_open_at_the_start_and_closed_at_the_end(end: date, churned: bool) -> None:
     got = outcome([term(date(2025, 4, 1), end)], D, horizon_days=60)
     assert got is not None
     assert got.churned is churned
+
+
+def test_an_account_whose_last_contract_ends_on_the_date_is_not_observed() -> None:
+    # it is leaving that day; the dates before saw it coming
+    assert outcome([term(date(2025, 4, 1), D)], D, horizon_days=60) is None
 
 
 def test_a_contract_ending_after_the_horizon_is_not_churn_yet() -> None:
@@ -307,7 +312,9 @@ def backtest(sessions: db.SessionFactory, **kwargs: Any) -> BacktestReport:
             horizon_days=60,
             observation_dates=[D],
             today=TODAY,
+            as_of=TODAY,  # the labels may see up to TODAY, past the last usage row
             include_observations=True,
+            bootstrap=50,
             **kwargs,
         )
 
@@ -330,7 +337,7 @@ def test_labels_on_a_constructed_history(sessions: db.SessionFactory) -> None:
     assert churn.base_rate.value == pytest.approx(0.4)
     assert report.pooled.expansion.positives == 1
     assert [r.as_of for r in report.per_date] == [D]
-    assert report.notes == []
+    assert report.censored_dates == []
 
 
 def test_default_observation_dates_are_monthly_and_fully_observed(
@@ -338,16 +345,10 @@ def test_default_observation_dates_are_monthly_and_fully_observed(
 ) -> None:
     build_history(sessions)
     with sessions() as session:
-        dates = default_observation_dates(session, today=TODAY, horizon_days=60, grace_days=30)
-    # first: 90 days into the history; last: today - (60 + 30) days = 2026-06-03
-    assert dates == [
-        date(2025, 12, 30),
-        date(2026, 1, 30),
-        date(2026, 2, 28),
-        date(2026, 3, 30),
-        date(2026, 4, 30),
-        date(2026, 5, 30),
-    ]
+        dates = default_observation_dates(session, today=TODAY, horizon_days=60)
+    # first: 90 days into the history; last: the last day with data (the latest contract
+    # start, 2026-05-01) - 60 days = 2026-03-02: later horizons reach past the data
+    assert dates == [date(2025, 12, 30), date(2026, 1, 30), date(2026, 2, 28)]
 
 
 def test_data_after_the_horizon_changes_nothing(sessions: db.SessionFactory) -> None:
@@ -376,7 +377,9 @@ def test_data_after_the_horizon_changes_nothing(sessions: db.SessionFactory) -> 
                 end_date=later + timedelta(days=364),
             )
         )
-    assert backtest(sessions) == before
+    after = backtest(sessions)
+    assert after.data_end is not None and after.data_end > D + timedelta(days=90)
+    assert after.model_copy(update={"data_end": before.data_end}) == before
 
 
 def test_scores_at_d_ignore_data_after_d(sessions: db.SessionFactory) -> None:
@@ -413,13 +416,26 @@ def test_an_empty_database_gives_an_empty_report(sessions: db.SessionFactory) ->
     assert report.notes
 
 
-def test_unobserved_labels_are_flagged(sessions: db.SessionFactory) -> None:
-    build_history(sessions)
+def test_dates_whose_horizon_passes_the_data_are_censored_and_counted(
+    sessions: db.SessionFactory,
+) -> None:
+    build_history(sessions)  # the last day with data: 2026-05-01 (a contract start)
+    early, late = D - timedelta(days=31), D + timedelta(days=10)
     with sessions() as session:
         report = run_backtest(
-            session, config=load_config(), observation_dates=[D], today=D + timedelta(days=10)
+            session, config=load_config(), observation_dates=[early, D, late], today=TODAY
         )
-    assert "not fully observed" in report.notes[0]
+    assert report.data_end == date(2026, 5, 1)
+    assert report.observation_dates == [early, D]
+    assert report.censored_dates == [late]
+    assert "1 observation date(s) left out" in report.notes[0]
+    # --as-of replays an earlier day: only dates whose horizon it covers remain
+    with sessions() as session:
+        replay = run_backtest(
+            session, config=load_config(), observation_dates=[early, D], today=TODAY, as_of=D
+        )
+    assert replay.observation_dates == []
+    assert replay.censored_dates == [early, D]
 
 
 def test_backtest_of_imported_example_files(sqlite_engine: Engine) -> None:
@@ -431,8 +447,19 @@ def test_backtest_of_imported_example_files(sqlite_engine: Engine) -> None:
             config=load_config(),
             observation_dates=[date(2025, 6, 15)],
             today=date(2026, 1, 1),
+            as_of=date(2026, 1, 1),  # the contracts are complete up to then
             include_observations=True,
         )
+        # without --as-of the data ends 2025-07-01 (acme's renewal): the horizon of
+        # 2025-06-15 reaches past it, so the date is censored, not counted as churn
+        censored = run_backtest(
+            session,
+            config=load_config(),
+            observation_dates=[date(2025, 6, 15)],
+            today=date(2026, 1, 1),
+        )
+    assert censored.censored_dates == [date(2025, 6, 15)]
+    assert censored.pooled.churn.observations == 0
     churn, expansion = report.pooled.churn, report.pooled.expansion
     # globex's contract ends 2025-08-14 with no renewal; acme renews bigger on 2025-07-01
     assert (churn.observations, churn.positives, expansion.positives) == (3, 1, 1)

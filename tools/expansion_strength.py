@@ -1,0 +1,122 @@
+"""Expansion strength: a continuous, additive measure of how much an account is outgrowing its
+contract, so opportunities are ranked by evidence rather than by a yes/no threshold.
+
+For every account with a contract in force on ``as_of`` (only data dated on or before it):
+
+================== ================================================================================
+component          definition (weekly peak = highest daily active users in a 7-day week)
+================== ================================================================================
+utilisation        mean weekly peak over the last 4 weeks / seats purchased, capped at 2
+utilisation_trend  (mean weekly peak of the last 4 weeks - of the 4 weeks before) / seats
+                   purchased, clipped to [-1, 1]: active-user growth measured against the seats
+peak               highest weekly peak of the last 8 weeks / seats purchased, capped at 2
+tier_pull          share of the account's peak users who used a feature (or integration) of a
+                   tier above the plan in the last ``window_days`` [30], capped at 1
+================== ================================================================================
+
+``strength = Σ weight · component`` with the weights of ``[expansion.strength]`` (defaults
+below; ``csbot calibrate`` fits them to the team's own upsells). A component that cannot be
+measured (no seats purchased, no usage) counts as 0. The binary rules in ``tools.expansion``
+still decide which opportunities are shown; ``/expansion`` and the proposals rank by strength.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from tools.lean import TIER_RANK, ActiveContract, in_ids, rows, weekly_usage
+from tools.models import Feature, FeatureUsage
+
+FloatArray = npt.NDArray[np.float64]
+
+COMPONENTS: tuple[str, ...] = ("utilisation", "utilisation_trend", "peak", "tier_pull")
+WEEKS = 8
+
+
+class StrengthWeights(BaseModel):
+    """Weights of the expansion-strength components (TOML ``[expansion.strength]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    intercept: float = Field(default=0.0, description="Added to every account (fit by calibrate).")
+    utilisation: float = 1.0
+    utilisation_trend: float = 2.0
+    peak: float = 0.5
+    tier_pull: float = 0.5
+
+    def vector(self) -> FloatArray:
+        """The component weights in ``COMPONENTS`` order."""
+        return np.array([getattr(self, k) for k in COMPONENTS], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class StrengthMatrix:
+    """Components per account, shape (accounts, len(COMPONENTS)), aligned with ``ids``."""
+
+    ids: list[int]
+    components: FloatArray
+
+    def strength(self, weights: StrengthWeights) -> dict[int, float]:
+        """``intercept + Σ weight · component`` per account."""
+        values = weights.intercept + self.components @ weights.vector()
+        return {a: round(float(v), 4) for a, v in zip(self.ids, values.tolist(), strict=True)}
+
+
+def _tier_users(
+    session: Session, *, as_of: date, window_days: int, account_ids: Sequence[int]
+) -> dict[int, list[tuple[str, int]]]:
+    """Peak users per (account, feature tier) over the window."""
+    since = as_of - timedelta(days=window_days - 1)
+    stmt = (
+        select(col(FeatureUsage.account_id), col(Feature.tier), func.max(col(FeatureUsage.users)))
+        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
+        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) <= as_of)
+        .where(in_ids(col(FeatureUsage.account_id), account_ids))
+        .group_by(col(FeatureUsage.account_id), col(Feature.tier))
+    )
+    found: dict[int, list[tuple[str, int]]] = {}
+    for account_id, tier, users in rows(session, stmt):
+        found.setdefault(int(account_id), []).append((str(tier), int(users or 0)))
+    return found
+
+
+def strength_matrix(
+    session: Session,
+    *,
+    as_of: date,
+    contracts: dict[int, ActiveContract],
+    window_days: int = 30,
+) -> StrengthMatrix:
+    """The strength components of every account in ``contracts`` as of ``as_of``."""
+    ids = sorted(contracts)
+    out = np.zeros((len(ids), len(COMPONENTS)), dtype=np.float64)
+    if not ids:
+        return StrengthMatrix(ids=ids, components=out)
+    weekly = weekly_usage(session, as_of=as_of, weeks=WEEKS, account_ids=ids)
+    week_row = weekly.index()
+    tiers = _tier_users(session, as_of=as_of, window_days=window_days, account_ids=ids)
+    for i, account_id in enumerate(ids):
+        contract = contracts[account_id]
+        seats = float(contract.seats_purchased)
+        row = week_row.get(account_id)
+        peaks = weekly.peak_dau[row] if row is not None else np.zeros(WEEKS)
+        peak_users = float(peaks.max()) if peaks.size else 0.0
+        if seats > 0:
+            recent, prior = float(peaks[-4:].mean()), float(peaks[:-4].mean())
+            out[i, 0] = min(recent / seats, 2.0)
+            out[i, 1] = float(np.clip((recent - prior) / seats, -1.0, 1.0))
+            out[i, 2] = min(peak_users / seats, 2.0)
+        plan_rank = TIER_RANK.get(contract.plan or "", len(TIER_RANK))
+        uses = tiers.get(account_id, [])
+        above = max((u for t, u in uses if TIER_RANK.get(t, -1) > plan_rank), default=0)
+        if peak_users > 0:
+            out[i, 3] = min(above / peak_users, 1.0)
+    return StrengthMatrix(ids=ids, components=out)
