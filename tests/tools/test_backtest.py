@@ -378,7 +378,8 @@ def test_data_after_the_horizon_changes_nothing(sessions: db.SessionFactory) -> 
             )
         )
     after = backtest(sessions)
-    assert after.data_end is not None and after.data_end > D + timedelta(days=90)
+    assert after.data_end is not None
+    assert after.data_end > D + timedelta(days=90)
     assert after.model_copy(update={"data_end": before.data_end}) == before
 
 

@@ -129,7 +129,9 @@ def test_bootstrap_interval_brackets_the_auc_and_is_reproducible() -> None:
     first = auc(scores.tolist(), labels.tolist(), groups=groups, samples=300)
     again = auc(scores.tolist(), labels.tolist(), groups=groups, samples=300)
     assert first == again
-    assert first.value is not None and first.low is not None and first.high is not None
+    assert first.value is not None
+    assert first.low is not None
+    assert first.high is not None
     assert first.low < first.value < first.high
     assert 0.02 < first.high - first.low < 0.4
 
