@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from tools.accounts import AccountMatch
+from tools.freshness import DataState
 from tools.results import (
     AccountReport,
     AccountSummary,
@@ -428,14 +429,20 @@ def at_risk_list(
     offset: int = 0,
     within_days: int | None = None,
     page_size: int = MAX_LIST_ITEMS,
+    state: DataState | None = None,
 ) -> Rendered:
-    """At-risk accounts, riskiest first; a "Show more" button pages through the rest."""
+    """At-risk accounts, riskiest first; a "Show more" button pages through the rest. With no
+    account at risk, ``state`` tells an empty or stale database from a healthy book."""
     title = "Your at-risk accounts" if mine else "At-risk accounts"
     if within_days is not None:
         title += f" renewing within {within_days} days"
     page = list(reports[offset : offset + page_size])
     total_arr = sum((r.churn.arr_at_risk for r in reports), Decimal("0"))
     blocks: list[Block] = [header(title)]
+    problem = state.problem() if state is not None else None
+    if not reports and problem is not None:
+        blocks.append(section(f":information_source: {problem}"))
+        return message(blocks, f"{title}: no current data")
     if not reports:
         empty = "None of your accounts is at risk right now." if mine else "No account is at risk."
         blocks.append(section(f":tada: {empty}"))
@@ -658,6 +665,8 @@ class HomeData:
     book: Sequence[AccountReport]
     metrics: PortfolioMetrics | None
     renewal_days: int = 90
+    state: DataState | None = None
+    """Set when no account has a contract in force: the team view explains instead."""
 
 
 def home_view(data: HomeData) -> dict[str, Any]:
@@ -666,7 +675,11 @@ def home_view(data: HomeData) -> dict[str, Any]:
     blocks.extend(_home_book(data))
     blocks.append(divider())
     blocks.append(header("Team view"))
-    blocks.extend(_home_team(data.metrics))
+    problem = data.state.problem() if data.state is not None else None
+    if problem is not None:
+        blocks.append(section(f":information_source: {problem}"))
+    else:
+        blocks.extend(_home_team(data.metrics))
     blocks.append(context(f"As of {data.as_of.isoformat()} · `/csbot help` for commands"))
     return {"type": "home", "blocks": fit_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS)}
 

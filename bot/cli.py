@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -172,6 +172,14 @@ def import_data(
         ),
     ],
     database: DbOption = None,
+    shift_dates: Annotated[
+        bool,
+        typer.Option(
+            "--shift-dates-to-today",
+            help="Move every date so that the newest usage is yesterday (for sample data such "
+            "as examples/data, so that it describes a live portfolio).",
+        ),
+    ] = False,
 ) -> None:
     """Validate a folder of CSV/JSONL files and load it; nothing is written if any row is bad."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
@@ -195,7 +203,11 @@ def import_data(
 
         try:
             report = import_directory(
-                sessions=context.sessions, directory=directory, progress=on_progress
+                sessions=context.sessions,
+                directory=directory,
+                progress=on_progress,
+                # the newest usage lands on yesterday, the last complete day
+                shift_to=context.today() - timedelta(days=1) if shift_dates else None,
             )
         except ImportValidationError as exc:
             bar.stop()
@@ -216,6 +228,12 @@ def import_data(
         console.print(f"{report.event_rows:,} product events aggregated into daily usage.")
     if report.ignored_files:
         console.print("Ignored (not a known entity): " + ", ".join(report.ignored_files))
+    if report.shifted_days and report.newest_activity is not None:
+        console.print(
+            f"Moved every date by {report.shifted_days:+,} days: the newest usage "
+            f"({report.newest_activity}) is now yesterday, the last complete day."
+        )
+    console.print("Next: [bold]csbot scan[/bold] scores the portfolio as of today.")
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -471,7 +489,16 @@ def scan(
         f"  churn risk: [red]{report.high_risk:,} high[/red], {report.medium_risk:,} medium; "
         f"ARR at risk ${report.arr_at_risk:,.0f}; newly risky today: {len(report.newly_risky):,}"
     )
-    if not top:
+    state = None
+    if report.accounts_scored == 0:
+        from tools.freshness import data_state
+
+        with ctx.sessions() as session:
+            state = data_state(session, as_of=day)
+    problem = state.problem() if state is not None else None
+    if problem is not None:
+        console.print(f"[yellow]{problem}[/yellow]", highlight=False)
+    elif not top:
         console.print("No account at risk.")
     else:
         table = Table(
@@ -644,6 +671,8 @@ def demo(
     from tools import demo as demo_tools
 
     ctx = open_context(database_url_from(database))
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger().setLevel(logging.WARNING)  # a tour to read: only warnings interrupt it
     today = ctx.today()
     with ctx.sessions() as session:
         existing = demo_tools.count_accounts(session)
@@ -693,8 +722,25 @@ def demo(
         )
         console.print(
             "\nThat was the real app, answering a local fake Slack. Keep going with "
-            "[bold]csbot chat[/bold], or install it in Slack: see README.md."
+            f"[bold]{_runnable('chat')}[/bold], or install it in Slack: see README.md.",
+            highlight=False,
         )
+
+
+def _runnable(command: str) -> str:
+    """How to run ``csbot COMMAND`` from this shell: plain when csbot is on PATH, else the
+    Makefile target or the virtualenv's script (what `make demo` leaves behind)."""
+    import shutil
+    import sys
+
+    if shutil.which("csbot"):
+        return f"csbot {command}"
+    script = Path(sys.argv[0])
+    if command == "chat" and Path("Makefile").is_file():
+        return "make chat"
+    if script.name == "csbot" and script.parent.is_dir():
+        return f"{script.parent.as_posix()}/csbot {command}"
+    return f"csbot {command} (after `. .venv/bin/activate`)"
 
 
 def _ensure_history(ctx: Context, today: date) -> None:

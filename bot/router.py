@@ -30,6 +30,7 @@ from tools.accounts import (
 )
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities
+from tools.freshness import data_state
 from tools.health import UnknownAccountError
 from tools.history import health_history
 from tools.metrics import portfolio_metrics
@@ -257,12 +258,17 @@ def _answer_at_risk(intent: Intent, deps: Deps) -> Reply:
             for r in reports
             if r.churn.days_to_renewal is not None and 0 <= r.churn.days_to_renewal <= limit
         ]
+    state = None
+    if not reports:  # nothing at risk, or nothing to score at all?
+        with session_scope(deps.sessions) as session:
+            state = data_state(session, as_of=as_of)
     rendered = blocks.at_risk_list(
         reports,
         as_of=as_of,
         mine=intent.mine,
         offset=intent.offset,
         within_days=intent.within_days,
+        state=state,
     )
     return _rendered(rendered)
 
@@ -451,11 +457,13 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
         # Team view from the daily snapshots: scoring 10k accounts on every Home open is not
         # worth it when the scheduler snapshots them each morning.
         metrics: PortfolioMetrics = portfolio_metrics(session, as_of=as_of, config=deps.config)
+        state = data_state(session, as_of=as_of) if metrics.active_accounts == 0 else None
     data = blocks.HomeData(
         user_id=user_id,
         as_of=as_of,
         book=book,
         metrics=metrics,
         renewal_days=HOME_RENEWAL_DAYS,
+        state=state,
     )
     return blocks.home_view(data)

@@ -14,16 +14,19 @@ from datetime import date, datetime, timedelta
 from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
+from rich.text import Text
 from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.harness.terminal import TerminalSlack, render_message
+from bot.harness.fake_slack import SlackCall
+from bot.harness.terminal import TerminalSlack, mrkdwn_to_plain, render_message
 from bot.jobs.daily_scan import run_daily_scan
 from tools.db import SessionFactory, session_scope
 from tools.models import HealthSnapshot
 from tools.scoring import backfill_snapshots, scan_portfolio
 from tools.scoring_config import ScoringConfig
+from tools.wording import plural
 
 HISTORY_DAYS = 365
 HISTORY_STEP_DAYS = 7
@@ -132,11 +135,7 @@ def morning_alerts(
         for c in slack.fake.calls_to("chat.postMessage")
         if not str(c.params.get("channel", "")).startswith("D")  # DMs: the owners' QBR drafts
     ]
-    if not posts:
-        console.print("No new churn alerts today: nothing got worse since yesterday.")
-    for call in posts:
-        where = "in the thread" if call.params.get("thread_ts") else settings.alerts_channel
-        console.print(Panel(render_message(call.blocks, call.text), title=f"csbot · {where}"))
+    show_alert_summary(posts, console=console, channel=settings.alerts_channel)
     drafts, proposals = report.qbr_t90.counts.posted, report.handoffs.posted
     if drafts or proposals:
         console.print(
@@ -144,3 +143,37 @@ def morning_alerts(
             f"out) and {proposals} expansion proposals to approve or dismiss.[/dim]"
         )
     slack.mark_seen()
+
+
+SUMMARY_LINES = 8
+
+
+def show_alert_summary(posts: list[SlackCall], *, console: Console, channel: str) -> None:
+    """The morning's alerts as a short list (one line each, at most SUMMARY_LINES) and one of
+    them in full with its thread, instead of every message."""
+    alerts = [c for c in posts if not c.params.get("thread_ts")]
+    if not alerts:
+        console.print("No new churn alerts today: nothing got worse since yesterday.")
+        return
+    replies = [c for c in posts if c.params.get("thread_ts")]
+    console.print(
+        f"{plural(len(alerts), 'message')} posted to {channel}"
+        + (f", {plural(len(replies), 'draft email')} in their threads" if replies else "")
+        + ":",
+        markup=False,
+        highlight=False,
+    )
+    for call in alerts[:SUMMARY_LINES]:
+        first_line = mrkdwn_to_plain((call.text or call.method).strip()).splitlines()[0]
+        console.print(Text(f"  • {first_line}"), no_wrap=True, overflow="ellipsis")
+    if len(alerts) > SUMMARY_LINES:
+        console.print(f"  … and {len(alerts) - SUMMARY_LINES} more", markup=False)
+    example = alerts[0]
+    console.print(Rule("One of them in full", style="dim"))
+    console.print(Panel(render_message(example.blocks, example.text), title=f"csbot · {channel}"))
+    ts = str(example.response.get("ts", ""))
+    thread = next((c for c in replies if str(c.params.get("thread_ts")) == ts), None)
+    if thread is not None:
+        console.print(
+            Panel(render_message(thread.blocks, thread.text), title="csbot · in the thread")
+        )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -91,6 +91,10 @@ class ImportReport:
     files: list[str] = field(default_factory=list)
     ignored_files: list[str] = field(default_factory=list)
     event_rows: int = 0
+    shifted_days: int = 0
+    """Days every date was moved by (``shift_to``); 0 when the dates were kept."""
+    newest_activity: date | None = None
+    """The newest activity date in the files, before any shift."""
 
     @property
     def changed(self) -> bool:
@@ -344,8 +348,15 @@ def import_directory(
     directory: Path,
     progress: ProgressCallback | None = None,
     max_errors: int = MAX_ERRORS,
+    shift_to: date | None = None,
 ) -> ImportReport:
-    """Validate every data file in ``directory`` and upsert it in one transaction."""
+    """Validate every data file in ``directory`` and upsert it in one transaction.
+
+    ``shift_to`` moves every date and timestamp by the same number of days so that the newest
+    product usage (usage_daily, feature_usage, events; without usage: tickets, NPS, interactions,
+    invoices) falls on that day: sample data then describes a live portfolio whatever the day it
+    is imported.
+    """
     log = ErrorLog(limit=max_errors)
     files, ignored = _find_files(directory, log)
     report = ImportReport(files=sorted(p.name for p in files.values()), ignored_files=ignored)
@@ -354,10 +365,58 @@ def import_directory(
         conn = session.connection()
         batches, report.event_rows = _validate(conn, files, log, progress)
         _raise_if_errors(log)
+        report.newest_activity = _newest_activity(batches)
+        if shift_to is not None and report.newest_activity is not None:
+            report.shifted_days = (shift_to - report.newest_activity).days
+            _shift_dates(batches, report.shifted_days, log)
+            _raise_if_errors(log)
         for batch in batches:
             counts = report.counts.setdefault(batch.entity.name, EntityCounts())
             _write(conn, batch, counts)
     return report
+
+
+USAGE_COLUMNS: dict[str, tuple[str, ...]] = {"usage_daily": ("day",), "feature_usage": ("day",)}
+ACTIVITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "tickets": ("opened_at", "closed_at"),
+    "nps": ("responded_at",),
+    "invoices": ("issued_on", "paid_on"),
+    "interactions": ("occurred_at",),
+}
+"""Columns that record something that happened (contract ends and due dates may lie ahead)."""
+
+
+def _newest_activity(batches: list[_Batch]) -> date | None:
+    """The newest usage day, or without usage the newest other activity."""
+    return _newest(batches, USAGE_COLUMNS) or _newest(batches, ACTIVITY_COLUMNS)
+
+
+def _newest(batches: list[_Batch], columns: dict[str, tuple[str, ...]]) -> date | None:
+    newest: date | None = None
+    for batch in batches:
+        for name in columns.get(batch.entity.name, ()):
+            for _, record in batch.records:
+                value = record.get(name)
+                if isinstance(value, datetime):
+                    value = value.date()
+                if isinstance(value, date) and (newest is None or value > newest):
+                    newest = value
+    return newest
+
+
+def _shift_dates(batches: Iterable[_Batch], days: int, log: ErrorLog) -> None:
+    """Move every date and timestamp of every record by ``days``."""
+    delta = timedelta(days=days)
+    for batch in batches:
+        for line, record in batch.records:
+            for name, value in record.items():
+                if not isinstance(value, date):
+                    continue
+                try:
+                    record[name] = value + delta
+                except OverflowError:
+                    reason = f"cannot be moved by {days:+,} days (out of range)"
+                    log.add(RowError(batch.file, line or None, name, show(str(value)), reason))
 
 
 def _raise_if_errors(log: ErrorLog) -> None:
