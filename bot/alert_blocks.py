@@ -123,8 +123,8 @@ def _mix_line(mix: BandMix, previous: BandMix | None) -> str:
     )
 
 
-def weekly_digest(data: DigestData) -> Rendered:
-    """The leaders' weekly digest."""
+def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
+    """The leaders' weekly digest; ``voice`` is the portfolio's voice-of-the-customer section."""
     risks = bullets(
         (
             f"*{esc(r.name)}* — {r.level} risk, {r.score:.0f} ({r.band})"
@@ -156,6 +156,7 @@ def weekly_digest(data: DigestData) -> Rendered:
                 f"*Churn alerts sent*\n{data.alerts_sent} this week",
             ]
         ),
+        *([voice] if voice is not None else []),
         context(f"As of {data.as_of.isoformat()} · cs-copilot"),
     ]
     text = (

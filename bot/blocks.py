@@ -277,9 +277,14 @@ def bullets(lines: Iterable[str], *, limit: int, empty: str) -> str:
 
 
 def health_report(
-    report: AccountReport, *, with_actions: bool = True, shared_by: str | None = None
+    report: AccountReport,
+    *,
+    with_actions: bool = True,
+    shared_by: str | None = None,
+    voice: Block | None = None,
 ) -> Rendered:
-    """The full health card of one account (``/health``, Share to channel, the router)."""
+    """The full health card of one account (``/health``, Share to channel, the router);
+    ``voice`` is the voice-of-the-customer section (``bot/voc_blocks.py``)."""
     acct, health, churn = report.account, report.health, report.churn
     blocks: list[Block] = [
         header(f"{acct.name} · {health.score:.0f}/100 · {health.band.value}"),
@@ -323,6 +328,8 @@ def health_report(
                 )
             )
         )
+    if voice is not None:
+        blocks.append(voice)
     blocks.append(context(_health_context(report)))
     if shared_by:
         blocks.append(context(f"Shared by <@{esc(shared_by)}>"))

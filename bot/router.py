@@ -22,6 +22,7 @@ from sqlmodel import Session
 from bot import blocks
 from bot.blocks import Block
 from bot.deps import Deps
+from bot.voc_blocks import health_voice
 from tools.accounts import (
     AccountNotFound,
     AmbiguousAccount,
@@ -214,9 +215,11 @@ def _report_for(intent: Intent, deps: Deps, session: Session) -> AccountReport |
 def _answer_health(intent: Intent, deps: Deps) -> Reply:
     with session_scope(deps.sessions) as session:
         report = _report_for(intent, deps, session)
-    if isinstance(report, Reply):
-        return report
-    return _rendered(blocks.health_report(report), account_id=report.account.account_id)
+        if isinstance(report, Reply):
+            return report
+        voice = health_voice(session, report.account.account_id, deps.today())
+    rendered = blocks.health_report(report, voice=voice)
+    return _rendered(rendered, account_id=report.account.account_id)
 
 
 def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
@@ -225,7 +228,8 @@ def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
         report = account_report(
             session, account_id=account_id, as_of=deps.today(), config=deps.config
         )
-    rendered = blocks.health_report(report, with_actions=False, shared_by=shared_by)
+        voice = health_voice(session, account_id, deps.today())
+    rendered = blocks.health_report(report, with_actions=False, shared_by=shared_by, voice=voice)
     return _rendered(rendered, account_id=account_id)
 
 

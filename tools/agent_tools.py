@@ -27,6 +27,7 @@ from tools.qbr import create_qbr_draft
 from tools.registry import CreatedRecord, Registry, Tool, ToolContext, ToolError, make_tool
 from tools.results import AccountReport, ExpansionOpportunity, LeanFinding
 from tools.scoring import account_report, at_risk_accounts
+from tools.voc.tool import customer_voice
 
 AccountArg = Annotated[
     str,
@@ -548,6 +549,7 @@ READ_TOOLS = (
     expansion_opportunities,
     portfolio_metrics,
     renewals_in_window,
+    customer_voice,
 )
 WRITE_TOOLS = (draft_qbr, revise_qbr_section, propose_expansion_handoff)
 

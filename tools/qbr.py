@@ -43,6 +43,8 @@ from tools.results import (
 )
 from tools.scoring import account_report
 from tools.scoring_config import ScoringConfig
+from tools.voc import voice_of_customer
+from tools.voc.render import voice_markdown
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ class HealthSection(BaseModel):
     churn_level: str
     churn_triggers: list[TriggerHit]
     narrative: str = ""
+    voice: str = Field(default="", description="Voice of the customer over the quarter (markdown).")
 
 
 class ValueMetric(BaseModel):
@@ -390,6 +393,11 @@ def _health_section(
         movers=_movers(health, before),
         churn_level=report.churn.level.value,
         churn_triggers=list(report.churn.triggers),
+        voice=voice_markdown(
+            voice_of_customer(
+                session, as_of=as_of, window_days=QUARTER_DAYS, account_ids=[account_id]
+            )
+        ),
     )
     return health, section
 

@@ -80,6 +80,8 @@ def _md_health(doc: QbrDocument) -> str:
     if h.churn_triggers:
         lines += ["", "**Risk signals**"]
         lines += [f"- {t.label}: {t.evidence}" for t in h.churn_triggers]
+    if h.voice:
+        lines += ["", "**Voice of the customer**", h.voice]
     return "\n".join(lines).strip()
 
 
@@ -336,6 +338,9 @@ def _nb_health(doc: QbrDocument, chart_url: str | None) -> list[Block]:
     if h.churn_triggers:
         blocks.append(heading("Risk signals", 3))
         blocks += [bullet(f"**{t.label}**: {t.evidence}") for t in h.churn_triggers]
+    if h.voice:
+        blocks.append(heading("Voice of the customer", 3))
+        blocks += markdown_blocks(h.voice)
     return blocks
 
 

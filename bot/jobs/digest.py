@@ -19,6 +19,7 @@ from bot.jobs.delivery import (
     poster_for,
     require_client,
 )
+from bot.voc_blocks import digest_voice
 from tools.alerts import digest, ledger
 from tools.db import SessionFactory
 from tools.metrics import portfolio_metrics
@@ -57,7 +58,8 @@ def run_weekly_digest(
             expansion_count=metrics.expansion_pipeline_count,
             expansion_arr=Decimal(metrics.expansion_pipeline_arr),
         )
-    blocks, text = alert_blocks.weekly_digest(data)
+        voice = digest_voice(session, day)
+    blocks, text = alert_blocks.weekly_digest(data, voice=voice)
     claim = ledger.AlertClaim(
         kind=AlertKind.DIGEST,
         account_id=None,

@@ -40,6 +40,7 @@ EXPECTED_TOOLS = {
     "expansion_opportunities",
     "portfolio_metrics",
     "renewals_in_window",
+    "customer_voice",
     "draft_qbr",
     "revise_qbr_section",
     "propose_expansion_handoff",

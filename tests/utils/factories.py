@@ -208,11 +208,22 @@ def make_invoice(
 
 
 def make_nps(
-    session: Session, *, account: Account, day: date, score: int, kind: str = "nps"
+    session: Session,
+    *,
+    account: Account,
+    day: date,
+    score: int,
+    kind: str = "nps",
+    comment: str = "",
 ) -> NpsResponse:
     assert account.id is not None
     response = NpsResponse(
-        external_id=_ext("nps"), account_id=account.id, kind=kind, score=score, responded_at=at(day)
+        external_id=_ext("nps"),
+        account_id=account.id,
+        kind=kind,
+        score=score,
+        comment=comment,
+        responded_at=at(day),
     )
     session.add(response)
     session.flush()
@@ -227,6 +238,7 @@ def make_interaction(
     contact: Contact | None = None,
     meaningful: bool = True,
     kind: str = "meeting",
+    summary: str = "",
 ) -> Interaction:
     assert account.id is not None
     interaction = Interaction(
@@ -236,6 +248,7 @@ def make_interaction(
         kind=kind,
         occurred_at=at(day),
         meaningful=meaningful,
+        summary=summary,
     )
     session.add(interaction)
     session.flush()
