@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from bot.alert_action_blocks import alert_actions
 from bot.blocks import (
     RISK_EMOJI,
     Block,
@@ -36,9 +37,16 @@ ACTION_QBR_CONTINUE = "qbr_continue"
 
 
 def churn_alert(
-    report: AccountReport, *, as_of: date, reason: str, narrative: str, playbook: Playbook
+    report: AccountReport,
+    *,
+    as_of: date,
+    reason: str,
+    narrative: str,
+    playbook: Playbook,
+    alert_ref: str | None = None,
 ) -> Rendered:
-    """A churn alert for the alerts channel, @-mentioning the owner."""
+    """A churn alert for the alerts channel, @-mentioning the owner; with ``alert_ref`` (the
+    alert's key) it carries the Acknowledge / Snooze / Assign / Create task / Log a note row."""
     acct, health, churn = report.account, report.health, report.churn
     owner = owner_label(acct)
     triggers = bullets(
@@ -71,6 +79,8 @@ def churn_alert(
         section(f"*Suggested playbook: {esc(playbook.title)}*\n_{esc(playbook.goal)}_\n{steps}"),
         context(f"Owner {owner} · {esc(acct.segment)} · a draft outreach email is in the thread"),
     ]
+    if alert_ref is not None:
+        blocks.append(alert_actions(alert_ref))
     text = f"Churn risk: {acct.name} ({churn.level.value}) — {owner}: {reason}"
     return message(blocks, text)
 

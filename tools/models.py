@@ -255,6 +255,8 @@ class Interaction(SQLModel, table=True):
     occurred_at: datetime
     meaningful: bool = True
     summary: str = Field(default="", max_length=4000)
+    logged_by: str | None = Field(default=None, max_length=64)
+    """The Slack user who logged it from Slack (``/log``, the shortcut, an alert's note)."""
 
 
 IMPORTED_TABLES: dict[str, type[SQLModel]] = {
@@ -476,6 +478,8 @@ class PublishRequest(SQLModel, table=True):
 
 class AlertKind(StrEnum):
     CHURN = "churn_alert"
+    CHURN_COPY = "churn_alert_copy"
+    """A subscriber's DM copy of a churn alert (issue 14); its buttons act on the original."""
     QBR_QUARTERLY = "qbr_quarterly"
     QBR_T90 = "qbr_t90"
     DIGEST = "digest"
@@ -543,3 +547,8 @@ class HandoffEvent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=64)
     at: datetime = Field(default_factory=utcnow)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- Alert follow-ups (issue 14): tables live in their own module, registered here ------------
+
+from tools import models_followup as _followup  # noqa: E402,F401  (registers its tables)

@@ -17,9 +17,11 @@ from sqlmodel import Session
 from bot import alert_blocks
 from bot.config import Settings
 from tools.alerts import ledger, policy, texts
+from tools.models import AlertKind
 from tools.results import AccountReport
 from tools.scoring import at_risk_accounts
 from tools.scoring_config import ScoringConfig
+from tools.subscriptions import AlertRoute, alert_route
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +48,9 @@ def churn_payload(
 ) -> dict[str, Any]:
     """The rendered churn alert and its thread reply (the draft email), ready to store."""
     playbook = texts.churn_playbook(report)
+    key = ledger.alert_key(AlertKind.CHURN, report.account.account_id, day.isoformat())
     blocks, text = alert_blocks.churn_alert(
-        report, as_of=day, reason=reason, narrative=narrative, playbook=playbook
+        report, as_of=day, reason=reason, narrative=narrative, playbook=playbook, alert_ref=key
     )
     draft = texts.outreach_email(report, as_of=day)
     reply_blocks, reply_text = alert_blocks.outreach_email_reply(
@@ -78,14 +81,56 @@ def churn_claim(
     day: date,
     reason: str,
     narrator: Narrator | None = None,
+    route: AlertRoute | None = None,
 ) -> ledger.AlertClaim:
-    """The rendered, claimable churn alert of one account for ``day``."""
+    """The rendered, claimable churn alert of one account for ``day``.
+
+    ``route`` (the subscriptions) may send it to the owner's DM instead of the channel.
+    """
     channel = alert_channel(settings, report)
     text = narrative(report, day, narrator)
     payload = churn_payload(report, day=day, reason=reason, channel=channel, narrative=text)
     payload["account_name"] = report.account.name
     payload["reason"] = reason
+    if route is not None and route.dm_user:
+        payload["dm_user"] = route.dm_user
     return policy.churn_claim(report, today=day, payload=payload)
+
+
+def copy_claims(claim: ledger.AlertClaim, users: list[str]) -> list[ledger.AlertClaim]:
+    """DM copies of a churn alert for its subscribers (their buttons act on the original)."""
+    copy = {k: v for k, v in claim.payload.items() if k != "thread"}
+    return [
+        ledger.AlertClaim(
+            kind=AlertKind.CHURN_COPY,
+            account_id=claim.account_id,
+            period=f"{claim.period}:{user}",
+            payload={**copy, "dm_user": user},
+        )
+        for user in users
+    ]
+
+
+def _routed_claims(
+    session: Session,
+    decision: policy.ChurnDecision,
+    *,
+    settings: Settings,
+    day: date,
+    narrator: Narrator | None,
+) -> list[ledger.AlertClaim]:
+    """One decision's alert, where its subscriptions send it, plus subscribers' copies."""
+    report = decision.report
+    route = alert_route(
+        session,
+        channel=alert_channel(settings, report),
+        owner_slack_id=report.account.owner_slack_id,
+        segment=report.account.segment,
+    )
+    claim = churn_claim(
+        report, settings=settings, day=day, reason=decision.reason, narrator=narrator, route=route
+    )
+    return [claim, *copy_claims(claim, route.copies)]
 
 
 def plan_churn_alerts(
@@ -102,6 +147,7 @@ def plan_churn_alerts(
         session, reports, today=day, quiet_days=settings.alert_quiet_days
     )
     return [
-        churn_claim(d.report, settings=settings, day=day, reason=d.reason, narrator=narrator)
+        claim
         for d in decisions
+        for claim in _routed_claims(session, d, settings=settings, day=day, narrator=narrator)
     ]

@@ -25,6 +25,7 @@ from bot.jobs.delivery import (
 )
 from bot.jobs.proposals import propose_expansions
 from bot.jobs.qbr_drafts import QbrRunReport, run_t90
+from tools.alert_outcomes import record_outcomes
 from tools.db import SessionFactory
 from tools.scoring import ScanReport, scan_portfolio
 from tools.scoring_config import ScoringConfig
@@ -90,6 +91,9 @@ def run_daily_scan(
             session_factory=session_factory, client=poster.client, now=now, worker=poster.worker
         )
     with session_factory() as session:
+        if not dry_run:  # what became of earlier alerts' accounts (churned / renewed)
+            record_outcomes(session, today=day, now=now)
+            session.commit()
         claims = plan_churn_alerts(
             session, settings=settings, config=config, day=day, narrator=narrator
         )

@@ -20,12 +20,14 @@ OUTBOX_MINUTES = 5
 def notion_outbox_job(
     settings: Settings, *, session_factory: SessionFactory, config: ScoringConfig
 ) -> Callable[[datetime], object] | None:
-    """The Notion retries as one job: queued QBR pages (``bot.notion.publish_pending``) and
-    pending hand-off tasks (``bot.handoff_flow.retry_notion_tasks``); None without Notion."""
+    """The Notion retries as one job: queued QBR pages (``bot.notion.publish_pending``),
+    pending hand-off tasks (``bot.handoff_flow.retry_notion_tasks``) and alert follow-up tasks
+    (``bot.task_notion.retry_task_writes``); None without Notion."""
     from bot.deps import Deps
     from bot.handoff_flow import retry_notion_tasks
     from bot.handoff_notion import notion_configured
     from bot.notion import make_publisher, publish_pending
+    from bot.task_notion import retry_task_writes
 
     publisher = make_publisher(settings)
     tasks = notion_configured(settings)
@@ -36,12 +38,13 @@ def notion_outbox_job(
         pages = (
             publish_pending(session_factory, publisher, now=now, config=config) if publisher else []
         )
-        written = 0
+        written = alert_tasks = 0
         if tasks:
             deps = Deps(
                 settings=settings, sessions=session_factory, clock=lambda: now, config=config
             )
             written = retry_notion_tasks(deps)
-        return {"qbr_pages": len(pages), "handoff_tasks": written}
+            alert_tasks = retry_task_writes(deps)
+        return {"qbr_pages": len(pages), "handoff_tasks": written, "alert_tasks": alert_tasks}
 
     return publish

@@ -1,8 +1,8 @@
 """Slack listeners, one module per surface; each module's ``register(app, deps)`` wires it up.
 
 Listeners only adapt: acknowledge, call the router (which calls ``tools/``), render, respond.
-``REGISTERED`` lists every slash command, event subscription and action id the code handles;
-tests/bot/test_manifest.py compares it with manifest.yml.
+``REGISTERED`` lists every slash command, event subscription, action id, modal and shortcut the
+code handles; tests/bot/test_manifest.py compares it with manifest.yml.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from slack_bolt import App
 
 from bot.agent import Agent
 from bot.deps import Deps
-from bot.listeners import actions, commands, events, handoff, home, qbr, views
+from bot.listeners import actions, alerts, commands, events, handoff, home, log, qbr, views
 
 REGISTERED: dict[str, frozenset[str]] = {
-    "commands": commands.COMMANDS,
+    "commands": commands.COMMANDS | log.COMMANDS,
     "events": events.EVENTS | home.EVENTS,
-    "actions": actions.ACTIONS | handoff.ACTIONS | qbr.ACTIONS,
-    "views": views.VIEWS,
+    "actions": actions.ACTIONS | handoff.ACTIONS | qbr.ACTIONS | alerts.ACTIONS,
+    "views": views.VIEWS | alerts.VIEWS | log.VIEWS,
+    "shortcuts": log.SHORTCUTS,
 }
 
 
@@ -32,5 +33,7 @@ def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None
     cards = handoff.CardLocations()
     handoff.register(app, deps, cards)
     qbr.register(app, deps)
+    alerts.register(app, deps)
+    log.register(app, deps)
     views.register(app, deps, handoff_cards=cards)
     home.register(app, deps)

@@ -79,7 +79,14 @@ def test_uses_agent_view_not_legacy_assistant_view(manifest: dict[str, Any]) -> 
 
 def test_slash_commands_are_unescaped_and_described(manifest: dict[str, Any]) -> None:
     commands = manifest["features"]["slash_commands"]
-    assert {c["command"] for c in commands} == {"/health", "/churn", "/qbr", "/expansion", "/csbot"}
+    assert {c["command"] for c in commands} == {
+        "/health",
+        "/churn",
+        "/qbr",
+        "/expansion",
+        "/csbot",
+        "/log",
+    }
     for command in commands:
         assert command["should_escape"] is False
         assert command["description"]
@@ -120,7 +127,7 @@ def _registered(sqlite_engine: Engine) -> dict[str, set[str]]:
         create_app(settings, session_factory=db.session_factory(sqlite_engine), client=client)
     registry = getattr(listeners, "REGISTERED", None)
     assert isinstance(registry, dict), "bot.listeners must expose REGISTERED"
-    return {k: set(registry.get(k, ())) for k in ("commands", "events", "actions")}
+    return {k: set(registry.get(k, ())) for k in ("commands", "events", "actions", "shortcuts")}
 
 
 def test_manifest_matches_registered_listeners(
@@ -131,6 +138,7 @@ def test_manifest_matches_registered_listeners(
 
     in_manifest = {c["command"] for c in features["slash_commands"]}
     assert registered["commands"] == in_manifest
+    assert registered["shortcuts"] == {s["callback_id"] for s in features.get("shortcuts", [])}
 
     subscribed = {EVENT_ALIASES.get(e, e) for e in settings["event_subscriptions"]["bot_events"]}
     assert registered["events"] - subscribed == set(), "events handled but not subscribed"

@@ -729,4 +729,4 @@ def test_the_notion_job_also_retries_handoff_tasks(sessions: db.SessionFactory) 
     settings = make_settings(notion_token="ntn_test_token", notion_task_database_id="db-tasks")
     job = notion_outbox_job(settings, session_factory=sessions, config=CONFIG)
     assert job is not None, "hand-off tasks alone need the job"
-    assert job(at(AS_OF)) == {"qbr_pages": 0, "handoff_tasks": 0}
+    assert job(at(AS_OF)) == {"qbr_pages": 0, "handoff_tasks": 0, "alert_tasks": 0}

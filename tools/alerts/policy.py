@@ -17,9 +17,12 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
+from tools.alert_actions import followups_of
+from tools.alert_outcomes import quiet_reason
 from tools.alerts.ledger import AlertClaim, latest_alerts
 from tools.lean import in_ids, rows
 from tools.models import Alert, AlertKind, AlertStatus, ChurnTriggerRecord, HealthSnapshot
+from tools.models_followup import AlertFollowup
 from tools.results import AccountReport, Band, RiskLevel
 
 SNAPSHOT_DAYS = 30
@@ -115,12 +118,14 @@ def churn_alert_reason(
     today: date,
     quiet_days: int,
     previous: ChurnState | None = None,
+    followup: AlertFollowup | None = None,
 ) -> str | None:
     """Why this account deserves a churn alert today, or None when it does not.
 
     Compared with the last alert when there is one, else with the previous snapshot
     (``previous``): an account that was already just as risky before alerting began is not
-    news. With neither, being at risk is new.
+    news. With neither, being at risk is new. A last alert that was acknowledged or snoozed
+    (``followup``) is repeated only when the account got worse or the snooze ended.
     """
     state = ChurnState.of(report)
     if not state.at_risk:
@@ -141,10 +146,13 @@ def churn_alert_reason(
     worse = worsening(state, before, labels)
     if worse:
         return "; ".join(worse)
-    since = _days_since(last.period, today)
-    if since is not None and since >= quiet_days:
-        return f"still at {state.level} churn risk {since} days after the last alert"
-    return None
+    return quiet_reason(
+        followup,
+        today=today,
+        since_last=_days_since(last.period, today),
+        quiet_days=quiet_days,
+        level=state.level,
+    )
 
 
 def _days_since(period: str, today: date) -> int | None:
@@ -228,17 +236,21 @@ def decide_churn_alerts(
     unalerted = [a for a in ids if a not in ever]
     before = previous_states(session, before=today, account_ids=unalerted)
     quiet = suppressed(session, ids, today)
+    # Acknowledged / snoozed last alerts: quiet unless worse, or until the snooze ends.
+    followups = followups_of(session, [int(a.id or 0) for a in last.values()])
     decisions = []
     for report in reports:
         account_id = report.account.account_id
         if account_id in quiet:
             continue
+        previous_alert = last.get(account_id)
         reason = churn_alert_reason(
             report,
-            last.get(account_id),
+            previous_alert,
             today=today,
             quiet_days=quiet_days,
             previous=before.get(account_id),
+            followup=followups.get(int(previous_alert.id or 0)) if previous_alert else None,
         )
         if reason is not None:
             decisions.append(ChurnDecision(report=report, reason=reason))
