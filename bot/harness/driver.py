@@ -140,8 +140,15 @@ class SlackDriver:
         block_id: str = "actions",
         view: Mapping[str, Any] | None = None,
         message: Mapping[str, Any] | None = None,
+        element: Mapping[str, Any] | None = None,
     ) -> DriverResponse:
-        """A button press (``block_actions``) in a message, or in ``view`` (App Home, modal)."""
+        """A button press (``block_actions``) in a message, or in ``view`` (App Home, modal).
+
+        ``element`` overrides the action's fields for other elements, e.g. a menu choice
+        ``{"type": "static_select", "selected_option": {"value": "7"}}`` or a user picker
+        ``{"type": "users_select", "selected_user": "U0…"}``; ``action_ts`` can be set to
+        replay the same press.
+        """
         now = f"{time.time():.6f}"
         payload: dict[str, Any] = {
             "type": "block_actions",
@@ -159,6 +166,7 @@ class SlackDriver:
                     "block_id": block_id,
                     "value": value,
                     "action_ts": now,
+                    **dict(element or {}),
                 }
             ],
         }
@@ -176,6 +184,37 @@ class SlackDriver:
             payload["channel"] = {"id": channel_id, "name": "cs-test"}
             payload["message"] = dict(message) if message else {"type": "message", "ts": ts}
             payload["response_url"] = response_url or self._response_url()
+        return self._send_form(urlencode({"payload": json.dumps(payload)}))
+
+    def message_shortcut(
+        self,
+        callback_id: str,
+        message_text: str,
+        *,
+        user_id: str = DEFAULT_USER,
+        channel_id: str = DEFAULT_CHANNEL,
+        message_ts: str = "1700000000.000100",
+    ) -> DriverResponse:
+        """A message shortcut (``message_action``) on a message saying ``message_text``."""
+        payload = {
+            "type": "message_action",
+            "callback_id": callback_id,
+            "trigger_id": self._trigger_id(),
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": self.team_id, "domain": "cs-test"},
+            "user": {"id": user_id, "username": user_id.lower(), "team_id": self.team_id},
+            "channel": {"id": channel_id, "name": "cs-test"},
+            "message": {
+                "type": "message",
+                "user": "U0CUSTOMER",
+                "ts": message_ts,
+                "text": message_text,
+            },
+            "message_ts": message_ts,
+            "response_url": self._response_url(),
+            "token": "legacy-verification-token",
+            "is_enterprise_install": False,
+        }
         return self._send_form(urlencode({"payload": json.dumps(payload)}))
 
     def view_submission(
