@@ -273,6 +273,16 @@ def interactions_section(items: Sequence[InteractionView]) -> Block | None:
     return section("*Latest interactions*\n" + "\n".join(lines))
 
 
+def with_interactions(rendered: Rendered, items: Sequence[InteractionView]) -> Rendered:
+    """A ``/health`` card with its latest interactions above its buttons (if any)."""
+    extra = interactions_section(items)
+    if extra is None:
+        return rendered
+    card, text = rendered
+    at = next((i for i, b in enumerate(card) if b.get("type") == "actions"), len(card))
+    return message([*card[:at], extra, *card[at:]], text)
+
+
 # -- App Home ---------------------------------------------------------------------------------
 
 

@@ -81,6 +81,8 @@ HELP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("/churn mine", "at-risk accounts in your own book"),
     ("/qbr <account>", "start a QBR draft in a thread"),
     ("/expansion", "open expansion opportunities across the portfolio"),
+    ("/log <account> <call|meeting|email|note> [text]", "record work done on an account"),
+    ("/csbot subscribe mine|segment:<name>|all", "get churn alerts by DM (`unsubscribe` stops)"),
     ("/csbot help", "this help"),
 )
 HELP_QUESTIONS: tuple[str, ...] = (

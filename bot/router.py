@@ -20,6 +20,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot import blocks
+from bot.alert_action_blocks import home_settings, home_tasks, with_interactions
 from bot.blocks import Block
 from bot.deps import Deps
 from bot.voc_blocks import health_voice
@@ -34,6 +35,7 @@ from tools.expansion import expansion_opportunities
 from tools.freshness import data_state
 from tools.health import UnknownAccountError
 from tools.history import health_history
+from tools.interactions import latest_interactions
 from tools.metrics import portfolio_metrics
 from tools.registry import CreatedRecord
 from tools.results import AccountReport, AccountSummary, ExpansionOpportunity, PortfolioMetrics
@@ -44,6 +46,9 @@ from tools.scoring import (
     book_reports,
     owned_account_ids,
 )
+from tools.subscriptions import segments as subscription_segments
+from tools.subscriptions import subscriptions_of
+from tools.tasks import open_tasks_for
 
 AT_RISK_LIMIT = 200
 HOME_RENEWAL_DAYS = 90
@@ -218,7 +223,10 @@ def _answer_health(intent: Intent, deps: Deps) -> Reply:
         if isinstance(report, Reply):
             return report
         voice = health_voice(session, report.account.account_id, deps.today())
-    rendered = blocks.health_report(report, voice=voice)
+        recent = latest_interactions(
+            session, account_id=report.account.account_id, before=deps.now(), limit=3
+        )
+    rendered = with_interactions(blocks.health_report(report, voice=voice), recent)
     return _rendered(rendered, account_id=report.account.account_id)
 
 
@@ -462,6 +470,10 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
         # worth it when the scheduler snapshots them each morning.
         metrics: PortfolioMetrics = portfolio_metrics(session, as_of=as_of, config=deps.config)
         state = data_state(session, as_of=as_of) if metrics.active_accounts == 0 else None
+        tasks = open_tasks_for(session, user_id=user_id)
+        settings = home_settings(
+            subscriptions_of(session, user_id=user_id), subscription_segments(session)
+        )
     data = blocks.HomeData(
         user_id=user_id,
         as_of=as_of,
@@ -470,4 +482,7 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
         renewal_days=HOME_RENEWAL_DAYS,
         state=state,
     )
-    return blocks.home_view(data)
+    view = blocks.home_view(data)
+    extra = [blocks.divider(), *home_tasks(tasks), blocks.divider(), *settings]
+    view["blocks"] = blocks.fit_blocks([*view["blocks"], *extra], max_blocks=blocks.MAX_VIEW_BLOCKS)
+    return view

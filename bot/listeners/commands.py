@@ -15,7 +15,7 @@ from slack_bolt import App, BoltContext
 
 from bot import blocks
 from bot.deps import Deps
-from bot.listeners import handoff
+from bot.listeners import handoff, subscribe
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import post_thread, respond_privately
 from bot.router import Intent, IntentKind, Reply, answer, route
@@ -82,6 +82,11 @@ def run_command(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
     text = " ".join(str(body.get("text", "")).split())
     if command == "/expansion" and not text:  # open hand-offs + opportunities not yet proposed
         handoff.expansion_overview(body, context, deps)
+        return
+    if command == "/csbot" and subscribe.wants_subscriptions(text):
+        respond_privately(
+            subscribe.subscription_reply(text, str(body.get("user_id")), deps), body, context
+        )
         return
     built = BUILDERS[command](text, str(body.get("user_id", "")))
     reply = built if isinstance(built, Reply) else answer(built, deps)

@@ -3,7 +3,7 @@ real app served on loopback behind a signed driver, and helpers that read what F
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -38,13 +38,19 @@ def e2e_settings(fake: FakeSlack, **overrides: Any) -> Settings:
 
 @contextmanager
 def driving(
-    fake: FakeSlack, engine: Engine, *, settings: Settings | None = None, **app_options: Any
+    fake: FakeSlack,
+    engine: Engine,
+    *,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = lambda: NOW,
+    **app_options: Any,
 ) -> Iterator[SlackDriver]:
-    """Serve the real Bolt app on ``engine`` (clock at NOW) and yield a signed driver for it."""
+    """Serve the real Bolt app on ``engine`` (clock at NOW unless given) and yield a signed
+    driver for it."""
     app = create_app(
         settings or e2e_settings(fake),
         session_factory=db.session_factory(engine),
-        clock=lambda: NOW,
+        clock=clock,
         client=WebClient(token=TOKEN, base_url=fake.url),
         **app_options,
     )
