@@ -248,8 +248,9 @@ def logged_receipt(logged: InteractionView) -> Rendered:
     who = f" with {esc(logged.contact_name)}" if logged.contact_name else ""
     counts = "counts" if logged.meaningful else "does not count"
     state = "Logged" if logged.created else "Already logged"
+    article = "an" if logged.kind[:1] in "aeiou" else "a"
     text = (
-        f":memo: {state} a *{esc(logged.kind)}*{who} on *{esc(logged.account_name)}* "
+        f":memo: {state} {article} *{esc(logged.kind)}*{who} on *{esc(logged.account_name)}* "
         f"({counts} as a meaningful interaction)."
     )
     blocks = [section(text)]
