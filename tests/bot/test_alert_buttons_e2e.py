@@ -20,7 +20,7 @@ from bot import alert_action_blocks as ab
 from bot.config import Settings
 from bot.harness import FakeSlack, SlackCall, SlackDriver
 from bot.harness.fake_notion import FakeNotion
-from bot.scheduler import run_daily_scan
+from bot.jobs.daily_scan import run_daily_scan
 from tests.utils.alert_world import AS_OF, LEAD, OTHER, OWNER, at, customer, overdue
 from tests.utils.slack_e2e import TOKEN, all_text, driving, e2e_settings
 from tools import db
@@ -129,7 +129,8 @@ def test_acknowledge_updates_the_message_once_and_silences_the_account(world: Wo
     block_id, ts = world.alert_of("Acme", posted)
     world.press(ab.ACTION_ACK, block_id, ts)
     (update,) = _updates(world.fake, 1)
-    assert update.params["channel"] == CHANNEL and update.params["ts"] == ts
+    assert update.params["channel"] == CHANNEL
+    assert update.params["ts"] == ts
     assert f"Acknowledged by <@{OWNER}>" in all_text(update)
     assert any(
         str(b.get("block_id", "")).startswith(ab.BLOCK_ACTIONS_PREFIX) for b in update.blocks
@@ -139,7 +140,8 @@ def test_acknowledge_updates_the_message_once_and_silences_the_account(world: Wo
     world.fake.wait_for("response_url", 2)
     assert len(world.fake.calls_to("chat.update")) == 1
     row = world.followup("Acme")
-    assert row is not None and row.acknowledged_by == OWNER
+    assert row is not None
+    assert row.acknowledged_by == OWNER
     # quiet period over: Beta and Gamma are re-alerted, the acknowledged Acme is not
     again = world.scan(15)
     names = {n for n in ("Acme", "Beta", "Gamma") if any(n in p.text for p in again)}
@@ -159,7 +161,8 @@ def test_snooze_keeps_it_quiet_until_the_snooze_ends(world: World) -> None:
     assert "Snoozed 7 days by" in all_text(update)
     assert not any("Acme" in p.text for p in world.scan(6))
     back = [p for p in world.scan(7) if "Acme" in p.text]
-    assert len(back) == 1 and "snooze has ended" in all_text(back[0])
+    assert len(back) == 1
+    assert "snooze has ended" in all_text(back[0])
 
 
 def test_a_non_owner_is_refused_and_a_lead_is_not(world: World) -> None:

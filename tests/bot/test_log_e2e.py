@@ -56,11 +56,13 @@ def test_log_command_records_a_call_that_moves_the_signal(
     (reply,) = fake.wait_for("response_url")
     text = all_text(reply)
     assert "Logged a *call* with Jo Champion on *Quiet Co*" in text
-    assert "<!here>" not in text and "&lt;!here&gt;" in text  # the summary is shown escaped
+    assert "<!here>" not in text
+    assert "&lt;!here&gt;" in text
     assert _recency(sqlite_engine, quiet_id) == 0
     drv.command("/health", "Quiet Co")
     (card,) = fake.wait_for("response_url", 2)[1:]
-    assert "Latest interactions" in all_text(card) and f"<@{OWNER}>" in all_text(card)
+    assert "Latest interactions" in all_text(card)
+    assert f"<@{OWNER}>" in all_text(card)
 
 
 def test_log_command_explains_what_it_needs(drv: SlackDriver, fake: FakeSlack) -> None:
@@ -109,7 +111,8 @@ def test_the_modal_names_an_unknown_account(drv: SlackDriver) -> None:
         ab.BLOCK_TEXT: {ab.INPUT_TEXT: {"value": ""}},
     }
     answer = drv.view_submission(ab.VIEW_LOG, values, "{}").json()
-    assert answer["response_action"] == "errors" and ab.BLOCK_ACCOUNT in answer["errors"]
+    assert answer["response_action"] == "errors"
+    assert ab.BLOCK_ACCOUNT in answer["errors"]
 
 
 def test_csbot_subscribe_stores_and_lists(

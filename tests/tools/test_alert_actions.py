@@ -11,7 +11,7 @@ from tests.utils.alert_world import AS_OF, OWNER, at, customer, overdue, posted_
 from tests.utils.factories import make_contract
 from tools import alert_actions
 from tools.alert_outcomes import alert_stats, outcome_after, quiet_reason, record_outcomes
-from tools.alerts import churn_alert_reason
+from tools.alerts.policy import churn_alert_reason
 from tools.models import Alert, AlertKind, Contract, Interaction
 from tools.models_followup import AccountTask, AlertAction, AlertFollowup, AlertOutcome
 from tools.scoring import account_report
@@ -65,7 +65,8 @@ def test_assign_changes_the_assignee_and_the_open_task(session: Session) -> None
     made = alert_actions.create_task(
         session, alert_id=alert.id, actor=OWNER, now=NOW, key="t", to_notion=False
     )
-    assert made.task is not None and made.task.assignee == OWNER
+    assert made.task is not None
+    assert made.task.assignee == OWNER
     first = alert_actions.assign(
         session, alert_id=alert.id, actor=OWNER, assignee="U0HELPER", now=NOW, key="x"
     )
@@ -86,7 +87,8 @@ def test_create_task_twice_keeps_one_task(session: Session) -> None:
         for k in ("p1", "p2")
     ]
     assert [r.applied for r in results] == [True, False]
-    assert results[0].task is not None and results[1].task is not None
+    assert results[0].task is not None
+    assert results[1].task is not None
     assert results[0].task.task_id == results[1].task.task_id
     assert results[0].task.notion_status == "pending"
     assert session.exec(select(func.count()).select_from(AccountTask)).one() == 1
@@ -151,7 +153,8 @@ def test_quiet_reason_acknowledged_snoozed_and_ended() -> None:
     ended = quiet_reason(
         snoozed, today=AS_OF + timedelta(days=7), since_last=7, quiet_days=14, level=level
     )
-    assert ended is not None and "snooze has ended" in ended
+    assert ended is not None
+    assert "snooze has ended" in ended
 
 
 def test_an_acknowledged_account_is_realerted_only_when_it_gets_worse(session: Session) -> None:
@@ -193,7 +196,8 @@ def test_outcome_after_an_alert() -> None:
     renewed = outcome_after([current, renewal], alerted_on=AS_OF, today=later)
     assert renewed == (AlertOutcome.RENEWED, AS_OF + timedelta(days=61))
     marked = outcome_after([_contract(-300, 60, "renewed")], alerted_on=AS_OF, today=AS_OF)
-    assert marked is not None and marked[0] == AlertOutcome.RENEWED
+    assert marked is not None
+    assert marked[0] == AlertOutcome.RENEWED
 
 
 def test_stats_precision_counts_churned_and_saved_accounts(session: Session) -> None:

@@ -36,9 +36,11 @@ def test_a_logged_call_resets_interaction_recency(session: Session) -> None:
         key="T1",
         now=at(AS_OF, 9),
     )
-    assert logged.created and logged.meaningful
+    assert logged.created
+    assert logged.meaningful
     after = _signal(session, quiet.id, "interaction_recency")
-    assert before == 60 and after == 0
+    assert before == 60
+    assert after == 0
 
 
 def test_a_note_is_kept_but_does_not_count_as_meaningful(session: Session) -> None:
@@ -70,7 +72,9 @@ def test_naming_the_champion_counts_as_stakeholder_engagement(session: Session) 
     after = account_report(session, account_id=quiet.id, as_of=AS_OF, config=CONFIG)
     old = next(s for s in engaged_before if s.key == "stakeholder")
     new = next(s for s in after.health.signals if s.key == "stakeholder")
-    assert new.score is not None and old.score is not None and new.score > old.score
+    assert new.score is not None
+    assert old.score is not None
+    assert new.score > old.score
 
 
 def test_the_same_request_logs_once(session: Session) -> None:
