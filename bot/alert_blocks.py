@@ -133,6 +133,24 @@ def _mix_line(mix: BandMix, previous: BandMix | None) -> str:
     )
 
 
+def _follow_up(data: DigestData) -> str:
+    """Alert precision and time to first action, as ``csbot alerts stats`` computes them."""
+    stats = data.alert_stats
+    if stats is None or stats.alerts == 0:
+        return "no churn alert yet"
+    known = stats.churned + stats.saved + stats.renewed_without_action
+    precision = (
+        f"precision {stats.precision:.0%} ({known} outcomes known)"
+        if stats.precision is not None
+        else "precision: no outcome known yet"
+    )
+    median = stats.median_hours_to_first_action
+    acted = f"{stats.acted}/{stats.alerts} acted on"
+    return f"{precision} · {acted}" + (
+        f", median {median:.1f} h to first action" if median is not None else ""
+    )
+
+
 def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
     """The leaders' weekly digest; ``voice`` is the portfolio's voice-of-the-customer section."""
     risks = bullets(
@@ -164,6 +182,7 @@ def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
                 f"*Expansion pipeline*\n{data.expansion_count} opportunities, "
                 f"{money(data.expansion_arr)} est. ARR",
                 f"*Churn alerts sent*\n{data.alerts_sent} this week",
+                f"*Alert follow-up*\n{_follow_up(data)}",
             ]
         ),
         *([voice] if voice is not None else []),

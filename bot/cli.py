@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
 from bot import cli_errors
+from bot.cli_alerts import alerts_app
 from bot.config import Settings
 from bot.mcp.cli import mcp_command
 from tools import db
@@ -74,6 +75,7 @@ def _main(
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(alerts_app, name="alerts")
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
+from tools.alert_outcomes import AlertStats, alert_stats
 from tools.alerts.dates import iso_week_of
 from tools.alerts.policy import LEVEL_RANK
 from tools.lean import active_contracts, rows
@@ -38,6 +39,8 @@ class DigestData(BaseModel):
     previous_mix: BandMix | None
     new_risks: list[NewRisk]
     renewals_90d: RenewalBucket | None
+    alert_stats: AlertStats | None = None
+    """Churn alerts so far: precision and time to first action (``csbot alerts stats``)."""
     expansion_count: int
     expansion_arr: Decimal
     alerts_sent: int
@@ -151,4 +154,5 @@ def weekly_digest(
         expansion_count=expansion_count,
         expansion_arr=expansion_arr,
         alerts_sent=alerts_posted_since(session, since=since),
+        alert_stats=alert_stats(session, until=as_of),
     )
