@@ -8,7 +8,8 @@ or anything else the decision depends on.
 
 The rules (docs/security.md):
 - **Account work** (hand-off edit/approve/dismiss, QBR draft publish/discard, alert
-  acknowledge/snooze/assign/note): the account's owner (``owner_slack_id``), or an approver
+  acknowledge/snooze/assign/task/note, logging work with ``/log`` or "Log to account"): the
+  account's owner (``owner_slack_id``), the person a churn alert is assigned to, or an approver
   (``HANDOFF_APPROVERS``: CS leads). A QBR draft's creator may also publish or discard it. An
   account without an owner: approvers; when no approver is configured, any member of the
   workspace (the tenant gate has already refused every other organisation).
@@ -31,6 +32,7 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from tools import handoff
+from tools.alert_actions import AlertActionError, followup_view
 from tools.models import Account, QbrDraft
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,9 @@ class Action(StrEnum):
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     ALERT_SNOOZE = "alert.snooze"
     ALERT_ASSIGN = "alert.assign"
+    ALERT_TASK = "alert.task"
     ALERT_NOTE = "alert.note"
+    INTERACTION_LOG = "interaction.log"
 
 
 OWNER_ACTIONS = frozenset(
@@ -68,7 +72,9 @@ OWNER_ACTIONS = frozenset(
         Action.ALERT_ACKNOWLEDGE,
         Action.ALERT_SNOOZE,
         Action.ALERT_ASSIGN,
+        Action.ALERT_TASK,
         Action.ALERT_NOTE,
+        Action.INTERACTION_LOG,
     }
 )
 SALES_ACTIONS = frozenset({Action.SALES_ACCEPT, Action.SALES_DECLINE})
@@ -83,6 +89,8 @@ class Resource:
     id: int | None
     owner: str | None = None
     creator: str | None = None
+    assignee: str | None = None
+    """Whom a churn alert was assigned to ("Assign to…"): they may act on it like its owner."""
 
 
 def split_ids(raw: str) -> frozenset[str]:
@@ -123,6 +131,8 @@ class Policy:
                 "admin)."
             )
         creator = " (or the person who asked for it)" if resource.creator else ""
+        if resource.assignee:
+            creator = " (or the person it is assigned to)"
         return (
             f"Only the account's owner{creator} or a CS lead (HANDOFF_APPROVERS) can {what} "
             f"this {resource.kind}."
@@ -132,6 +142,8 @@ class Policy:
         if user == resource.owner:
             return True
         if resource.creator is not None and user == resource.creator:
+            return True
+        if resource.assignee is not None and user == resource.assignee:
             return True
         return resource.owner is None and not self.approvers
 
@@ -183,6 +195,17 @@ def account_resource(
     if account is None:
         return None
     return Resource(kind=kind, id=account_id, owner=account.owner_slack_id)
+
+
+def alert_resource(session: Session, alert_id: int) -> Resource | None:
+    """A churn alert: its account's owner and the person it is assigned to; None when gone."""
+    try:
+        view = followup_view(session, alert_id=alert_id)
+    except AlertActionError:
+        return None
+    return Resource(
+        kind="churn alert", id=alert_id, owner=view.owner_slack_id, assignee=view.assignee
+    )
 
 
 def policy_for(settings: Settings, client: object | None = None) -> Policy:

@@ -18,12 +18,12 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import alert_action_blocks as ab
-from bot.alert_policy import may_act_on_alert, may_log_interaction
 from bot.blocks import Rendered
 from bot.deps import Deps
 from bot.handoff_notion import notion_configured
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import respond_privately, user_of
+from bot.policy import Action, alert_resource, policy_for
 from bot.router import Reply
 from bot.task_notion import write_task_to_notion
 from tools import alert_actions
@@ -70,21 +70,35 @@ def update_alert_message(client: WebClient, view: FollowupView) -> None:
     client.chat_update(channel=view.channel, ts=view.message_ts, text=text, blocks=blocks)
 
 
+POLICY_ACTIONS = {
+    ActionKind.ACKNOWLEDGED: Action.ALERT_ACKNOWLEDGE,
+    ActionKind.SNOOZED: Action.ALERT_SNOOZE,
+    ActionKind.ASSIGNED: Action.ALERT_ASSIGN,
+    ActionKind.TASK_CREATED: Action.ALERT_TASK,
+    ActionKind.NOTE_LOGGED: Action.ALERT_NOTE,
+}
+
+
+def refusal_for(
+    kind: ActionKind, alert_id: int, user: str | None, client: Any, deps: Deps
+) -> str | None:
+    """None when the permission policy lets ``user`` do ``kind`` to the alert, else why not."""
+    with session_scope(deps.sessions) as session:
+        resource = alert_resource(session, alert_id)
+    if resource is None:
+        return "That alert is no longer known."
+    policy = policy_for(deps.settings, client)
+    action = POLICY_ACTIONS[kind]
+    return None if policy.can(user, action, resource) else policy.refusal(action, resource)
+
+
 def _permitted(
     kind: ActionKind, alert_id: int, body: dict[str, Any], context: BoltContext, deps: Deps
 ) -> bool:
-    with session_scope(deps.sessions) as session:
-        view = alert_actions.followup_view(session, alert_id=alert_id)
-    decision = may_act_on_alert(
-        deps.settings,
-        user_id=user_of(body),
-        action=kind,
-        owner_slack_id=view.owner_slack_id,
-        assignee=view.assignee,
-    )
-    if not decision.allowed:
-        _show(ab.refusal(decision.reason), body, context)
-    return decision.allowed
+    reason = refusal_for(kind, alert_id, user_of(body), context.client, deps)
+    if reason is not None:
+        _show(ab.refusal(reason), body, context)
+    return reason is None
 
 
 def _apply_ack(
@@ -171,10 +185,17 @@ def act(action_id: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
 def open_note(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> None:
     """Open the note modal in the ack phase (the trigger id lasts 3 seconds)."""
     ack()
-    if not may_log_interaction(user_of(body)).allowed:
-        return
     alert_id = _alert_id(body, deps)
     if alert_id is None:
+        return
+    reason = refusal_for(ActionKind.NOTE_LOGGED, alert_id, user_of(body), client, deps)
+    channel = ((body.get("container") or {}).get("channel_id")) or None
+    if reason is not None:
+        if channel and user_of(body):
+            text_blocks, text = ab.refusal(reason)
+            client.chat_postEphemeral(
+                channel=str(channel), user=str(user_of(body)), text=text, blocks=text_blocks
+            )
         return
     try:
         with session_scope(deps.sessions) as session:
@@ -214,8 +235,10 @@ def check_note(ack: Ack, body: dict[str, Any]) -> None:
 def save_note(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
     """After the modal closed: store the note once (keyed by the view id), update the alert."""
     alert_id, user = _note_alert(body), user_of(body)
-    if alert_id is None or not may_log_interaction(user).allowed:
+    if alert_id is None:
         return
+    if refusal_for(ActionKind.NOTE_LOGGED, alert_id, user, context.client, deps) is not None:
+        return  # the modal only opens for those allowed; a forged submission changes nothing
     key = str((body.get("view") or {}).get("id") or "")
     with session_scope(deps.sessions) as session:
         result = alert_actions.log_note(

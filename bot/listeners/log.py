@@ -17,10 +17,10 @@ from sqlmodel import Session
 
 from bot import alert_action_blocks as ab
 from bot import blocks
-from bot.alert_policy import may_log_interaction
 from bot.deps import Deps
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import channel_of, respond_privately, user_of
+from bot.policy import Action, account_resource, policy_for
 from bot.router import Reply
 from tools.accounts import AccountLookupError, AmbiguousAccount, resolve_account
 from tools.db import session_scope
@@ -67,18 +67,35 @@ def _resolve_reading(session: Session, text: str) -> tuple[Account, str, str] | 
     return first_problem
 
 
+def refusal_for(
+    session: Session, account: Account, user: str | None, client: Any, deps: Deps
+) -> str | None:
+    """None when the permission policy lets ``user`` log work on ``account``, else why not."""
+    resource = account_resource(session, int(account.id or 0))
+    if resource is None:
+        return "That account is no longer known."
+    policy = policy_for(deps.settings, client)
+    if policy.can(user, Action.INTERACTION_LOG, resource):
+        return None
+    return policy.refusal(Action.INTERACTION_LOG, resource)
+
+
 def run_log(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
     """``/log``: record the interaction and say what was recorded (only to the caller)."""
     user = user_of(body)
-    decision = may_log_interaction(user)
-    if not decision.allowed:
-        respond_privately(_usage(decision.reason), body, context)
-        return
     text = str(body.get("text", "")).strip()
     with session_scope(deps.sessions) as session:
         found = _resolve_reading(session, text)
+        refused = (
+            None
+            if isinstance(found, str)
+            else refusal_for(session, found[0], user, context.client, deps)
+        )
         if isinstance(found, str):
             reply = _usage(found)
+        elif refused is not None:
+            rendered = ab.refusal(refused)
+            reply = Reply(blocks=rendered[0], text=rendered[1], found=False)
         else:
             account, kind, rest = found
             logged = log_interaction(
@@ -101,8 +118,6 @@ def run_log(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
 def open_log_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
     """ "Log to account" on a message: open the modal at once, prefilled with its text."""
     ack()
-    if not may_log_interaction(user_of(body)).allowed:
-        return
     message = body.get("message") if isinstance(body.get("message"), dict) else {}
     view = ab.log_modal(
         message_text=str((message or {}).get("text") or ""),
@@ -127,9 +142,6 @@ def _field(body: dict[str, Any], block_id: str, action_id: str) -> str:
 def save_log(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> None:
     """The modal's submission: field errors, or record it (once per view) and close."""
     user = user_of(body)
-    if not may_log_interaction(user).allowed:
-        ack(response_action="errors", errors={ab.BLOCK_ACCOUNT: "I could not tell who you are."})
-        return
     query = _field(body, ab.BLOCK_ACCOUNT, ab.INPUT_ACCOUNT).strip()
     kind = _field(body, ab.BLOCK_KIND, ab.INPUT_KIND)
     text = _field(body, ab.BLOCK_TEXT, ab.INPUT_TEXT)
@@ -137,6 +149,10 @@ def save_log(ack: Ack, body: dict[str, Any], client: WebClient, deps: Deps) -> N
     try:
         with session_scope(deps.sessions) as session:
             account = resolve_account(session, query=query)
+            refused = refusal_for(session, account, user, client, deps)
+            if refused is not None:
+                ack(response_action="errors", errors={ab.BLOCK_ACCOUNT: _plain(refused)})
+                return
             logged = log_interaction(
                 session,
                 account_id=int(account.id or 0),

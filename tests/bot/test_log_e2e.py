@@ -132,3 +132,12 @@ def test_csbot_subscribe_stores_and_lists(
         ("mine", "dm"),
         ("segment:enterprise", "dm"),
     ]
+
+
+def test_someone_else_cannot_log_work_on_an_owned_account(
+    drv: SlackDriver, fake: FakeSlack, sqlite_engine: Engine, quiet_id: int
+) -> None:
+    drv.command("/log", "Quiet Co call pretend we talked", user_id="U0STRANGER")
+    (reply,) = fake.wait_for("response_url")
+    assert "Only the account's owner" in all_text(reply)
+    assert _recency(sqlite_engine, quiet_id) == 45
