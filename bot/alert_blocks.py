@@ -28,6 +28,7 @@ from bot.blocks import (
     renewal_label,
     section,
 )
+from bot.slack_out import mention
 from tools.alerts import DigestData, OutreachDraft
 from tools.qbr_draft import SECTION_TITLES, QbrDraftView
 from tools.results import AccountReport, BandMix, Playbook
@@ -104,7 +105,7 @@ def qbr_draft_dm(
 ) -> Rendered:
     """The DM (or channel post, when nobody owns the account) announcing a scheduled QBR draft."""
     value = json.dumps({"account_id": view.account_id, "draft_id": view.draft_id}, sort_keys=True)
-    to = f"<@{esc(owner_slack_id)}>" if owner_slack_id else "_no owner on this account_"
+    to = f"{mention(owner_slack_id)}" if owner_slack_id else "_no owner on this account_"
     preview = view.sections.get("health_summary", "").splitlines()[:4]
     blocks: list[Block] = [
         header(f"QBR draft ready: {account_name}"),
@@ -156,7 +157,7 @@ def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
     risks = bullets(
         (
             f"*{esc(r.name)}* — {r.level} risk, {r.score:.0f} ({r.band})"
-            + (f" · <@{esc(r.owner_slack_id)}>" if r.owner_slack_id else "")
+            + (f" · {mention(r.owner_slack_id)}" if r.owner_slack_id else "")
             for r in data.new_risks
         ),
         limit=10,

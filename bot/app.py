@@ -5,6 +5,8 @@
 - Over HTTP every request first passes the gate (bot/gate.py: size cap, timestamp, signature,
   well-formed payload); Bolt's own ``RequestVerification`` checks the signature again, and the
   error handler acts only on requests the gate let through. Socket Mode needs no signature.
+- Every outbound payload passes one boundary (bot/slack_out.py): ``CsbotApp`` gives each
+  request a ``SafeWebClient`` and a ``SafeRespond`` and escapes ``ack`` bodies.
 - ``process_before_response``: over HTTP the ack function runs to completion before the HTTP
   response is written, so what ``ack()`` says is what Slack gets and nothing races the response;
   slow work goes to lazy listeners, which run in Bolt's thread pool after the ack. In Socket
@@ -16,13 +18,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from anthropic import Anthropic
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -33,6 +36,13 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.listeners.boundary import make_error_handler
+from bot.slack_out import (
+    SafeRespond,
+    SafeWebClient,
+    safe_client,
+    sanitize_arguments,
+    use_settings_key,
+)
 from tools.db import SessionFactory
 from tools.models import utcnow
 from tools.scoring_config import ScoringConfig, load_config
@@ -61,6 +71,40 @@ OAUTH_STATE_SECONDS = 600
 RATE_LIMIT_RETRIES = 3
 
 
+class CsbotApp(App):
+    """Bolt's App with the output boundary in every request (bot/slack_out.py): the request's
+    client is a ``SafeWebClient``, ``respond()`` a ``SafeRespond``, and every ``ack`` body is
+    escaped before it leaves."""
+
+    def _init_context(self, req: BoltRequest) -> None:
+        super()._init_context(req)
+        req.context["client"] = safe_client(req.context.client)
+        req.context["respond"] = SafeRespond(
+            response_url=req.context.response_url,
+            proxy=self._client.proxy,
+            ssl=self._client.ssl,
+        )
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        """Bolt's dispatch, with the acknowledgement's message (if any) escaped."""
+        response = super().dispatch(req)
+        return escape_ack(response)
+
+
+def escape_ack(response: BoltResponse) -> BoltResponse:
+    """``response`` with the display text of a JSON ack body escaped."""
+    content_type = "".join(response.headers.get("content-type", []))
+    if not isinstance(response.body, str) or "json" not in content_type:
+        return response
+    try:
+        data = json.loads(response.body)
+    except ValueError:
+        return response
+    if isinstance(data, dict):
+        response.body = json.dumps(sanitize_arguments(data))
+    return response
+
+
 class SlackSetupError(ValueError):
     """The settings cannot run the Slack app; the message says which variable to set."""
 
@@ -81,6 +125,7 @@ def create_app(
     Claude answers conversations when ``ANTHROPIC_API_KEY`` is set (or ``anthropic_client`` is
     injected, as the tests do); otherwise the deterministic router answers them.
     """
+    use_settings_key(settings)
     oauth = oauth_settings(settings, engine_of(session_factory))
     _check_credentials(settings, oauth=oauth is not None, socket_mode=socket_mode)
     deps = Deps(
@@ -91,10 +136,10 @@ def create_app(
         notion=notion,
     )
     secret = settings.slack_signing_secret
-    app = App(
+    app = CsbotApp(
         name="cs-copilot",
-        client=with_rate_limit_retries(
-            client or build_web_client(settings, oauth=oauth is not None)
+        client=safe_client(
+            with_rate_limit_retries(client or build_web_client(settings, oauth=oauth is not None))
         ),
         signing_secret=secret.get_secret_value() if secret else "",
         oauth_settings=oauth,
@@ -108,9 +153,10 @@ def create_app(
 
 
 def build_web_client(settings: Settings, *, oauth: bool = False) -> WebClient:
-    """The app's WebClient: the bot token (none in OAuth mode) and ``SLACK_API_URL``."""
+    """The app's WebClient: the bot token (none in OAuth mode) and ``SLACK_API_URL``, behind
+    the output boundary."""
     token = settings.slack_bot_token
-    return WebClient(
+    return SafeWebClient(
         token=None if oauth or token is None else token.get_secret_value(),
         base_url=settings.slack_api_url,
     )

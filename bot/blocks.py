@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from bot.slack_out import escape_data, mention
 from tools.accounts import AccountMatch
 from tools.freshness import DataState
 from tools.results import (
@@ -98,8 +99,9 @@ HELP_QUESTIONS: tuple[str, ...] = (
 
 
 def esc(text: object) -> str:
-    """Escape user data for mrkdwn (``&``, ``<``, ``>``)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Escape user data for mrkdwn (``&``, ``<``, ``>``); keeps mentions and links made by
+    ``bot.slack_out``'s helpers. (The output boundary escapes again, so a miss is harmless.)"""
+    return escape_data(text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -253,7 +255,7 @@ def band_label(band: Band) -> str:
 
 def owner_label(summary: AccountSummary) -> str:
     if summary.owner_slack_id:
-        return f"<@{esc(summary.owner_slack_id)}>"
+        return f"{mention(summary.owner_slack_id)}"
     return esc(summary.owner_email) if summary.owner_email else "unassigned"
 
 
@@ -334,7 +336,7 @@ def health_report(
         blocks.append(voice)
     blocks.append(context(_health_context(report)))
     if shared_by:
-        blocks.append(context(f"Shared by <@{esc(shared_by)}>"))
+        blocks.append(context(f"Shared by {mention(shared_by)}"))
     if with_actions:
         blocks.append(health_actions(report))
     text = (
@@ -634,7 +636,7 @@ def qbr_started(account_name: str, *, requested_by: str, version: int) -> Render
     blocks = [
         section(
             f":memo: *QBR draft v{version} for {esc(account_name)}* — requested by "
-            f"<@{esc(requested_by)}>.\nThe draft and its health-trend chart are in this thread. "
+            f"{mention(requested_by)}.\nThe draft and its health-trend chart are in this thread. "
             "Ask me in the thread to revise a section; nothing is published until someone "
             "presses *Publish to Notion*."
         ),

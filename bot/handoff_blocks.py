@@ -29,6 +29,7 @@ from bot.blocks import (
     plain,
     section,
 )
+from bot.slack_out import channel_link, mention
 from tools.handoff import HandoffCard, UnproposedOpportunity
 
 ACTION_APPROVE = "handoff_approve"
@@ -66,9 +67,9 @@ def status_label(card: HandoffCard) -> str:
     """The hand-off's status in words, with who moved it there."""
     label = STATUS_LABEL.get(card.status, card.status)
     if card.status in ("accepted", "declined") and card.sales_rep:
-        label += f" (<@{esc(card.sales_rep)}>)"
+        label += f" ({mention(card.sales_rep)})"
     if card.status == "sent" and card.sales_channel:
-        label += f" in <#{esc(card.sales_channel)}>"
+        label += f" in {channel_link(card.sales_channel)}"
     return label
 
 
@@ -132,7 +133,7 @@ def proposals_message(cards: Sequence[tuple[HandoffCard, bool]], *, account_name
 
 
 def _owner(card: HandoffCard) -> str:
-    return f"<@{esc(card.owner_slack_id)}>" if card.owner_slack_id else "unassigned"
+    return f"{mention(card.owner_slack_id)}" if card.owner_slack_id else "unassigned"
 
 
 def edit_modal(card: HandoffCard, *, private_metadata: str) -> dict[str, Any]:
@@ -184,7 +185,7 @@ def sales_card(card: HandoffCard) -> Rendered:
     """The task posted to the sales channel; Accept / Decline while it waits for a rep."""
     blocks: list[Block] = [header(f"Expansion hand-off: {card.account_name}")]
     blocks.extend(_summary(card))
-    approver = f"<@{esc(card.approved_by)}>" if card.approved_by else "a CSM"
+    approver = f"{mention(card.approved_by)}" if card.approved_by else "a CSM"
     blocks.append(context(f"Approved by {approver} · CSM {_owner(card)} · #{card.handoff_id}"))
     if card.status == "sent":
         value = str(card.handoff_id)
@@ -207,7 +208,7 @@ def sales_card(card: HandoffCard) -> Rendered:
 def csm_notice(card: HandoffCard) -> Rendered:
     """What the CSM is told when Sales answers."""
     verb = "accepted" if card.status == "accepted" else "declined"
-    rep = f"<@{esc(card.sales_rep)}>" if card.sales_rep else "Sales"
+    rep = f"{mention(card.sales_rep)}" if card.sales_rep else "Sales"
     text = (
         f"{rep} {verb} expansion hand-off #{card.handoff_id} for *{esc(card.account_name)}* "
         f"({esc(card.title)}, ~{money(card.estimated_arr)}/yr)."
@@ -217,7 +218,7 @@ def csm_notice(card: HandoffCard) -> Rendered:
 
 def sent_note(card: HandoffCard) -> str:
     """The line on the CSM's card once the task is with Sales."""
-    where = f"<#{esc(card.sales_channel)}>" if card.sales_channel else "the sales channel"
+    where = f"{channel_link(card.sales_channel)}" if card.sales_channel else "the sales channel"
     notion = {
         "written": " and written to Notion",
         "pending": "; the Notion task will be written shortly",

@@ -15,13 +15,13 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
-from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot.config import Settings
 from bot.harness.fake_slack import SlackCall
 from bot.harness.terminal import TerminalSlack, mrkdwn_to_plain, render_message
 from bot.jobs.daily_scan import run_daily_scan
+from bot.slack_out import SafeWebClient
 from tools.db import SessionFactory, session_scope
 from tools.models import HealthSnapshot
 from tools.scoring import backfill_snapshots, scan_portfolio
@@ -122,7 +122,7 @@ def morning_alerts(
 ) -> None:
     """Run the daily job against the local fake Slack and show what reached the alerts channel."""
     settings = slack.settings
-    client = WebClient(
+    client = SafeWebClient(
         token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None,
         base_url=slack.fake.url,
     )

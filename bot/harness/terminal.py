@@ -369,12 +369,11 @@ class _Turn:
 def _default_app_factory(
     settings: Settings, session_factory: SessionFactory, fake: FakeSlack
 ) -> App:
-    from slack_sdk import WebClient
-
     from bot.app import create_app  # lazy: the app is optional for the harness itself
+    from bot.slack_out import SafeWebClient
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-    client = WebClient(token=token, base_url=fake.url)
+    client = SafeWebClient(token=token, base_url=fake.url)
     return create_app(settings, session_factory=session_factory, client=client)
 
 

@@ -33,6 +33,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlmodel import Session
 
 from bot.config import Settings
+from bot.slack_out import SafeWebClient, use_settings_key
 from tools.alerts import ledger
 from tools.db import SessionFactory
 from tools.models import Alert
@@ -72,7 +73,8 @@ def scheduler_client(settings: Settings) -> WebClient:
     blindly would post it twice (the poster reconciles instead).
     """
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
+    use_settings_key(settings)
+    return SafeWebClient(  # the output boundary: bot/slack_out.py
         token=token,
         base_url=settings.slack_api_url,
         retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],

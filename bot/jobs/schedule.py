@@ -35,6 +35,7 @@ from bot.jobs.delivery import DeliveryCounts, local_day
 from bot.jobs.digest import run_weekly_digest
 from bot.jobs.notion_outbox import OUTBOX_MINUTES, notion_outbox_job
 from bot.jobs.qbr_drafts import QUARTER_MONTHS, run_quarterly_qbr
+from bot.slack_out import safe_client
 from tools.alerts import dates
 from tools.db import SessionFactory
 from tools.scoring_config import ScoringConfig
@@ -193,7 +194,7 @@ def build_scheduler(
         timezone=tz,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-    ctx = JobContext(settings, session_factory, client, config, narrator)
+    ctx = JobContext(settings, session_factory, safe_client(client), config, narrator)
     replaced = dict(overrides or {})
     if outbox_job is not None:
         replaced[JOB_NOTION_OUTBOX] = outbox_job

@@ -28,6 +28,7 @@ from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import respond_privately, user_of
 from bot.policy import Action, handoff_resource, policy_for
 from bot.router import Reply
+from bot.slack_out import mention
 from tools import handoff
 from tools.db import session_scope
 
@@ -273,7 +274,7 @@ def _sales_answer(accepted: bool) -> Handler:
             )
         card = card_of(deps, handoff_id)
         if not changed:
-            who = f" by <@{card.sales_rep}>" if card.sales_rep else ""
+            who = f" by {mention(card.sales_rep)}" if card.sales_rep else ""
             _refuse(f"Hand-off #{handoff_id} is already {card.status}{who}.", body, context)
             return
         if card.sales_channel and card.sales_ts:

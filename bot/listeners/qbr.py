@@ -22,6 +22,7 @@ from bot.listeners.replies import channel_of, post_in_thread, respond_privately,
 from bot.notion import NotionPublisher, make_publisher, publish_draft_to_notion
 from bot.policy import Action, policy_for, qbr_resource
 from bot.router import Reply, qbr_draft_reply
+from bot.slack_out import mention
 from tools.db import session_scope
 from tools.qbr_draft import discard_draft
 
@@ -95,7 +96,7 @@ def discard(draft_id: int, body: dict[str, Any], context: BoltContext, deps: Dep
     with session_scope(deps.sessions) as session:
         changed = discard_draft(session, draft_id=draft_id)
     if changed:
-        _say_in_thread(f"<@{user_of(body)}> discarded this QBR draft.", body, context)
+        _say_in_thread(f"{mention(user_of(body))} discarded this QBR draft.", body, context)
 
 
 def continue_draft(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:

@@ -19,6 +19,7 @@ from bot.app import BOT_SCOPES, SlackSetupError, create_app
 from bot.cli import app as cli_app
 from bot.config import Settings
 from bot.harness import FakeSlack, serve_app
+from bot.slack_out import SafeWebClient
 from tools import db
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
@@ -50,8 +51,9 @@ def test_injected_client_gets_one_retry_handler(sqlite_engine: Engine) -> None:
             session_factory=db.session_factory(sqlite_engine),
             client=client,
         )
-    assert app.client is client
-    assert sum(isinstance(h, RateLimitErrorRetryHandler) for h in client.retry_handlers) == 1
+    assert isinstance(app.client, SafeWebClient)  # the output boundary wraps what is injected
+    assert app.client.token == client.token and app.client.base_url == client.base_url
+    assert sum(isinstance(h, RateLimitErrorRetryHandler) for h in app.client.retry_handlers) == 1
 
 
 def test_socket_mode_needs_no_signing_secret(sqlite_engine: Engine) -> None:
