@@ -52,7 +52,7 @@ def test_injected_client_gets_one_retry_handler(sqlite_engine: Engine) -> None:
             client=client,
         )
     assert isinstance(app.client, SafeWebClient)  # the output boundary wraps what is injected
-    assert app.client.token == client.token and app.client.base_url == client.base_url
+    assert (app.client.token, app.client.base_url) == (client.token, client.base_url)
     assert sum(isinstance(h, RateLimitErrorRetryHandler) for h in app.client.retry_handlers) == 1
 
 
