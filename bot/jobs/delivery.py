@@ -33,7 +33,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.slack_out import SafeWebClient, use_settings_key
+from bot.slack_out import SafeWebClient, safe_client, use_settings_key
 from tools.alerts import ledger
 from tools.db import SessionFactory
 from tools.models import Alert
@@ -402,7 +402,7 @@ def poster_for(
     """Who posts this run's claims: nobody on a dry run (plans only, claims nothing)."""
     if dry_run or client is None:
         return None
-    return Poster(session_factory, client, worker or default_worker(), now)
+    return Poster(session_factory, safe_client(client), worker or default_worker(), now)
 
 
 def claim_and_deliver(
