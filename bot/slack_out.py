@@ -251,21 +251,22 @@ class SafeWebClient(WebClient):
         )
 
 
+_SAFE_CLASSES: dict[type[WebClient], type[SafeWebClient]] = {}
+
+
 def safe_client(client: WebClient) -> SafeWebClient:
-    """``client`` itself when it is safe, else a SafeWebClient with the same settings."""
+    """``client`` itself, made safe: its class becomes a subclass of ``SafeWebClient`` (and of
+    its own class, so its own behaviour and state are kept), whatever the caller injected."""
     if isinstance(client, SafeWebClient):
         return client
-    return SafeWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        ssl=client.ssl,
-        proxy=client.proxy,
-        headers=client.headers,
-        team_id=getattr(client, "team_id", None),
-        logger=client.logger,
-        retry_handlers=list(client.retry_handlers) if client.retry_handlers else None,
-    )
+    cls = type(client)
+    if cls is WebClient:
+        safe: type[SafeWebClient] = SafeWebClient
+    else:
+        safe = _SAFE_CLASSES.setdefault(cls, type(f"Safe{cls.__name__}", (SafeWebClient, cls), {}))
+    client.__class__ = safe
+    assert isinstance(client, SafeWebClient)
+    return client
 
 
 def strip_marks(text: str) -> str:
