@@ -9,7 +9,6 @@ mentions are made only from ids that look like Slack user ids.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -27,6 +26,7 @@ from bot.blocks import (
     plain,
     section,
 )
+from bot.slack_out import mention as slack_mention
 from tools.alert_actions import SNOOZE_DAYS, FollowupView, TaskView
 from tools.interactions import LOGGABLE_KINDS, InteractionView
 from tools.models_followup import ActionKind
@@ -49,14 +49,12 @@ BLOCK_ACCOUNT, INPUT_ACCOUNT = "account", "account_name"
 BLOCK_KIND, INPUT_KIND = "kind", "interaction_kind"
 BLOCK_TEXT, INPUT_TEXT = "text", "interaction_text"
 MAX_MODAL_TEXT = 2900
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def mention(user_id: str | None) -> str:
-    """``<@U…>`` for a Slack user id; anything else is shown escaped, never as markup."""
-    if user_id and _USER_ID.match(user_id):
-        return f"<@{user_id}>"
-    return esc(user_id) if user_id else "someone"
+    """``<@U…>`` for a Slack user id (bot/slack_out.py's typed helper); anything else is shown
+    escaped, never as markup."""
+    return slack_mention(user_id) if user_id else "someone"
 
 
 def _when(at: datetime | None) -> str:

@@ -70,7 +70,7 @@ def test_log_command_explains_what_it_needs(drv: SlackDriver, fake: FakeSlack) -
     (first,) = fake.wait_for("response_url")
     drv.command("/log", "Nowhere Inc call x")
     second = fake.wait_for("response_url", 2)[-1]
-    assert "/log <account>" in all_text(first)
+    assert "/log &lt;account&gt;" in all_text(first)  # escaped by the output boundary
     assert "couldn't find an account" in all_text(second)
 
 
