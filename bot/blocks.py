@@ -26,7 +26,7 @@ from tools.results import (
     PortfolioMetrics,
     RiskLevel,
 )
-from tools.wording import days_from_now
+from tools.wording import days_from_now, plural
 
 Block = dict[str, Any]
 Rendered = tuple[list[Block], str]
@@ -460,7 +460,8 @@ def at_risk_list(
         return message(blocks, f"{title}: none")
     blocks.append(
         context(
-            f"{len(reports)} accounts · {money(total_arr)} ARR at risk · as of {as_of.isoformat()}"
+            f"{plural(len(reports), 'account')} · {money(total_arr)} ARR at risk · "
+            f"as of {as_of.isoformat()}"
             + (
                 f" · showing {offset + 1}-{offset + len(page)}"
                 if offset or len(reports) > page_size

@@ -451,6 +451,7 @@ def scan(
     from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
     from bot.jobs.delivery import scheduler_client
     from tools.scoring import at_risk_accounts, scan_portfolio
+    from tools.wording import plural
 
     ctx = open_context(database_url_from(database))
     try:
@@ -480,7 +481,7 @@ def scan(
         top = at_risk_accounts(session, as_of=day, config=config, limit=10)
     mix = report.band_mix
     console.print(
-        f"[bold]Scanned {report.accounts_scored:,} active accounts as of {day}[/bold] "
+        f"[bold]Scanned {plural(report.accounts_scored, 'active account')} as of {day}[/bold] "
         f"in {report.seconds:.2f}s"
     )
     console.print(

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from tools.models import Alert, AlertKind, AlertStatus, Contract, ContractStatus
 from tools.models_followup import AlertFollowup, AlertOutcome
+from tools.wording import plural
 
 
 def quiet_reason(
@@ -47,7 +48,7 @@ def quiet_reason(
     if followup is not None and followup.acknowledged_at is not None:
         return None
     if since_last is not None and since_last >= quiet_days:
-        return f"still at {level} churn risk {since_last} days after the last alert"
+        return f"still at {level} churn risk {plural(since_last, 'day')} after the last alert"
     return None
 
 

@@ -42,7 +42,7 @@ from tools.health import SignalMatrix, UnknownAccountError, health_score_for, si
 from tools.results import Band, ChurnRisk, HealthResult, RiskLevel, Severity, TriggerHit
 from tools.scoring_config import ScoringConfig
 from tools.signals import RawMetrics, extract_raw
-from tools.wording import days_from_now
+from tools.wording import days_from_now, plural
 
 RENEWAL = "renewal"
 BEHAVIOURAL = "behavioural"
@@ -78,9 +78,8 @@ def _renewal(raw: RawMetrics, i: int, band: Band, config: ScoringConfig) -> list
         return []
     if band == Band.GREEN:
         return []
-    evidence = (
-        f"renews in {int(days)} days on {raw.renewal_date[i]} while the health band is {band}"
-    )
+    when = days_from_now(int(days))
+    evidence = f"renews {when} on {raw.renewal_date[i]} while the health band is {band}"
     return [_hit("renewal_window", "Renewal at risk", evidence, band == Band.RED, RENEWAL)]
 
 
@@ -157,7 +156,7 @@ def _overdue(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     churn = config.churn
     if raw.overdue_amount[i] <= 0 or np.isnan(days) or days < churn.overdue_min_days:
         return []
-    evidence = f"{_money(raw.overdue_amount[i])} overdue for {int(days)} days"
+    evidence = f"{_money(raw.overdue_amount[i])} overdue for {plural(int(days), 'day')}"
     return [_hit("overdue_invoice", "Overdue invoice", evidence, days >= churn.overdue_severe_days)]
 
 

@@ -82,7 +82,7 @@ from tools.models import HealthSnapshot
 from tools.results import Band, Driver, HealthResult, SignalScore
 from tools.scoring_config import SIGNAL_KEYS, ScoringConfig
 from tools.signals import RawMetrics, extract_raw
-from tools.wording import days_from_now
+from tools.wording import days_from_now, plural
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -340,7 +340,7 @@ def driver_text(key: str, m: SignalMatrix, i: int, config: ScoringConfig) -> str
         if r.overdue_amount[i] > 0:
             return (
                 f"{_fmt_money(r.overdue_amount[i])} overdue for "
-                f"{int(np.nan_to_num(r.overdue_days[i]))} days"
+                f"{plural(int(np.nan_to_num(r.overdue_days[i])), 'day')}"
             )
         return "all invoices paid on time"
     if key == "stakeholder":

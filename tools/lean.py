@@ -47,6 +47,7 @@ from sqlmodel import Session, col
 
 from tools.models import Account, Contract, Ticket, TicketPriority, Tier, UsageDaily
 from tools.results import LeanFinding, Playbook, PlaybookStep, Severity
+from tools.wording import plural
 
 if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
@@ -451,7 +452,8 @@ def _mura(
         )
     if gap is not None and gap > 0:
         evidence.append(
-            f"longest run without any active users: {gap} days in the last {cfg.mura_weeks} weeks"
+            f"longest run without any active users: {plural(gap, 'day')} in the last "
+            f"{cfg.mura_weeks} weeks"
         )
     severity = Severity.MEDIUM
     if (cv is not None and cv >= cfg.mura_cv_high) or (
@@ -552,7 +554,7 @@ def _muri(
     if urgent is not None:
         evidence.append(
             f"{urgent.count} urgent ticket{'s' if urgent.count != 1 else ''} open longer than "
-            f"{cfg.muri_urgent_open_days} days (oldest {urgent.oldest_days} days)"
+            f"{cfg.muri_urgent_open_days} days (oldest {plural(urgent.oldest_days, 'day')})"
         )
         severity = max(
             severity,

@@ -13,6 +13,7 @@ from tools.lean import (
     qbr_support_alignment_playbook,
 )
 from tools.results import AccountReport, Playbook, PlaybookStep
+from tools.wording import days_from_now
 
 
 def _money(value: Decimal) -> str:
@@ -34,7 +35,7 @@ def template_narrative(report: AccountReport, *, as_of: date) -> str:
     if acct.renewal_date is not None:
         days = (acct.renewal_date - as_of).days
         parts.append(
-            f"The contract renews on {acct.renewal_date.isoformat()} ({days} days), "
+            f"The contract renews on {acct.renewal_date.isoformat()} ({days_from_now(days)}), "
             f"with {_money(churn.arr_at_risk or acct.arr)} ARR at stake."
         )
     return " ".join(parts)
