@@ -48,6 +48,10 @@ BLOCK_ID_MAX = 255
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update"})
 VIEW_METHODS = frozenset({"views.publish", "views.open", "views.update", "views.push"})
 
+WAIT_SECONDS = 20.0
+"""How long a wait for calls may take by default: generous, because a loaded machine (CI, two
+cores) can take seconds to build a QBR; a wait returns as soon as the calls have arrived."""
+
 
 @dataclass
 class SlackCall:
@@ -161,7 +165,9 @@ class FakeSlack:
         with self._cond:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[SlackCall]:
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = WAIT_SECONDS
+    ) -> list[SlackCall]:
         """Block until ``method`` was called ``count`` times; raise ``TimeoutError`` otherwise."""
         calls = self.wait_until(
             lambda seen: sum(c.method == method for c in seen) >= count,
@@ -174,7 +180,7 @@ class FakeSlack:
         self,
         predicate: Callable[[list[SlackCall]], bool],
         *,
-        timeout: float = 5.0,
+        timeout: float = WAIT_SECONDS,
         what: str = "condition",
     ) -> list[SlackCall]:
         """Block until ``predicate(calls)`` holds; return a snapshot of the calls."""

@@ -31,9 +31,11 @@ def fake(slack_server: FakeSlack) -> FakeSlack:
 def demo_engine(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Engine]:
-    """A seeded 30-account demo portfolio as of TODAY, one per test module."""
+    """A seeded demo portfolio as of TODAY, one per test module (``DEMO_ACCOUNTS`` in the module
+    sets its size; 30 by default)."""
     name = request.module.__name__.rsplit(".", 1)[-1]
-    yield from demo_database(tmp_path_factory, name, today=TODAY, accounts=30)
+    accounts = getattr(request.module, "DEMO_ACCOUNTS", 30)
+    yield from demo_database(tmp_path_factory, name, today=TODAY, accounts=accounts)
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from bot.harness.fake_anthropic import FakeMessagesAPI
 from tests.utils.slack_e2e import NOW, driving
 
 THREAD = "1762070001.000200"
+DEMO_ACCOUNTS = 20  # a small portfolio: these tests only look at Acme
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from tests.utils.slack_e2e import NOW, driving, e2e_settings
 from tools import db
 from tools.models import PublishRequest, QbrDraft
 
+DEMO_ACCOUNTS = 20  # a small portfolio: these tests only look at Acme
+
 
 def serve(fake: FakeSlack, engine: Engine, notion: FakeNotion | None) -> Iterator[SlackDriver]:
     settings = e2e_settings(fake, notion_qbr_database_id=notion.database_id if notion else None)
