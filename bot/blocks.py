@@ -679,12 +679,17 @@ class HomeData:
     renewal_days: int = 90
     state: DataState | None = None
     """Set when no account has a contract in force: the team view explains instead."""
+    onboarding: Sequence[Block] = ()
+    """The viewer's accounts still onboarding (bot/onboarding_blocks.py)."""
+    time_to_value: Sequence[Block] = ()
+    """The team's median time to first value by start month (bot/onboarding_blocks.py)."""
 
 
 def home_view(data: HomeData) -> dict[str, Any]:
     """The App Home tab: the viewer's book of business and the team view (≤ 100 blocks)."""
     blocks: list[Block] = [header("Your book of business")]
     blocks.extend(_home_book(data))
+    blocks.extend(data.onboarding)
     blocks.append(divider())
     blocks.append(header("Team view"))
     problem = data.state.problem() if data.state is not None else None
@@ -692,6 +697,7 @@ def home_view(data: HomeData) -> dict[str, Any]:
         blocks.append(section(f":information_source: {problem}"))
     else:
         blocks.extend(_home_team(data.metrics))
+        blocks.extend(data.time_to_value)
     blocks.append(context(f"As of {data.as_of.isoformat()} · `/csbot help` for commands"))
     return {"type": "home", "blocks": fit_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS)}
 

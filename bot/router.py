@@ -23,6 +23,7 @@ from bot import blocks
 from bot.alert_action_blocks import home_settings, home_tasks, with_interactions
 from bot.blocks import Block
 from bot.deps import Deps
+from bot.onboarding_blocks import onboarding_home, time_to_value_lines
 from bot.voc_blocks import health_voice
 from tools.accounts import (
     AccountNotFound,
@@ -37,6 +38,7 @@ from tools.health import UnknownAccountError
 from tools.history import health_history
 from tools.interactions import latest_interactions
 from tools.metrics import portfolio_metrics
+from tools.onboarding import onboarding_progress, time_to_value_by_cohort
 from tools.registry import CreatedRecord
 from tools.results import AccountReport, AccountSummary, ExpansionOpportunity, PortfolioMetrics
 from tools.scoring import (
@@ -474,6 +476,14 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
         settings = home_settings(
             subscriptions_of(session, user_id=user_id), subscription_segments(session)
         )
+        onboarding = onboarding_progress(
+            session,
+            as_of=as_of,
+            config=deps.config.onboarding,
+            account_ids=owned,
+            only_onboarding=True,
+        )
+        cohorts = time_to_value_by_cohort(session, as_of=as_of, config=deps.config.onboarding)
     data = blocks.HomeData(
         user_id=user_id,
         as_of=as_of,
@@ -481,6 +491,8 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
         metrics=metrics,
         renewal_days=HOME_RENEWAL_DAYS,
         state=state,
+        onboarding=onboarding_home(list(onboarding.values())),
+        time_to_value=time_to_value_lines(cohorts),
     )
     view = blocks.home_view(data)
     extra = [blocks.divider(), *home_tasks(tasks), blocks.divider(), *settings]

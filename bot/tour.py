@@ -7,11 +7,13 @@ or Notion account is involved.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.rule import Rule
 from rich.text import Text
@@ -110,6 +112,7 @@ def run_tour(
             console.print(Rule(caption, style="cyan"))
             console.print(f"[bold]you>[/bold] {line}")
             slack.handle(line)
+    mcp_glimpse(sessions=sessions, console=console, config=config, today=now.date())
 
 
 def morning_alerts(
@@ -177,3 +180,29 @@ def show_alert_summary(posts: list[SlackCall], *, console: Console, channel: str
         console.print(
             Panel(render_message(thread.blocks, thread.text), title="csbot · in the thread")
         )
+
+
+def mcp_glimpse(
+    *, sessions: SessionFactory, console: Console, config: ScoringConfig, today: date
+) -> None:
+    """The same tools outside Slack: what `csbot mcp` gives Claude Desktop and Claude Code."""
+    import anyio
+    from mcp import Client
+
+    from bot.mcp.server import McpSettings, build_server
+
+    server = build_server(McpSettings(sessions=sessions, config=config, today=lambda: today))
+
+    async def ask() -> tuple[list[str], str]:
+        async with Client(server) as client:
+            listed = await client.list_tools()
+            voice = await client.call_tool("customer_voice", {"limit": 3})
+        text = "".join(getattr(block, "text", "") for block in voice.content)
+        return [t.name for t in listed.tools], text or "{}"
+
+    names, payload = anyio.run(ask)
+    themes = json.loads(payload).get("themes", [])
+    console.print(Rule("Claude Desktop / Claude Code: `csbot mcp` (docs/mcp.md)", style="cyan"))
+    console.print(f"{len(names)} read-only tools over MCP: {escape(', '.join(names))}")
+    top = "; ".join(f"{t['label']} ({t['count']}, {t['tone']})" for t in themes)
+    console.print(f"customer_voice, last 90 days → {escape(top) or 'no themes yet'}")

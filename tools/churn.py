@@ -255,6 +255,8 @@ def assess(
     """
     m = matrix if matrix is not None else signal_matrix(raw, config)
     out: list[Assessment | None] = []
+    ids = raw.ids.tolist()
+    onboarding: dict[int, list[Fired]] = raw.extra.get("onboarding_overdue", {})
     active_list = raw.active.tolist()
     logins_change = m.logins_change.tolist()
     users_change = m.users_change.tolist()
@@ -291,6 +293,7 @@ def assess(
             fired += _overdue(raw, i, config)
         if maybe_tam[i]:
             fired += _tam(raw, i, config)
+        fired += onboarding.get(ids[i], [])  # tools/onboarding: milestones past their due day
         out.append((_level(fired, band), fired))
     return out
 

@@ -495,7 +495,7 @@ def _summaries(
             industry=account.industry,
             owner_email=account.owner_email,
             owner_slack_id=account.owner_slack_id,
-            lifecycle_stage=account.lifecycle_stage,
+            lifecycle_stage=_stage(account.lifecycle_stage, terms, i, active),
             plan=terms["plan"][i],
             arr=_money(terms["arr"][i]) if active else Decimal("0"),
             seats_purchased=int(terms["seats_purchased"][i]) if active else 0,
@@ -504,6 +504,24 @@ def _summaries(
             churned=not active,
         )
     return out
+
+
+def _stage(stored: str, terms: dict[str, Any], i: int, active: bool) -> str:
+    """The imported lifecycle stage, else the one derived from tenure and renewal."""
+    from tools.onboarding import OnboardingConfig, derived_stage, effective_stage
+
+    def days(key: str) -> int | None:
+        values = terms.get(key)
+        value = float(values[i]) if values is not None else float("nan")
+        return None if value != value else int(value)
+
+    derived = derived_stage(
+        age_days=days("tenure_days"),
+        days_to_renewal=days("days_to_renewal"),
+        active=active,
+        window_days=OnboardingConfig().window_days,
+    )
+    return effective_stage(stored, derived)
 
 
 def _money(value: float) -> Decimal:
@@ -531,6 +549,8 @@ def _summaries_from_raw(
         "arr": [raw.arr[p] for p in wanted],
         "seats_purchased": [raw.seats_purchased[p] for p in wanted],
         "renewal_date": [raw.renewal_date[p] for p in wanted],
+        "tenure_days": [raw.tenure_days[p] for p in wanted],
+        "days_to_renewal": [raw.days_to_renewal[p] for p in wanted],
     }
     seats = {
         int(raw.ids[p]): int(raw.seats_used[p]) for p in wanted if raw.usage_rows_recent[p] > 0

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from tools.expansion import ExpansionConfig
 from tools.lean import LeanConfig
+from tools.onboarding.config import OnboardingConfig
 
 DEFAULTS_PATH = Path(__file__).with_name("scoring_defaults.toml")
 
@@ -146,6 +147,7 @@ class ScoringConfig(_Strict):
     churn: ChurnConfig = Field(default_factory=ChurnConfig)
     lean: LeanConfig = Field(default_factory=LeanConfig)
     expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)
+    onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

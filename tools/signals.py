@@ -806,4 +806,17 @@ def extract_raw(
         nps_detractors=surveys[4],
         nps_recent_mean=surveys[5],
         nps_recent_count=surveys[6],
+        extra={"onboarding_overdue": _onboarding(session, ids, contracts, as_of, config)},
+    )
+
+
+def _onboarding(
+    session: Reader, ids: IntArray, contracts: dict[str, Any], as_of: date, config: ScoringConfig
+) -> dict[int, list[tuple[str, str, str, str, bool]]]:
+    """The onboarding-overdue trigger of the accounts younger than the onboarding window."""
+    from tools.onboarding import onboarding_triggers
+
+    young = contracts["tenure_days"] < config.onboarding.window_days
+    return onboarding_triggers(
+        session, as_of=as_of, config=config.onboarding, account_ids=ids[young].tolist()
     )

@@ -1,0 +1,215 @@
+"""Onboarding milestones, time to value and the overdue trigger, with a settable clock."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from tests.utils.factories import (
+    add_feature_usage,
+    add_usage,
+    make_account,
+    make_contract,
+    make_feature,
+)
+from tools.models import Account, Feature
+from tools.onboarding import (
+    derived_stage,
+    effective_stage,
+    onboarding_progress,
+    onboarding_triggers,
+    time_to_value_by_cohort,
+)
+from tools.scoring_config import ConfigError, load_config
+
+START = date(2026, 1, 5)
+CONFIG = load_config(None).onboarding
+
+
+def new_account(session: Session, name: str, *, start: date = START) -> Account:
+    account = make_account(session, name=name, external_id=name)
+    make_contract(session, account=account, start=start, end=start + timedelta(days=365), seats=20)
+    return account
+
+
+def features(session: Session, n: int, *, integration: int = 0) -> list[Feature]:
+    made = [make_feature(session, key=f"f{i}") for i in range(n)]
+    for feature in made[:integration]:
+        feature.is_integration = True
+    session.flush()
+    return made
+
+
+def progress_of(session: Session, account: Account, as_of: date) -> dict[str, object]:
+    result = onboarding_progress(session, as_of=as_of, config=CONFIG, account_ids=[account.id or 0])
+    p = result[account.id or 0]
+    return {m.key: (m.status, m.reached_on, m.days_to_reach) for m in p.milestones} | {
+        "ttv": p.time_to_first_value_days,
+        "age": p.age_days,
+    }
+
+
+def test_milestone_dates_and_time_to_value(session: Session) -> None:
+    account = new_account(session, "fast")
+    add_usage(session, account=account, start=START + timedelta(days=2), days=3, active_users=2)
+    add_usage(session, account=account, start=START + timedelta(days=5), days=30, active_users=8)
+    made = features(session, 3, integration=1)
+    for offset, feature in zip((4, 10, 20), made, strict=True):
+        add_feature_usage(session, account=account, feature=feature, day=START + timedelta(offset))
+    got = progress_of(session, account, START + timedelta(days=40))
+    assert got["first_activity"] == ("done", START + timedelta(days=2), 2)
+    assert got["active_users"] == ("done", START + timedelta(days=5), 5)
+    assert got["key_features"] == ("done", START + timedelta(days=20), 20)
+    assert got["integration"] == ("done", START + timedelta(days=4), 4)
+    assert got["ttv"] == 5
+    assert got["age"] == 40
+
+
+def test_no_look_ahead_a_past_day_sees_only_what_had_happened(session: Session) -> None:
+    account = new_account(session, "clock")
+    add_usage(session, account=account, start=START + timedelta(days=2), days=3, active_users=2)
+    add_usage(session, account=account, start=START + timedelta(days=25), days=5, active_users=9)
+    early = progress_of(session, account, START + timedelta(days=20))
+    assert early["first_activity"] == ("done", START + timedelta(days=2), 2)
+    assert early["active_users"] == ("pending", None, None)
+    assert early["ttv"] is None
+    later = progress_of(session, account, START + timedelta(days=26))
+    assert later["active_users"] == ("done", START + timedelta(days=25), 25)
+
+
+def test_overdue_trigger_fires_only_after_the_due_day_and_inside_the_window(
+    session: Session,
+) -> None:
+    stuck = new_account(session, "stuck")
+    add_usage(session, account=stuck, start=START, days=120, active_users=9)
+    (one,) = features(session, 1)
+    add_feature_usage(session, account=stuck, feature=one, day=START + timedelta(days=3))
+    ids = [stuck.id or 0]
+
+    def fired(day_offset: int) -> list[tuple[str, str, str, str, bool]]:
+        as_of = START + timedelta(days=day_offset)
+        return onboarding_triggers(session, as_of=as_of, config=CONFIG, account_ids=ids).get(
+            ids[0], []
+        )
+
+    assert fired(45) == []  # due day 45: not yet overdue
+    (trigger,) = fired(46)
+    key, kind, label, evidence, severe = trigger
+    assert (key, kind, label, severe) == (
+        "onboarding_overdue",
+        "behavioural",
+        "Onboarding overdue",
+        False,
+    )
+    assert "'3 features adopted' due 2026-02-19" in evidence
+    assert "day 46 of onboarding (started 2026-01-05)" in evidence
+    assert fired(89) != []
+    assert fired(90) == []  # out of the onboarding window: no longer an onboarding trigger
+
+
+def test_no_activity_at_all_is_severe(session: Session) -> None:
+    silent = new_account(session, "silent")
+    as_of = START + timedelta(days=50)
+    fired = onboarding_triggers(session, as_of=as_of, config=CONFIG, account_ids=[silent.id or 0])
+    (trigger,) = fired[silent.id or 0]
+    assert trigger[4] is True
+    assert "'First activity' due 2026-01-19" in trigger[3]
+
+
+def test_accounts_not_started_or_too_old_are_not_onboarding(session: Session) -> None:
+    future = new_account(session, "future", start=START + timedelta(days=30))
+    old = new_account(session, "old", start=START - timedelta(days=400))
+    result = onboarding_progress(
+        session, as_of=START, config=CONFIG, account_ids=[future.id or 0, old.id or 0]
+    )
+    assert future.id not in result
+    assert result[old.id or 0].in_onboarding is False
+    only = onboarding_progress(
+        session,
+        as_of=START,
+        config=CONFIG,
+        account_ids=[future.id or 0, old.id or 0],
+        only_onboarding=True,
+    )
+    assert only == {}
+
+
+def test_start_is_the_first_contract_else_the_creation_day(session: Session) -> None:
+    renewed = new_account(session, "renewed", start=START)
+    make_contract(
+        session, account=renewed, start=START + timedelta(days=365), end=START + timedelta(days=730)
+    )
+    bare = make_account(session, external_id="bare")
+    result = onboarding_progress(
+        session, as_of=START + timedelta(days=10), config=CONFIG, account_ids=[renewed.id or 0]
+    )
+    assert result[renewed.id or 0].started_on == START
+    created = bare.created_at.date()
+    result = onboarding_progress(session, as_of=created, config=CONFIG, account_ids=[bare.id or 0])
+    assert result[bare.id or 0].started_on == created
+
+
+def test_key_feature_list_counts_only_those_features(session: Session, tmp_path: Path) -> None:
+    path = tmp_path / "scoring.toml"
+    path.write_text(
+        "[onboarding.milestones.key_features]\nthreshold = 2\nfeatures = ['f1', 'f2']\n"
+    )
+    config = load_config(path).onboarding
+    account = new_account(session, "keyed")
+    made = features(session, 3)
+    for offset, feature in zip((1, 2, 30), made, strict=True):
+        add_feature_usage(session, account=account, feature=feature, day=START + timedelta(offset))
+    result = onboarding_progress(
+        session, as_of=START + timedelta(days=40), config=config, account_ids=[account.id or 0]
+    )
+    step = next(m for m in result[account.id or 0].milestones if m.key == "key_features")
+    assert step.reached_on == START + timedelta(days=30)
+
+
+def test_bad_onboarding_config_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "scoring.toml"
+    path.write_text("[onboarding]\nfirst_value = 'nope'\n")
+    with pytest.raises(ConfigError, match="first_value"):
+        load_config(path)
+    path.write_text("[onboarding.milestones.x]\nlabel = 'X'\nkind = 'teleport'\n")
+    with pytest.raises(ConfigError, match="kind"):
+        load_config(path)
+
+
+def test_median_time_to_value_by_start_month(session: Session) -> None:
+    for name, start, ramp in (("a", START, 4), ("b", START + timedelta(days=3), 10)):
+        account = new_account(session, name, start=start)
+        add_usage(session, account=account, start=start + timedelta(days=ramp), days=5)
+    new_account(session, "c", start=START + timedelta(days=4))  # never reaches value
+    feb = new_account(session, "d", start=date(2026, 2, 2))
+    add_usage(session, account=feb, start=date(2026, 2, 3), days=5)
+    rows = time_to_value_by_cohort(session, as_of=date(2026, 3, 1), config=CONFIG)
+    assert [(r.cohort, r.accounts, r.reached, r.median_days) for r in rows] == [
+        ("2026-01", 3, 2, 7.0),
+        ("2026-02", 1, 1, 1.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("age", "renewal", "active", "stage"),
+    [
+        (10, 300, True, "onboarding"),
+        (10, 30, True, "onboarding"),
+        (200, 60, True, "renewal"),
+        (200, 200, True, "adoption"),
+        (500, 200, True, "mature"),
+        (500, None, True, "mature"),
+        (500, 20, False, "churned"),
+    ],
+)
+def test_derived_stage(age: int, renewal: int | None, active: bool, stage: str) -> None:
+    derived = derived_stage(age_days=age, days_to_renewal=renewal, active=active, window_days=90)
+    assert derived == stage
+
+
+def test_an_imported_stage_wins_over_the_derived_one() -> None:
+    assert effective_stage("mature", "onboarding") == "mature"
+    assert effective_stage("adoption", "onboarding") == "onboarding"

@@ -1,0 +1,70 @@
+"""Onboarding where people see it: the churn trigger in reports, the App Home, the stage."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from bot.onboarding_blocks import onboarding_home, time_to_value_lines
+from tests.tools.onboarding.test_progress import CONFIG, START, features, new_account
+from tests.utils.factories import add_feature_usage, add_usage
+from tools.onboarding import onboarding_progress, time_to_value_by_cohort
+from tools.scoring import account_report
+from tools.scoring_config import load_config
+
+AS_OF = START + timedelta(days=60)
+
+
+def stuck_and_fine(session: Session) -> tuple[int, int]:
+    stuck = new_account(session, "Stuck <Ltd>")
+    fine = new_account(session, "fine")
+    made = features(session, 3)
+    for account in (stuck, fine):
+        add_usage(session, account=account, start=START + timedelta(days=1), days=59)
+    for feature in made:
+        add_feature_usage(session, account=fine, feature=feature, day=START + timedelta(days=7))
+    return stuck.id or 0, fine.id or 0
+
+
+def test_account_report_carries_the_onboarding_trigger(session: Session) -> None:
+    stuck, fine = stuck_and_fine(session)
+    config = load_config(None)
+    report = account_report(session, account_id=stuck, as_of=AS_OF, config=config)
+    keys = [t.key for t in report.churn.triggers]
+    assert "onboarding_overdue" in keys
+    trigger = next(t for t in report.churn.triggers if t.key == "onboarding_overdue")
+    assert "'3 features adopted' due 2026-02-19" in trigger.evidence
+    assert report.account.lifecycle_stage == "onboarding"
+    healthy = account_report(session, account_id=fine, as_of=AS_OF, config=config)
+    assert "onboarding_overdue" not in [t.key for t in healthy.churn.triggers]
+
+
+def test_trigger_respects_the_clock(session: Session) -> None:
+    stuck, _ = stuck_and_fine(session)
+    config = load_config(None)
+    early = account_report(
+        session, account_id=stuck, as_of=START + timedelta(days=40), config=config
+    )
+    assert "onboarding_overdue" not in [t.key for t in early.churn.triggers]
+
+
+def test_home_section_lists_overdue_first_and_escapes_names(session: Session) -> None:
+    stuck, fine = stuck_and_fine(session)
+    progress = onboarding_progress(
+        session, as_of=AS_OF, config=CONFIG, account_ids=[fine, stuck], only_onboarding=True
+    )
+    blocks = onboarding_home(list(progress.values()))
+    assert blocks[0]["text"]["text"] == "Onboarding (2 new accounts, 1 overdue)"
+    body = blocks[1]["text"]["text"]
+    assert body.index("Stuck &lt;Ltd&gt;") < body.index("*fine*")
+    assert "overdue: 3 features adopted (due 19 Feb)" in body
+    assert "day 60, 3/4 milestones" in body
+    assert onboarding_home([]) == []
+
+
+def test_team_view_line_shows_the_median_per_cohort(session: Session) -> None:
+    stuck_and_fine(session)
+    rows = time_to_value_by_cohort(session, as_of=AS_OF, config=CONFIG)
+    (block,) = time_to_value_lines(rows)
+    assert block["elements"][0]["text"].endswith("2026-01: 1 d (2/2)")

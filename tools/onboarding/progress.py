@@ -1,0 +1,224 @@
+"""Per-account onboarding progress as of a day: milestone dates, time to value, what is overdue.
+
+Everything is read as of ``as_of`` (usage and feature rows dated on or before it), so a past day
+gives the answer one would have had then. The onboarding starts on the account's first contract
+start (else the day the account was created).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, func, or_, select
+from sqlmodel import Session, col
+
+from tools.models import Account, Contract, Feature, FeatureUsage, UsageDaily
+from tools.onboarding.config import Milestone, OnboardingConfig
+
+Status = Literal["done", "pending", "overdue"]
+Reader = Session | Connection
+IN_CHUNK = 900
+
+
+class MilestoneProgress(BaseModel):
+    """One milestone of one account."""
+
+    key: str
+    label: str
+    status: Status
+    reached_on: date | None = None
+    days_to_reach: int | None = None
+    due_on: date | None = None
+    on_time: bool | None = None
+
+
+class OnboardingProgress(BaseModel):
+    """An account's onboarding: start, age, milestones, time to first value."""
+
+    account_id: int
+    account: str
+    external_id: str
+    owner_slack_id: str | None = None
+    started_on: date
+    age_days: int
+    in_onboarding: bool
+    milestones: list[MilestoneProgress]
+    completed: int
+    time_to_first_value_days: int | None = None
+    first_value: str
+
+    @property
+    def overdue(self) -> list[MilestoneProgress]:
+        return [m for m in self.milestones if m.status == "overdue"]
+
+    @property
+    def next_milestone(self) -> MilestoneProgress | None:
+        pending = [m for m in self.milestones if m.status != "done"]
+        return min(pending, key=lambda m: m.due_on or date.max) if pending else None
+
+
+def _chunks(ids: Sequence[int]) -> list[list[int]]:
+    return [list(ids[i : i + IN_CHUNK]) for i in range(0, len(ids), IN_CHUNK)]
+
+
+def start_dates(session: Reader, account_ids: Sequence[int] | None) -> dict[int, date]:
+    """The onboarding start of each account: first contract start, else its creation day."""
+    query: Any = select(col(Contract.account_id), func.min(col(Contract.start_date))).group_by(
+        col(Contract.account_id)
+    )
+    accounts: Any = select(col(Account.id), col(Account.created_at))
+    starts: dict[int, date] = {}
+    for ids in _chunks(account_ids) if account_ids is not None else [None]:
+        scoped = query if ids is None else query.where(col(Contract.account_id).in_(ids))
+        starts.update({int(a): d for a, d in session.execute(scoped).all() if d is not None})
+        rows = accounts if ids is None else accounts.where(col(Account.id).in_(ids))
+        for account_id, created in session.execute(rows).all():
+            starts.setdefault(int(account_id), created.date())
+    return starts
+
+
+def _first_usage_day(
+    session: Reader, ids: list[int], as_of: date, *, min_users: int | None
+) -> dict[int, date]:
+    if min_users is None:
+        active = or_(col(UsageDaily.active_users) > 0, col(UsageDaily.logins) > 0)
+    else:
+        active = col(UsageDaily.active_users) >= min_users
+    query: Any = (
+        select(col(UsageDaily.account_id), func.min(col(UsageDaily.day)))
+        .where(col(UsageDaily.account_id).in_(ids), col(UsageDaily.day) <= as_of, active)
+        .group_by(col(UsageDaily.account_id))
+    )
+    return {int(a): d for a, d in session.execute(query).all()}
+
+
+def _feature_first_days(
+    session: Reader, ids: list[int], as_of: date, *, keys: list[str], integration: bool
+) -> dict[int, list[date]]:
+    """Per account, the first-use day of each (key / integration) feature, earliest first."""
+    query: Any = (
+        select(
+            col(FeatureUsage.account_id),
+            col(FeatureUsage.feature_id),
+            func.min(col(FeatureUsage.day)),
+        )
+        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
+        .where(
+            col(FeatureUsage.account_id).in_(ids),
+            col(FeatureUsage.day) <= as_of,
+            or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0),
+        )
+        .group_by(col(FeatureUsage.account_id), col(FeatureUsage.feature_id))
+    )
+    if keys:
+        query = query.where(col(Feature.key).in_(keys))
+    if integration:
+        query = query.where(col(Feature.is_integration).is_(True))
+    days: dict[int, list[date]] = defaultdict(list)
+    for account_id, _feature, day in session.execute(query).all():
+        days[int(account_id)].append(day)
+    return {a: sorted(d) for a, d in days.items()}
+
+
+def reached_days(
+    session: Reader, ids: list[int], as_of: date, milestone: Milestone
+) -> dict[int, date]:
+    """The day each account reached ``milestone`` (accounts that have not are absent)."""
+    if milestone.kind == "first_activity":
+        return _first_usage_day(session, ids, as_of, min_users=None)
+    if milestone.kind == "active_users":
+        return _first_usage_day(session, ids, as_of, min_users=milestone.threshold)
+    firsts = _feature_first_days(
+        session,
+        ids,
+        as_of,
+        keys=milestone.features,
+        integration=milestone.kind == "integration",
+    )
+    need = milestone.threshold
+    return {a: days[need - 1] for a, days in firsts.items() if len(days) >= need}
+
+
+def _milestone(
+    key: str, milestone: Milestone, start: date, reached: date | None, as_of: date
+) -> MilestoneProgress:
+    due = start + timedelta(days=milestone.due_days) if milestone.due_days else None
+    if reached is not None:
+        days = max(0, (reached - start).days)
+        on_time = None if milestone.due_days is None else days <= milestone.due_days
+        return MilestoneProgress(
+            key=key,
+            label=milestone.label,
+            status="done",
+            reached_on=reached,
+            days_to_reach=days,
+            due_on=due,
+            on_time=on_time,
+        )
+    status: Status = "overdue" if due is not None and as_of > due else "pending"
+    return MilestoneProgress(key=key, label=milestone.label, status=status, due_on=due)
+
+
+def onboarding_progress(
+    session: Reader,
+    *,
+    as_of: date,
+    config: OnboardingConfig,
+    account_ids: Sequence[int] | None = None,
+    only_onboarding: bool = False,
+) -> dict[int, OnboardingProgress]:
+    """Onboarding progress of ``account_ids`` (None: all) as of ``as_of``.
+
+    With ``only_onboarding``, only accounts younger than the onboarding window (and started).
+    """
+    starts = start_dates(session, account_ids)
+    if only_onboarding:
+        starts = {a: s for a, s in starts.items() if 0 <= (as_of - s).days < config.window_days}
+    ids = sorted(a for a, s in starts.items() if s <= as_of)
+    milestones = config.enabled()
+    reached: dict[str, dict[int, date]] = {key: {} for key in milestones}
+    for chunk in _chunks(ids):
+        for key, milestone in milestones.items():
+            reached[key].update(reached_days(session, chunk, as_of, milestone))
+    labels = _labels(session, ids)
+    out: dict[int, OnboardingProgress] = {}
+    for account_id in ids:
+        start = starts[account_id]
+        steps = [
+            _milestone(key, m, start, reached[key].get(account_id), as_of)
+            for key, m in milestones.items()
+        ]
+        first_value = next(s for s in steps if s.key == config.first_value)
+        name, external_id, owner = labels.get(account_id, ("?", "?", None))
+        age = (as_of - start).days
+        out[account_id] = OnboardingProgress(
+            account_id=account_id,
+            account=name,
+            external_id=external_id,
+            owner_slack_id=owner,
+            started_on=start,
+            age_days=age,
+            in_onboarding=age < config.window_days,
+            milestones=steps,
+            completed=sum(1 for s in steps if s.status == "done"),
+            time_to_first_value_days=first_value.days_to_reach,
+            first_value=config.first_value,
+        )
+    return out
+
+
+def _labels(session: Reader, ids: list[int]) -> dict[int, tuple[str, str, str | None]]:
+    labels: dict[int, tuple[str, str, str | None]] = {}
+    for chunk in _chunks(ids):
+        query: Any = select(
+            col(Account.id),
+            col(Account.name),
+            col(Account.external_id),
+            col(Account.owner_slack_id),
+        ).where(col(Account.id).in_(chunk))
+        labels.update({int(i): (n, e, o) for i, n, e, o in session.execute(query).all()})
+    return labels
