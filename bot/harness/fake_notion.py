@@ -118,6 +118,13 @@ class FakeNotion:
                 )
             )
 
+    def reset(self) -> None:
+        """Forget pages, their blocks, recorded requests and pending failures."""
+        self.pages.clear()
+        self.children.clear()
+        self.requests.clear()
+        self._failures.clear()
+
     # -- views for tests ----------------------------------------------------------------------
 
     def calls(self, method: str, path_prefix: str) -> list[Recorded]:

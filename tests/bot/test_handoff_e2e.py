@@ -10,13 +10,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
-from notion_client import Client
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -24,6 +21,7 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.handoff_flow import retry_notion_tasks
 from bot.harness import FakeSlack, SlackCall, SlackDriver
+from bot.harness.fake_notion import FakeNotion
 from tests.utils.slack_e2e import (
     NOW,
     TODAY,
@@ -44,50 +42,13 @@ SALES = "C0SALES"
 REP = "U0REP001"
 DATABASE = "db-tasks"
 DATA_SOURCE = "ds-tasks-1"
-SCHEMA = {
-    "Task": {"id": "title", "type": "title"},
-    "Account": {"id": "a", "type": "rich_text"},
-    "Type": {"id": "t", "type": "select"},
-    "Estimated ARR": {"id": "e", "type": "number"},
-}
-
-
-@dataclass
-class FakeNotion:
-    """Answers databases.retrieve, data_sources.retrieve and pages.create; records pages."""
-
-    pages: list[dict[str, Any]] = field(default_factory=list)
-    requests: list[tuple[str, str]] = field(default_factory=list)
-    fail_pages: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        with self.lock:
-            self.requests.append((request.method, request.url.path))
-            path = request.url.path
-            if request.method == "GET" and path == f"/v1/databases/{DATABASE}":
-                sources = [{"id": DATA_SOURCE, "name": "Tasks"}]
-                return httpx.Response(200, json={"object": "database", "data_sources": sources})
-            if request.method == "GET" and path == f"/v1/data_sources/{DATA_SOURCE}":
-                return httpx.Response(200, json={"object": "data_source", "properties": SCHEMA})
-            if request.method == "POST" and path == "/v1/pages":
-                if self.fail_pages > 0:
-                    self.fail_pages -= 1
-                    error = {"object": "error", "status": 503, "code": "service_unavailable"}
-                    return httpx.Response(503, json={**error, "message": "down"})
-                body = json.loads(request.content)
-                self.pages.append(body)
-                return httpx.Response(200, json={"object": "page", "id": f"page-{len(self.pages)}"})
-            return httpx.Response(404, json={"object": "error", "status": 404, "code": "not_found"})
-
-    def client(self) -> Client:
-        transport = httpx.MockTransport(self.handle)
-        return Client(auth="ntn_test", client=httpx.Client(transport=transport))
+SCHEMA = {"Task": "title", "Account": "rich_text", "Type": "select", "Estimated ARR": "number"}
 
 
 @pytest.fixture(scope="module")
 def notion() -> FakeNotion:
-    return FakeNotion()
+    """The shared Notion fake with a task database (no Status property)."""
+    return FakeNotion(database_id=DATABASE, data_source_id=DATA_SOURCE, schema=dict(SCHEMA))
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +73,7 @@ def driver(
 
 @pytest.fixture(autouse=True)
 def clean(fake: FakeSlack, notion: FakeNotion) -> None:
-    notion.pages.clear()
-    notion.requests.clear()
-    notion.fail_pages = 0
+    notion.reset()
 
 
 def opportunity_accounts(engine: Engine) -> list[tuple[int, str]]:
@@ -240,14 +199,14 @@ def test_propose_edit_approve_and_the_rep_accepts(
     assert "Sent to Sales in <#C0SALES> and written to Notion" in all_text(updated)
     assert "handoff_approve" not in button_values(updated)
 
-    (page,) = notion.pages
+    (page,) = notion.pages.values()
     assert page["parent"] == {"type": "data_source_id", "data_source_id": DATA_SOURCE}
     title = page["properties"]["Task"]["title"][0]["text"]["content"]
     assert title.startswith("Expansion: Initech")
     assert page["properties"]["Estimated ARR"] == {"number": 45000.0}
     assert page["properties"]["Account"]["rich_text"][0]["text"]["content"] == "Initech"
     assert "Status" not in page["properties"]  # not in this database's schema
-    assert ("GET", f"/v1/databases/{DATABASE}") in notion.requests
+    assert notion.calls("GET", f"databases/{DATABASE}")
     sent = get(demo_engine, hid)
     assert (sent.status, sent.sales_channel, sent.notion_status) == ("sent", SALES, "written")
     assert sent.sales_ts == posted.response["ts"]
@@ -325,7 +284,7 @@ def test_a_notion_failure_keeps_the_handoff_and_is_retried(
     settings: Settings,
 ) -> None:
     hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
-    notion.fail_pages = 1
+    notion.fail_next("POST", "pages", status=503)
 
     driver.action("handoff_approve", str(hid))
     (updated,) = responses(fake)
@@ -345,7 +304,7 @@ def test_a_notion_failure_keeps_the_handoff_and_is_retried(
     assert retry_notion_tasks(deps) == 0
     assert len(notion.pages) == 1
     card = get(demo_engine, hid)
-    assert (card.notion_status, card.notion_page_id) == ("written", "page-1")
+    assert (card.notion_status, card.notion_page_id) == ("written", next(iter(notion.pages)))
     assert len(sales_posts(fake)) == 1  # the retry never re-posts to Slack
 
 
