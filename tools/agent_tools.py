@@ -23,6 +23,7 @@ from tools.lean import active_contracts, lean_findings
 from tools.metrics import latest_health
 from tools.metrics import portfolio_metrics as metrics_for
 from tools.models import Account, Interaction, NpsResponse, Ticket
+from tools.onboarding.tool import onboarding_status
 from tools.qbr import create_qbr_draft
 from tools.registry import CreatedRecord, Registry, Tool, ToolContext, ToolError, make_tool
 from tools.results import AccountReport, ExpansionOpportunity, LeanFinding
@@ -550,6 +551,7 @@ READ_TOOLS = (
     portfolio_metrics,
     renewals_in_window,
     customer_voice,
+    onboarding_status,
 )
 WRITE_TOOLS = (draft_qbr, revise_qbr_section, propose_expansion_handoff)
 

@@ -41,6 +41,7 @@ EXPECTED_TOOLS = {
     "portfolio_metrics",
     "renewals_in_window",
     "customer_voice",
+    "onboarding_status",
     "draft_qbr",
     "revise_qbr_section",
     "propose_expansion_handoff",

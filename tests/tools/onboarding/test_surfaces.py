@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -9,7 +10,10 @@ from sqlmodel import Session
 from bot.onboarding_blocks import onboarding_home, time_to_value_lines
 from tests.tools.onboarding.test_progress import CONFIG, START, features, new_account
 from tests.utils.factories import add_feature_usage, add_usage
+from tools import db
+from tools.agent_tools import default_registry
 from tools.onboarding import onboarding_progress, time_to_value_by_cohort
+from tools.registry import ToolContext
 from tools.scoring import account_report
 from tools.scoring_config import load_config
 
@@ -68,3 +72,19 @@ def test_team_view_line_shows_the_median_per_cohort(session: Session) -> None:
     rows = time_to_value_by_cohort(session, as_of=AS_OF, config=CONFIG)
     (block,) = time_to_value_lines(rows)
     assert block["elements"][0]["text"].endswith("2026-01: 1 d (2/2)")
+
+
+def test_onboarding_status_tool_through_the_registry(
+    session: Session, sessions: db.SessionFactory
+) -> None:
+    stuck_and_fine(session)
+    session.commit()
+    ctx = ToolContext(sessions=sessions, as_of=AS_OF, config=load_config(None))
+    registry = default_registry()
+    everyone = json.loads(registry.call("onboarding_status", {}, ctx).content)
+    assert (everyone["count"], everyone["overdue"]) == (2, 1)
+    assert everyone["accounts"][0]["account"] == "Stuck <Ltd>"
+    one = json.loads(registry.call("onboarding_status", {"account": "fine"}, ctx).content)
+    assert one["count"] == 1
+    assert one["accounts"][0]["time_to_first_value_days"] == 1
+    assert registry.call("onboarding_status", {"limit": 0}, ctx).is_error
