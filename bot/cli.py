@@ -354,6 +354,102 @@ def backtest(
         console.print(note, markup=False)
 
 
+@app.command("calibrate")
+def calibrate(
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Where to write the reviewed-not-applied TOML."),
+    ] = Path("scoring.calibrated.toml"),
+    start: Annotated[
+        str | None, typer.Option("--from", metavar="YYYY-MM-DD", help="First observation date.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", metavar="YYYY-MM-DD", help="Last observation date.")
+    ] = None,
+    evaluate_from: Annotated[
+        str | None,
+        typer.Option(
+            "--evaluate-from",
+            metavar="YYYY-MM-DD",
+            help="First evaluation date (default: the last third of the dates).",
+        ),
+    ] = None,
+    horizon_days: Annotated[int, typer.Option("--horizon-days", min=1)] = 60,
+    upsell_days: Annotated[int, typer.Option("--upsell-days", min=1)] = 90,
+    step_days: Annotated[
+        int, typer.Option("--step-days", min=1, help="Days between observation dates.")
+    ] = 14,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", metavar="YYYY-MM-DD", help="Labels use data up to this day."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --output.")] = False,
+    database: DbOption = None,
+) -> None:
+    """Fit the score to your own history (earlier dates), check it on the later dates, and
+    write a TOML to review. Nothing changes until SCORING_CONFIG points at that file."""
+    from rich.table import Table
+
+    from tools.backtest import fmt, fmt_interval
+    from tools.calibrate import CalibrationError, run_calibration
+
+    if output.exists() and not force:
+        err_console.print(f"[red]{output} exists; pass --force to overwrite it.[/red]")
+        raise typer.Exit(2)
+    first, last = _day(start, "--from"), _day(end, "--to")
+    split, cutoff = _day(evaluate_from, "--evaluate-from"), _day(as_of, "--as-of")
+    context = open_context(database_url_from(database))
+    with context.sessions() as session:
+        try:
+            result = run_calibration(
+                session,
+                config=context.config,
+                today=context.today(),
+                horizon_days=horizon_days,
+                upsell_days=upsell_days,
+                step_days=step_days,
+                start=first,
+                end=last,
+                evaluate_from=split,
+                as_of=cutoff,
+            )
+        except CalibrationError as exc:
+            err_console.print(f"[red]Cannot calibrate:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+    output.write_text(result.toml, encoding="utf-8")
+    table = Table(
+        "Later period",
+        "Churn AUC [95% CI]",
+        "Order AUC",
+        "RED rate",
+        "AMBER rate",
+        "GREEN rate",
+        "Upsell AUC",
+        f"P@{result.after.pooled.expansion.k}",
+        title=(
+            f"Fitted on {result.fit_dates[0]}..{result.fit_dates[-1]}, evaluated on "
+            f"{result.evaluate_dates[0]}..{result.evaluate_dates[-1]}"
+        ),
+    )
+    for name, report in (("before (current)", result.before), ("after (calibrated)", result.after)):
+        churn, expansion = report.pooled.churn, report.pooled.expansion
+        table.add_row(
+            name,
+            fmt_interval(churn.auc),
+            fmt(churn.order_auc),
+            *(fmt(churn.bands[b].precision, 3) for b in ("RED", "AMBER", "GREEN")),
+            fmt(expansion.strength_auc),
+            fmt(expansion.precision_at_k),
+        )
+    Console(width=max(console.width, 130)).print(table)
+    for message in result.messages:
+        console.print(message, markup=False)
+    console.print(
+        f"Wrote {output} (not applied). Review it, then set SCORING_CONFIG={output} to use it.",
+        markup=False,
+    )
+
+
 @app.command("chat")
 def chat(database: DbOption = None) -> None:
     """Talk to csbot in the terminal: a local fake Slack running the real app (no Slack needed).
@@ -412,13 +508,23 @@ app.add_typer(config_app, name="config")
 
 @config_app.command("show")
 def config_show() -> None:
-    """Print the effective scoring configuration (defaults merged with SCORING_CONFIG) as TOML."""
+    """Print the effective scoring configuration (defaults merged with SCORING_CONFIG) as TOML,
+    with the file it came from and, for a calibrated file, its fit date and data range."""
     from tools.scoring_config import config_as_toml
 
     settings = Settings()
     config = scoring_config(settings)
     source = settings.scoring_config or "built-in defaults"
     typer.echo(f"# effective scoring config ({source})")
+    info = config.calibration
+    if info.fitted_on is not None:
+        typer.echo(
+            f"# calibrated on {info.fitted_on} by csbot calibrate: fitted on "
+            f"{info.fit_from}..{info.fit_to}, evaluated on {info.evaluate_from}.."
+            f"{info.evaluate_to} ({info.horizon_days}-day churn)"
+        )
+    else:
+        typer.echo("# not calibrated: hand-set weights (run `csbot calibrate` to fit your own)")
     typer.echo(config_as_toml(config), nl=False)
 
 

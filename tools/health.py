@@ -51,6 +51,12 @@ escalations          ``100 - escalation_penalty [20]·escalated tickets opened i
                      still open``, floored at 0.
 tam_health           ``Account.tam_health`` as is; missing when unset or when
                      ``use_static_fields=False``.
+tenure               ``100·clip(days since the first contract / tenure_full_days [730])``; missing
+                     without any contract. Weight 0 by default (contract feature for calibrate).
+term_length          ``100·clip(days in the contract in force / term_full_days [365])`` (monthly
+                     ≈ 8, annual = 100); missing without an active contract. Weight 0 by default.
+seat_trend           ``50 + 50·clip(change of active-user-days / usage_trend_full_scale, -1, 1)``,
+                     last window vs the one before; missing like usage_trend. Weight 0 by default.
 ==================== ============================================================================
 
 Composite: weights ``w`` from ``[health.weights]``; a missing signal drops out and the others are
@@ -99,6 +105,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "seat_utilisation": ("Seats used vs purchased", "% of seats used"),
     "escalations": ("Escalation history", "escalated tickets / 180 days"),
     "tam_health": ("TAM technical health", "/100"),
+    "tenure": ("Customer tenure", "days since the first contract"),
+    "term_length": ("Contract term", "days in the current term"),
+    "seat_trend": ("Active-user trend", "% change in active-user days vs prior 4 weeks"),
 }
 
 # Trend snapshots may be up to this many days older than the exact as_of-30/-90 day (weekly
@@ -263,8 +272,24 @@ def signal_matrix(raw: RawMetrics, config: ScoringConfig) -> SignalMatrix:
     scores["tam_health"] = np.clip(raw.tam_health, 0.0, 100.0)
     values["tam_health"] = raw.tam_health.copy()
 
-    score_matrix = np.column_stack([scores[k] for k in SIGNAL_KEYS]) if n else np.zeros((0, 12))
-    raw_matrix = np.column_stack([values[k] for k in SIGNAL_KEYS]) if n else np.zeros((0, 12))
+    scores["tenure"] = np.where(
+        raw.has_contract, 100.0 * _clip01(raw.tenure_days / norm.tenure_full_days), nan
+    )
+    values["tenure"] = np.where(raw.has_contract, raw.tenure_days, nan)
+    scores["term_length"] = np.where(
+        raw.active, 100.0 * _clip01(raw.term_days / norm.term_full_days), nan
+    )
+    values["term_length"] = np.where(raw.active, raw.term_days, nan)
+    scores["seat_trend"] = np.where(
+        trend_missing,
+        nan,
+        50.0 + 50.0 * np.clip(users_change / norm.usage_trend_full_scale, -1.0, 1.0),
+    )
+    values["seat_trend"] = np.where(trend_missing, nan, users_change * 100.0)
+
+    width = len(SIGNAL_KEYS)
+    score_matrix = np.column_stack([scores[k] for k in SIGNAL_KEYS]) if n else np.zeros((0, width))
+    raw_matrix = np.column_stack([values[k] for k in SIGNAL_KEYS]) if n else np.zeros((0, width))
     return SignalMatrix(
         raw_metrics=raw,
         scores=score_matrix.astype(np.float64),
@@ -369,6 +394,15 @@ def driver_text(key: str, m: SignalMatrix, i: int, config: ScoringConfig) -> str
         if r.open_escalated[i] > 0:
             text += f", {int(r.open_escalated[i])} still open"
         return text
+    if key == "tenure":
+        return f"a customer for {_plural(r.tenure_days[i], 'day')}"
+    if key == "term_length":
+        return f"on a {_plural(r.term_days[i], 'day')} term"
+    if key == "seat_trend":
+        change = m.users_change[i]
+        direction = "down" if change < 0 else "up"
+        weeks = norm.usage_window_days // 7
+        return f"active users {direction} {abs(change) * 100:.0f}% vs the prior {weeks} weeks"
     return f"TAM technical health {r.tam_health[i]:.0f}/100"
 
 

@@ -35,7 +35,13 @@ SIGNAL_KEYS: tuple[str, ...] = (
     "seat_utilisation",
     "escalations",
     "tam_health",
+    "tenure",
+    "term_length",
+    "seat_trend",
 )
+# Contract features every team has: weight 0 by default (the hand-set score ignores them);
+# `csbot calibrate` gives them a weight when the team's own history says they matter.
+CONTRACT_SIGNAL_KEYS: tuple[str, ...] = ("tenure", "term_length", "seat_trend")
 
 
 class ConfigError(ValueError):
@@ -61,6 +67,9 @@ class HealthWeights(_Strict):
     seat_utilisation: float = Field(default=10.0, ge=0)
     escalations: float = Field(default=5.0, ge=0)
     tam_health: float = Field(default=5.0, ge=0)
+    tenure: float = Field(default=0.0, ge=0)
+    term_length: float = Field(default=0.0, ge=0)
+    seat_trend: float = Field(default=0.0, ge=0)
 
     def as_dict(self) -> dict[str, float]:
         """Weights keyed by signal, in ``SIGNAL_KEYS`` order."""
@@ -92,6 +101,8 @@ class Normalisation(_Strict):
     escalation_window_days: int = Field(default=180, ge=1)
     escalation_penalty: float = Field(default=20.0, ge=0)
     open_escalation_penalty: float = Field(default=20.0, ge=0)
+    tenure_full_days: int = Field(default=730, ge=1)
+    term_full_days: int = Field(default=365, ge=1)
 
     @model_validator(mode="after")
     def _ordered_windows(self) -> Normalisation:
@@ -140,6 +151,20 @@ class ChurnConfig(_Strict):
     open_escalations_severe: int = Field(default=2, ge=1)
 
 
+class CalibrationInfo(_Strict):
+    """Where a calibrated config came from (written by ``csbot calibrate``; empty by default)."""
+
+    fitted_on: date | None = Field(default=None, description="The day calibrate ran.")
+    fit_from: date | None = None
+    fit_to: date | None = Field(default=None, description="The last observation date fitted.")
+    evaluate_from: date | None = None
+    evaluate_to: date | None = None
+    horizon_days: int | None = None
+    observations: int | None = Field(default=None, description="Account-dates fitted.")
+    churners: int | None = Field(default=None, description="Churned account-dates fitted.")
+    model: str = ""
+
+
 class ScoringConfig(_Strict):
     """Everything the scoring engine reads: health, churn, Lean and expansion settings."""
 
@@ -148,6 +173,7 @@ class ScoringConfig(_Strict):
     lean: LeanConfig = Field(default_factory=LeanConfig)
     expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
+    calibration: CalibrationInfo = Field(default_factory=CalibrationInfo)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -251,6 +277,11 @@ def _emit_table(name: str, table: dict[str, Any], lines: list[str]) -> None:
 
 def config_as_toml(config: ScoringConfig) -> str:
     """The effective configuration as TOML (what ``csbot config show`` prints)."""
+    return dict_as_toml(config.model_dump(mode="python"))
+
+
+def dict_as_toml(data: dict[str, Any]) -> str:
+    """Nested tables of scalars and lists as TOML (``None`` values are left out)."""
     lines: list[str] = []
-    _emit_table("", config.model_dump(mode="python"), lines)
+    _emit_table("", data, lines)
     return "\n".join(lines).rstrip() + "\n"

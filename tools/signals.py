@@ -121,6 +121,7 @@ class RawMetrics:
     arr: FloatArray
     seats_purchased: FloatArray
     days_to_renewal: FloatArray
+    term_days: FloatArray  # length of the contract in force (end - start + 1), NaN without one
     auto_renew: BoolArray
     plan: list[str | None]
     renewal_date: list[date | None]
@@ -363,6 +364,7 @@ def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) ->
     nan = float("nan")
     has_contract, active, auto_renew = [False] * n, [False] * n, [False] * n
     tenure, arr_of, seats_of, to_renewal = [nan] * n, [0.0] * n, [nan] * n, [nan] * n
+    term = [nan] * n
     plans: list[str | None] = [None] * n
     renewals: list[date | None] = [None] * n
     if rows:
@@ -380,6 +382,7 @@ def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) ->
                 arr_of[p] = float(arr)
                 seats_of[p] = float(seats)
                 to_renewal[p] = float(end.toordinal() - as_of_ord)
+                term[p] = float(end.toordinal() - start.toordinal() + 1)
                 auto_renew[p] = bool(renews)
                 plans[p] = plan
                 renewals[p] = end
@@ -390,6 +393,7 @@ def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) ->
         "arr": np.array(arr_of, dtype=np.float64),
         "seats_purchased": np.array(seats_of, dtype=np.float64),
         "days_to_renewal": np.array(to_renewal, dtype=np.float64),
+        "term_days": np.array(term, dtype=np.float64),
         "auto_renew": np.array(auto_renew, dtype=np.bool_),
         "plan": plans,
         "renewal_date": renewals,

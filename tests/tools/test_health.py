@@ -331,7 +331,11 @@ WEIGHTS = np.array([CONFIG.health.weights.as_dict()[k] for k in SIGNAL_KEYS])
         min_size=len(SIGNAL_KEYS),
         max_size=len(SIGNAL_KEYS),
     ),
-    st.lists(st.floats(min_value=0, max_value=1000), min_size=12, max_size=12),
+    st.lists(
+        st.floats(min_value=0, max_value=1000),
+        min_size=len(SIGNAL_KEYS),
+        max_size=len(SIGNAL_KEYS),
+    ),
 )
 def test_composite_is_bounded_and_never_divides_by_zero(
     values: list[float | None], weights: list[float]
@@ -350,9 +354,10 @@ def test_composite_is_bounded_and_never_divides_by_zero(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.booleans(), min_size=12, max_size=12))
+@given(st.lists(st.booleans(), min_size=len(SIGNAL_KEYS), max_size=len(SIGNAL_KEYS)))
 def test_reweighting_any_subset_missing(missing: list[bool]) -> None:
     row = np.where(np.array(missing), np.nan, 80.0)[np.newaxis, :]
     scores, effective = composite(row, WEIGHTS, 50.0)
-    assert scores[0] == (50.0 if all(missing) else 80.0)
+    weighted_missing = all(m for m, w in zip(missing, WEIGHTS, strict=True) if w > 0)
+    assert scores[0] == (50.0 if weighted_missing else 80.0)
     assert effective[0][np.array(missing)].sum() == 0.0

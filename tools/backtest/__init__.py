@@ -39,6 +39,8 @@ from tools.backtest.report import (
     ExpansionMetrics,
     Observation,
     PeriodResult,
+    fmt,
+    fmt_interval,
     group_rows,
     summary_row,
 )
@@ -75,6 +77,8 @@ __all__ = [
     "data_end",
     "default_observation_dates",
     "flag_metrics",
+    "fmt",
+    "fmt_interval",
     "group_rows",
     "history_start",
     "load_terms",
