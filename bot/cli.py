@@ -760,6 +760,17 @@ def demo(
     reset: Annotated[
         bool, typer.Option("--reset", help="Wipe the database and generate a fresh portfolio.")
     ] = False,
+    world: Annotated[
+        str,
+        typer.Option(
+            "--world",
+            help=(
+                "What drives churn: 'signals' (churners show warning signs) or "
+                "'renewal-timing' (random churn at renewals: the score cannot know; for "
+                "showing that backtest and calibrate report honestly low numbers)."
+            ),
+        ),
+    ] = "signals",
     tour: Annotated[
         bool,
         typer.Option(
@@ -807,6 +818,7 @@ def demo(
                     seed=seed,
                     reset=reset,
                     progress=on_progress,
+                    world=world,
                 )
             except demo_tools.DemoError as exc:
                 err_console.print(f"[red]Cannot generate the demo:[/red] {exc}")

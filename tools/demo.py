@@ -48,7 +48,16 @@ from sqlmodel import Session, SQLModel
 from tools.db import SessionFactory, session_scope
 from tools.demo_catalog import STORIES, DemoStory
 from tools.demo_facts import FACTS, account_by_external_id, sql_table
-from tools.demo_plan import AT_RISK, CHURNED, EXPANDING, UPSOLD, add_months, build_plan
+from tools.demo_plan import (
+    AT_RISK,
+    CHURNED,
+    EXPANDING,
+    UPSOLD,
+    WORLD_SIGNALS,
+    WORLDS,
+    add_months,
+    build_plan,
+)
 from tools.demo_rows import (
     Chunk,
     ChunkRows,
@@ -63,6 +72,7 @@ from tools.demo_rows import (
 
 __all__ = [
     "STORIES",
+    "WORLDS",
     "DemoDatabaseNotEmptyError",
     "DemoError",
     "DemoReport",
@@ -187,8 +197,16 @@ def generate_demo(
     seed: int = 42,
     reset: bool = False,
     progress: ProgressCallback | None = None,
+    world: str = WORLD_SIGNALS,
 ) -> DemoReport:
-    """Write a seeded demo portfolio of ``accounts`` accounts and ``months`` of history."""
+    """Write a seeded demo portfolio of ``accounts`` accounts and ``months`` of history.
+
+    ``world`` picks what drives churn: ``signals`` (the default: churners show warning signs)
+    or ``renewal-timing`` (churn is random and happens at renewals; warning signs strike
+    accounts at random whatever their fate, so no health score can know who leaves).
+    """
+    if world not in WORLDS:
+        raise DemoError(f"unknown demo world {world!r}; choose one of {', '.join(WORLDS)}")
     if accounts < len(STORIES):
         raise DemoError(f"the demo needs at least {len(STORIES)} accounts, got {accounts}")
     if not 1 <= months <= 36:
@@ -206,7 +224,7 @@ def generate_demo(
         if reset:
             _wipe(session)
         report_progress("Planning the portfolio", 0, total)
-        plan = build_plan(np.random.default_rng([seed, 0]), accounts, today)
+        plan = build_plan(np.random.default_rng([seed, 0]), accounts, today, world=world)
         ids = np.arange(accounts, dtype=np.int64) + _max_id(session, "account") + 1
         counts: dict[str, int] = defaultdict(int)
         counts["account"] = _insert(session, "account", account_rows(plan, ids))

@@ -36,6 +36,10 @@ Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 
 STABLE, CHURNED, AT_RISK, UPSOLD, EXPANDING = range(5)
+# What drives churn in the generated world (``csbot demo --world``).
+WORLD_SIGNALS = "signals"
+WORLD_RENEWAL_TIMING = "renewal-timing"
+WORLDS: tuple[str, ...] = (WORLD_SIGNALS, WORLD_RENEWAL_TIMING)
 # Columns of Plan.sig: which warning signs an account's decline shows.
 SIG_USAGE, SIG_TICKETS, SIG_NPS, SIG_INVOICES, SIG_ENGAGE = range(5)
 N_SIGNALS = 5
@@ -162,8 +166,15 @@ def _lognormal_clip(
     return np.clip(np.exp(rng.normal(np.log(medians), sigma)), lo, hi)
 
 
-def build_plan(rng: np.random.Generator, n: int, today: date) -> Plan:
-    """Draw the plan of ``n`` accounts; the first ``len(STORIES)`` are the named stories."""
+def build_plan(
+    rng: np.random.Generator, n: int, today: date, *, world: str = WORLD_SIGNALS
+) -> Plan:
+    """Draw the plan of ``n`` accounts; the first ``len(STORIES)`` are the named stories.
+
+    In the ``renewal-timing`` world the fates are drawn as usual but the warning signs are not
+    tied to them: every account, churner or not, has the same chance of a decline at a random
+    time. Churn then happens only at renewals and at random, which no health score can see.
+    """
     u = rng.random
     segment = rng.choice(3, size=n, p=SEGMENT_WEIGHTS).astype(np.int64)
     tier = _pick_by_segment(rng, segment, ((0.05, 0.35, 0.6), (0.15, 0.6, 0.25), (0.55, 0.4, 0.05)))
@@ -216,6 +227,14 @@ def build_plan(rng: np.random.Generator, n: int, today: date) -> Plan:
     d1 = np.where(false_alarm, fa_start + rng.uniform(30, 120, n), d1)
     sig_p = np.array([0.9, 0.7, 0.7, 0.55, 0.7])
     sig = np.where(risky[:, None], u((n, N_SIGNALS)) < sig_p, u((n, N_SIGNALS)) < 0.5)
+    if world == WORLD_RENEWAL_TIMING:
+        # Declines strike at random, whatever the fate: the signals carry no news of churn.
+        struck = u(n) < 0.2
+        sev = np.where(struck, rng.uniform(0.2, 0.7, n), 0.0)
+        d0 = -rng.uniform(30, 330, n)
+        d1 = d0 + rng.uniform(30, 150, n)
+        sig = u((n, N_SIGNALS)) < 0.5
+        risky = np.zeros(n, dtype=np.bool_)
 
     champ_left = np.where(risky, u(n) < 0.4, u(n) < 0.06) & (sev > 0)
     left_off = np.minimum(d0 + rng.uniform(0, 0.6, n) * (d1 - d0), np.minimum(end_off, 0) - 1)

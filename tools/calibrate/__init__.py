@@ -161,11 +161,16 @@ def run_calibration(
     vector = [churn.weights[key] for key in SIGNAL_KEYS]
     scores, _ = composite(x, np.array(vector), 50.0)
     bands = choose_bands(scores, y)
+    rates = ", ".join(
+        f"{b} {r:.1%}" if r is not None else f"{b} empty" for b, r in bands.rates.items()
+    )
     if not bands.monotonic:
         messages.append(
-            "No band edges gave churn rates falling RED > AMBER > GREEN on the fit period "
-            f"(rates {bands.rates}); the edges written are the default quantiles."
+            "No band edges gave churn rates falling strictly RED > AMBER > GREEN on the fit "
+            f"period; the edges written give {rates}."
         )
+    else:
+        messages.append(f"Band edges {bands.amber:g}/{bands.green:g}: fit-period churn {rates}.")
     overrides: dict[str, Any] = {
         "health": {
             "green": bands.green,

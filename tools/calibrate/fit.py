@@ -158,6 +158,7 @@ def choose_bands(scores: FloatArray, y: BoolArray) -> BandFit:
     """Band edges from score quantiles: the first pair with churn rates RED > AMBER > GREEN."""
     shown = np.round(scores)
     fallback: BandFit | None = None
+    weak: BandFit | None = None  # RED > AMBER >= GREEN: when no churner is left to split
     for red_q, green_q in BAND_PREFERENCES:
         amber = float(np.round(np.quantile(shown, red_q))) + 1.0  # RED = scores below amber
         green = float(np.round(np.quantile(shown, green_q))) + 1.0
@@ -172,7 +173,10 @@ def choose_bands(scores: FloatArray, y: BoolArray) -> BandFit:
         if red is not None and mid is not None and top is not None and red > mid > top:
             fit.monotonic = True
             return fit
-    return fallback or BandFit(green=70.0, amber=55.0, monotonic=False, rates={})
+        complete = red is not None and mid is not None and top is not None
+        if weak is None and complete and red > mid >= top:  # type: ignore[operator]
+            weak = fit
+    return weak or fallback or BandFit(green=70.0, amber=55.0, monotonic=False, rates={})
 
 
 def order_auc(session: Session, samples: Sequence[Sample], config: ScoringConfig) -> float | None:
