@@ -116,7 +116,7 @@ def followup_lines(view: FollowupView) -> list[str]:
         lines.append(f":clipboard: Task #{view.task.task_id} created {place}")
     if view.notes:
         lines.append(f":memo: {view.notes} note{'s' if view.notes != 1 else ''} logged")
-    if view.actions:
+    if len(view.actions) > 1:
         last = view.actions[-1]
         lines.append(f"_Last: {_verb(last.kind)} by {mention(last.actor)} at {_when(last.at)}_")
     return lines
@@ -306,7 +306,7 @@ def home_settings(
         current = "\n".join(f"• `{esc(s.scope)}` by {esc(s.delivery)}" for s in subscriptions)
     else:
         current = "_no subscriptions: churn alerts go to the alerts channel_"
-    hint = (
+    hint = esc(
         "`/csbot subscribe mine dm` · `/csbot subscribe segment:<name>` · "
         "`/csbot subscribe all` · `/csbot unsubscribe <scope>`"
     )

@@ -8,6 +8,7 @@ or Notion account is involved.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -19,6 +20,12 @@ from rich.rule import Rule
 from rich.text import Text
 from sqlmodel import select
 
+from bot.alert_action_blocks import (
+    ACTION_ACK,
+    BLOCK_ACTIONS_PREFIX,
+    BLOCK_FOLLOWUP,
+    alert_ref_of,
+)
 from bot.config import Settings
 from bot.harness.fake_slack import SlackCall
 from bot.harness.terminal import TerminalSlack, mrkdwn_to_plain, render_message
@@ -112,6 +119,7 @@ def run_tour(
             console.print(Rule(caption, style="cyan"))
             console.print(f"[bold]you>[/bold] {line}")
             slack.handle(line)
+        act_on_an_alert(slack, console=console)
     mcp_glimpse(sessions=sessions, console=console, config=config, today=now.date())
 
 
@@ -149,6 +157,8 @@ def morning_alerts(
 
 
 SUMMARY_LINES = 8
+OWNER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+ALERT_TITLE = re.compile(r"^Churn risk: (.+?) \((?:low|medium|high)\)")
 
 
 def show_alert_summary(posts: list[SlackCall], *, console: Console, channel: str) -> None:
@@ -206,3 +216,64 @@ def mcp_glimpse(
     console.print(f"{len(names)} read-only tools over MCP: {escape(', '.join(names))}")
     top = "; ".join(f"{t['label']} ({t['count']}, {t['tone']})" for t in themes)
     console.print(f"customer_voice, last 90 days → {escape(top) or 'no themes yet'}")
+
+
+def _alert_buttons(call: SlackCall) -> str | None:
+    """The block id of a churn alert's buttons (None for other messages)."""
+    for block in call.blocks:
+        block_id = str(block.get("block_id", ""))
+        if block_id.startswith(BLOCK_ACTIONS_PREFIX):
+            return block_id
+    return None
+
+
+def act_on_an_alert(slack: TerminalSlack, *, console: Console) -> None:
+    """The owner of one of this morning's alerts acknowledges it (the message is updated in
+    place), then logs the call they made with ``/log``."""
+    alerts = [
+        c
+        for c in slack.fake.calls_to("chat.postMessage")
+        if not c.params.get("thread_ts") and _alert_buttons(c) is not None
+    ]
+    alerts.sort(key=lambda c: f"<@{slack.user_id}>" not in c.text)  # yours first
+    owner = OWNER_MENTION.search(alerts[0].text or "") if alerts else None
+    if owner is None:
+        return
+    you = slack.user_id
+    slack.user_id = owner.group(1)  # the policy lets the account's owner act on its alert
+    try:
+        _acknowledge_and_log(slack, alerts[0], console=console)
+    finally:
+        slack.user_id = you
+
+
+def _acknowledge_and_log(slack: TerminalSlack, call: SlackCall, *, console: Console) -> None:
+    block_id = str(_alert_buttons(call))
+    channel, ts = str(call.response.get("channel", "")), str(call.response.get("ts", ""))
+    console.print(Rule(f"The owner (@{slack.user_id}) acknowledges an alert", style="cyan"))
+    console.print(f"[bold]@{slack.user_id}>[/bold] (presses Acknowledge on the alert)")
+    updates = len(slack.fake.calls_to("chat.update"))
+    receipts = len(slack.fake.calls_to("response_url"))
+    slack.driver.action(
+        ACTION_ACK,
+        alert_ref_of(block_id),
+        user_id=slack.user_id,
+        channel_id=channel,
+        message_ts=ts,
+        block_id=block_id,
+    )
+    update = slack.fake.wait_for("chat.update", updates + 1)[-1]
+    status = next((b for b in update.blocks if b.get("block_id") == BLOCK_FOLLOWUP), None)
+    if status is not None:
+        console.print(
+            Panel(render_message([status], update.text), title=f"csbot · {channel} (updated)")
+        )
+    slack.fake.wait_for("response_url", receipts + 1)
+    slack.mark_seen()
+    name = ALERT_TITLE.match(call.text or "")
+    if name is None:
+        return
+    line = f"/log {name.group(1)} call Called the sponsor; agreed a recovery plan"
+    console.print(Rule("…and log the call you made (it feeds the health score)", style="cyan"))
+    console.print(f"[bold]@{slack.user_id}>[/bold] {line}")
+    slack.handle(line)

@@ -37,6 +37,9 @@ def test_demo_tours_the_real_app_and_reruns(env: Path) -> None:
     assert "Acme Corp ·" in out  # the /health card came back from the app
     assert "At-risk accounts" in out
     assert "Your book of business" in out  # the App Home was published
+    if "One of them in full" in out:  # an alert's owner acknowledges it and logs a call
+        assert "Acknowledged by @U0CSM" in out
+        assert "Logged a call on" in out
     assert "xoxb-" not in out, "no token is ever printed"
 
     second = runner.invoke(app, [*args, "--no-tour"])
