@@ -23,12 +23,13 @@ from bot.harness.fake_notion import FakeNotion
 from bot.jobs.daily_scan import run_daily_scan
 from tests.utils.alert_world import AS_OF, LEAD, OTHER, OWNER, at, customer, overdue
 from tests.utils.slack_e2e import TOKEN, all_text, driving, e2e_settings
-from tools import db
+from tools import db, subscriptions
 from tools.models import Account, Alert, AlertKind, Interaction
 from tools.models_followup import AccountTask, AlertFollowup
 from tools.scoring_config import load_config
 
 CHANNEL = "C0ALERTS"
+NOW_ = at(AS_OF)
 CONFIG = load_config()
 
 
@@ -248,3 +249,24 @@ def test_create_task_writes_one_notion_page(fake: FakeSlack, sqlite_engine: Engi
         (update,) = _updates(fake, 1)
     assert "in Notion" in all_text(update)
     assert len(notion.pages) == 1
+
+
+def test_subscriptions_route_alerts_to_the_owners_dm_and_copy_subscribers(world: World) -> None:
+    with db.session_factory(world.engine)() as session:
+        subscriptions.subscribe(session, user_id=OWNER, scope="mine", delivery="dm", now=NOW_)
+        subscriptions.subscribe(session, user_id=LEAD, scope="all", delivery="dm", now=NOW_)
+        session.commit()
+    assert world.scan(0) == []  # every account is OWNER's: nothing in the channel
+    opened = {c.params.get("users") for c in world.fake.calls_to("conversations.open")}
+    assert opened == {OWNER, LEAD}
+    dms = [
+        c
+        for c in world.fake.calls_to("chat.postMessage")
+        if str(c.params.get("channel", "")).startswith("D") and not c.params.get("thread_ts")
+    ]
+    assert len(dms) == 6  # three alerts to the owner, three copies to the lead
+    owner_dm = next(c for c in dms if "Acme" in c.text and c.params["channel"].endswith(OWNER[1:]))
+    block_id, ts = world.alert_of("Acme", [owner_dm])
+    world.press(ab.ACTION_ACK, block_id, ts)
+    (update,) = _updates(world.fake, 1)
+    assert update.params["channel"] == owner_dm.params["channel"]
