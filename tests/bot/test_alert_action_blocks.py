@@ -9,6 +9,7 @@ from decimal import Decimal
 from bot import alert_action_blocks as ab
 from bot.alert_blocks import weekly_digest
 from bot.cli_alerts import stats_lines
+from bot.slack_out import safe_text, sanitize
 from tools.alert_actions import ActionView, FollowupView
 from tools.alert_outcomes import AlertStats
 from tools.alerts.digest import DigestData
@@ -38,8 +39,8 @@ def _view(**values: object) -> FollowupView:
 
 
 def test_mentions_are_made_from_user_ids_only() -> None:
-    assert ab.mention("U0CSM001") == "<@U0CSM001>"
-    assert ab.mention("<!channel>") == "&lt;!channel&gt;"
+    assert safe_text(ab.mention("U0CSM001")) == "<@U0CSM001>"
+    assert safe_text(ab.mention("<!channel>")) == "&lt;!channel&gt;"
     assert ab.mention(None) == "someone"
 
 
@@ -53,7 +54,7 @@ def test_the_status_goes_above_the_buttons_and_replaces_the_previous_one() -> No
         view.model_copy(update={"payload": {**view.payload, "blocks": blocks}})
     )
     assert [b.get("block_id") for b in again].count(ab.BLOCK_FOLLOWUP) == 1
-    text = again[-2]["text"]["text"]
+    text = sanitize(again[-2])["text"]["text"]  # as the output boundary sends it
     assert "Acknowledged by <@U0CSM001> at 2026-03-02 10:30 UTC" in text
     assert "2 notes logged" in text
 
@@ -61,7 +62,7 @@ def test_the_status_goes_above_the_buttons_and_replaces_the_previous_one() -> No
 def test_a_forged_actor_is_shown_as_text() -> None:
     action = ActionView(kind="acknowledged", actor="<!here>", at=AT, detail={})
     view = _view(acknowledged_by="<!here>", acknowledged_at=AT, actions=[action, action])
-    joined = "\n".join(ab.followup_lines(view))
+    joined = safe_text("\n".join(ab.followup_lines(view)))
     assert "<!here>" not in joined
     assert "&lt;!here&gt;" in joined
 
