@@ -41,6 +41,9 @@ ACTIONS = frozenset({ACTION_ACK, ACTION_SNOOZE, ACTION_ASSIGN, ACTION_TASK, ACTI
 VIEW_NOTE = "alert_note_modal"
 VIEW_LOG = "log_interaction_modal"
 SHORTCUT_LOG = "log_to_account"
+ACTION_MINE_DM = "home_alerts_mine_dm"
+ACTION_MINE_CHANNEL = "home_alerts_mine_channel"
+HOME_ACTIONS = frozenset({ACTION_MINE_DM, ACTION_MINE_CHANNEL})
 
 BLOCK_ACTIONS_PREFIX = "churn_alert_actions:"
 BLOCK_FOLLOWUP = "churn_alert_followup"
@@ -311,9 +314,20 @@ def home_settings(
         "`/csbot subscribe all` · `/csbot unsubscribe <scope>`"
     )
     seg = ", ".join(esc(s) for s in segments) or "—"
+    by_dm = any(s.scope == "mine" and s.delivery == "dm" for s in subscriptions)
     return [
         header("Alert settings"),
         section(f"*Your churn-alert subscriptions*\n{current}"),
+        actions(
+            button(
+                "Alerts on my accounts by DM",
+                ACTION_MINE_DM,
+                "dm",
+                style=None if by_dm else "primary",
+            ),
+            button("Keep them in the channel", ACTION_MINE_CHANNEL, "channel"),
+            block_id="home_alert_settings",
+        ),
         context(hint, f"Segments: {seg}"),
     ]
 

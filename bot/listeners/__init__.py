@@ -11,12 +11,23 @@ from slack_bolt import App
 
 from bot.agent import Agent
 from bot.deps import Deps
-from bot.listeners import actions, alerts, commands, events, handoff, home, log, qbr, views
+from bot.listeners import (
+    actions,
+    alerts,
+    commands,
+    events,
+    handoff,
+    home,
+    log,
+    qbr,
+    subscribe,
+    views,
+)
 
 REGISTERED: dict[str, frozenset[str]] = {
     "commands": commands.COMMANDS | log.COMMANDS,
     "events": events.EVENTS | home.EVENTS,
-    "actions": actions.ACTIONS | handoff.ACTIONS | qbr.ACTIONS | alerts.ACTIONS,
+    "actions": actions.ACTIONS | handoff.ACTIONS | qbr.ACTIONS | alerts.ACTIONS | subscribe.ACTIONS,
     "views": views.VIEWS | alerts.VIEWS | log.VIEWS,
     "shortcuts": log.SHORTCUTS,
 }
@@ -35,5 +46,6 @@ def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None
     qbr.register(app, deps)
     alerts.register(app, deps)
     log.register(app, deps)
+    subscribe.register(app, deps)
     views.register(app, deps, handoff_cards=cards)
     home.register(app, deps)

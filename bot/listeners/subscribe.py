@@ -3,15 +3,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from slack_bolt import App, BoltContext
+
 from bot import alert_action_blocks as ab
 from bot import blocks
 from bot.deps import Deps
-from bot.router import Reply
+from bot.listeners.boundary import acknowledge, guarded
+from bot.listeners.replies import user_of
+from bot.router import Reply, home_view
 from tools import subscriptions
 from tools.db import session_scope
 from tools.subscriptions import SubscriptionError
 
 WORDS = frozenset({"subscribe", "unsubscribe", "subscriptions"})
+ACTIONS = ab.HOME_ACTIONS
 EXAMPLES = ("subscribe mine dm", "subscribe segment:enterprise", "unsubscribe all")
 
 
@@ -60,3 +67,25 @@ def subscription_reply(text: str, user_id: str, deps: Deps) -> Reply:
         return _usage(str(exc))
     rendered = ab.subscriptions_reply(blocks.esc(said), current)
     return Reply(blocks=rendered[0], text=rendered[1])
+
+
+def choose_delivery(delivery: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """App Home: alerts on my accounts by DM or in the channel; then the Home is redrawn."""
+    user = user_of(body)
+    if not user or delivery not in ("dm", "channel"):
+        return
+    with session_scope(deps.sessions) as session:
+        subscriptions.subscribe(
+            session, user_id=user, scope=subscriptions.MINE, delivery=delivery, now=deps.now()
+        )
+    context.client.views_publish(user_id=user, view=home_view(user, deps))
+
+
+def register(app: App, deps: Deps) -> None:
+    """Register the App Home subscription buttons."""
+    for action_id, delivery in ((ab.ACTION_MINE_DM, "dm"), (ab.ACTION_MINE_CHANNEL, "channel")):
+
+        def work(body: dict[str, Any], context: BoltContext, delivery: str = delivery) -> None:
+            choose_delivery(delivery, body, context, deps)
+
+        app.action(action_id)(ack=acknowledge, lazy=[guarded("on_" + action_id, work)])

@@ -141,3 +141,14 @@ def test_someone_else_cannot_log_work_on_an_owned_account(
     (reply,) = fake.wait_for("response_url")
     assert "Only the account's owner" in all_text(reply)
     assert _recency(sqlite_engine, quiet_id) == 45
+
+
+def test_app_home_sends_my_alerts_by_dm(
+    drv: SlackDriver, fake: FakeSlack, sqlite_engine: Engine
+) -> None:
+    drv.action(ab.ACTION_MINE_DM, "dm", view={"id": "V0HOME", "type": "home"})
+    (published,) = fake.wait_for("views.publish")
+    assert "`mine` by dm" in json.dumps(published.params.get("view"))
+    with db.session_factory(sqlite_engine)() as session:
+        (row,) = session.exec(select(AlertSubscription)).all()
+    assert (row.user_id, row.scope, row.delivery) == (OWNER, "mine", "dm")
