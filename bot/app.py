@@ -32,6 +32,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
 from bot.agent import Agent
+from bot.narrator import anthropic_client as make_anthropic_client
 from bot.config import Settings
 from bot.deps import Deps
 from bot.listeners import register_listeners
@@ -134,6 +135,7 @@ def create_app(
         clock=clock,
         config=config if config is not None else load_config(settings.scoring_config),
         notion=notion,
+        anthropic=anthropic_client or make_anthropic_client(settings),
     )
     secret = settings.slack_signing_secret
     app = CsbotApp(
@@ -147,7 +149,7 @@ def create_app(
         request_verification_enabled=True,
     )
     app.error(make_error_handler())
-    agent = Agent.from_deps(deps, client=anthropic_client)
+    agent = Agent.from_deps(deps, client=deps.anthropic)
     register_listeners(app, deps, agent if agent.client is not None else None)
     return app
 

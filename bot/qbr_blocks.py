@@ -55,7 +55,7 @@ def qbr_slack_summary(doc: QbrDocument) -> list[dict[str, Any]]:
                     "text": _clip(
                         f"{_esc(doc.account.name)} · {doc.period_start} to {doc.as_of}"
                         + (f" · draft v{doc.version}" if doc.version else "")
-                        + f" · narratives by {doc.narratives_by}",
+                        + f" · narratives: {doc.narratives_by}",
                         2000,
                     ),
                 }
@@ -84,6 +84,8 @@ def qbr_slack_summary(doc: QbrDocument) -> list[dict[str, Any]]:
         },
         {"type": "divider"},
     ]
+    if doc.executive_summary:
+        blocks.append(_section(f"*Executive summary*\n{_esc(doc.executive_summary)}"))
     movers = [f"{m.label}: {m.points:+.1f} pts" for m in h.movers]
     blocks.append(_section(f"*Account health*\n{_esc(h.narrative)}\n{_lines(movers, 4)}"))
     value = [f"{m.label}: {m.value}" for m in r.metrics]

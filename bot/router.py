@@ -341,6 +341,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     """Build the account's QBR, save it as a new draft version, and reply with a thread:
     the starter, then the summary with Publish/Discard buttons and the health-trend chart."""
     from bot.charts import health_trend_png
+    from bot.narrator import writer_for
     from bot.qbr_blocks import qbr_slack_summary
     from tools.qbr import build_qbr, save_qbr
 
@@ -349,7 +350,11 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
         if isinstance(report, Reply):
             return report
         document = build_qbr(
-            session, account_id=report.account.account_id, as_of=deps.today(), config=deps.config
+            session,
+            account_id=report.account.account_id,
+            as_of=deps.today(),
+            config=deps.config,
+            writer=writer_for(deps),
         )
         draft = save_qbr(session, document=document, created_by=intent.user_id)
     document = document.model_copy(update={"draft_id": draft.draft_id, "version": draft.version})

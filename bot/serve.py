@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.harness.http import EVENTS_PATH, make_server
 from bot.jobs.delivery import scheduler_client
 from bot.jobs.schedule import start_scheduler
+from bot.narrator import claude_writer, make_alert_narrator
 from tools.db import SessionFactory
 from tools.scoring_config import load_config
 
@@ -33,6 +34,7 @@ def scheduled_jobs(
         session_factory=session_factory,
         client=scheduler_client(settings),
         config=load_config(settings.scoring_config),
+        narrator=make_alert_narrator(session_factory, claude_writer(settings)),
     )
     try:
         yield scheduler

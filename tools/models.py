@@ -552,3 +552,33 @@ class HandoffEvent(SQLModel, table=True):
 # --- Alert follow-ups (issue 14): tables live in their own module, registered here ------------
 
 from tools import models_followup as _followup  # noqa: E402,F401  (registers its tables)
+
+
+# --- Narratives written by Claude (issue 15): cached per account, day and evidence ------------
+
+
+class NarrativeRecord(SQLModel, table=True):
+    """Prose written for one account from one set of evidence (an alert, a QBR's sections).
+
+    ``evidence_hash`` is the SHA-256 of the evidence the writer was given: the same evidence on
+    the same day is never sent to the model twice. ``texts`` maps each part (``narrative``,
+    ``executive_summary``, ``health_summary``…) to its text and ``sources`` to who wrote it
+    (``claude`` after the number check passed, or ``template``).
+    """
+
+    __tablename__ = "narrative"
+    __table_args__ = (
+        UniqueConstraint("account_id", "kind", "day", "evidence_hash", name="uq_narrative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=32)
+    day: date
+    evidence_hash: str = Field(max_length=64)
+    texts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sources: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    rejected: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    model: str | None = Field(default=None, max_length=64)
+    model_calls: int = Field(default=0, ge=0)
+    created_at: datetime = Field(default_factory=utcnow)

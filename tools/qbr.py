@@ -14,7 +14,7 @@ import logging
 import math
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func
@@ -45,6 +45,9 @@ from tools.scoring import account_report
 from tools.scoring_config import ScoringConfig
 from tools.voc import voice_of_customer
 from tools.voc.render import voice_markdown
+
+if TYPE_CHECKING:
+    from tools.narrative import Writer
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +214,7 @@ class QbrDocument(BaseModel):
     roi: RoiSection
     adoption: AdoptionSection
     expansion: ExpansionSection
+    executive_summary: str = ""
     narratives_by: str = "template"
     draft_id: int | None = None
     version: int | None = None
@@ -666,8 +670,12 @@ def build_qbr(
     config: ScoringConfig,
     narratives: NarrativeSource | None = None,
     assumptions: RoiAssumptions | None = None,
+    writer: Writer | None = None,
 ) -> QbrDocument:
-    """The QBR of one account for the quarter ending ``as_of`` (the last 91 days)."""
+    """The QBR of one account for the quarter ending ``as_of`` (the last 91 days).
+
+    With a ``writer`` (Claude) the narratives are model-written and number-checked, else they
+    come from ``narratives`` or the templates."""
     start = as_of - timedelta(days=QUARTER_DAYS - 1)
     report = account_report(session, account_id=account_id, as_of=as_of, config=config)
     _, health = _health_section(session, account_id, as_of, start, config)
@@ -694,14 +702,65 @@ def build_qbr(
         adoption=adoption,
         expansion=expansion,
     )
+    if writer is not None:
+        return write_verified_narratives(session, doc, writer)
     return write_narratives(doc, narratives)
+
+
+def executive_summary_template(doc: QbrDocument) -> str:
+    """The executive summary from the numbers: the quarter, the value, the first next step."""
+    h, r, e = doc.health, doc.roi, doc.expansion
+    parts = [f"{doc.account.name} ends {doc.quarter} at {h.score:.0f}/100 ({h.band.value})."]
+    parts.append(
+        f"The team logged {r.events:,} product actions, an estimated {r.hours_saved:,.0f} "
+        f"hours of manual work saved (≈${r.value_of_time:,.0f})."
+    )
+    if e.actions:
+        parts.append(f"Next step: {e.actions[0].title.lower()}.")
+    return " ".join(parts)
+
+
+def section_templates(doc: QbrDocument) -> dict[str, str]:
+    """Every narrative part from the templates (the fallback for each model-written part)."""
+    template = TemplateNarratives()
+    texts = {"executive_summary": executive_summary_template(doc)}
+    for key in SECTIONS:
+        section: SectionKey = key  # type: ignore[assignment]
+        texts[key] = template.narrative(section, doc)
+    return texts
+
+
+def with_narratives(doc: QbrDocument, texts: dict[str, str], narratives_by: str) -> QbrDocument:
+    """``doc`` with the executive summary and section narratives of ``texts``."""
+    return doc.model_copy(
+        update={
+            "executive_summary": texts.get("executive_summary", doc.executive_summary),
+            "health": doc.health.model_copy(update={"narrative": texts["health_summary"]}),
+            "roi": doc.roi.model_copy(update={"narrative": texts["roi_impact"]}),
+            "adoption": doc.adoption.model_copy(update={"narrative": texts["adoption_scorecard"]}),
+            "expansion": doc.expansion.model_copy(
+                update={"narrative": texts["expansion_next_steps"]}
+            ),
+            "narratives_by": narratives_by,
+        }
+    )
+
+
+def write_verified_narratives(session: Session, doc: QbrDocument, writer: Writer) -> QbrDocument:
+    """The executive summary and section narratives from ``writer`` (Claude), every number
+    checked against the document (``tools.narrative``); the templates fill what fails."""
+    from tools.narrative import narrate
+    from tools.narrative_kinds import qbr_request
+
+    result = narrate(session, qbr_request(doc, section_templates(doc)), writer)
+    return with_narratives(doc, result.texts, result.label)
 
 
 def write_narratives(doc: QbrDocument, source: NarrativeSource | None) -> QbrDocument:
     """Fill every section's narrative from ``source``; the template fills any it cannot."""
     template = TemplateNarratives()
     used = template.name
-    texts: dict[str, str] = {}
+    texts: dict[str, str] = {"executive_summary": executive_summary_template(doc)}
     for key in SECTIONS:
         section: SectionKey = key  # type: ignore[assignment]
         text = ""
@@ -712,17 +771,7 @@ def write_narratives(doc: QbrDocument, source: NarrativeSource | None) -> QbrDoc
             except Exception:  # fail open: a narrative writer must never block a QBR
                 log.warning("narrative source %s failed for %s", source.name, key, exc_info=True)
         texts[key] = text or template.narrative(section, doc)
-    return doc.model_copy(
-        update={
-            "health": doc.health.model_copy(update={"narrative": texts["health_summary"]}),
-            "roi": doc.roi.model_copy(update={"narrative": texts["roi_impact"]}),
-            "adoption": doc.adoption.model_copy(update={"narrative": texts["adoption_scorecard"]}),
-            "expansion": doc.expansion.model_copy(
-                update={"narrative": texts["expansion_next_steps"]}
-            ),
-            "narratives_by": used,
-        }
-    )
+    return with_narratives(doc, texts, used)
 
 
 # -- persistence ---------------------------------------------------------------------------------
@@ -779,10 +828,16 @@ def create_qbr_draft(
     narratives: NarrativeSource | None = None,
     thread_key: str | None = None,
     created_by: str | None = None,
+    writer: Writer | None = None,
 ) -> QbrDraftView:
     """Build the account's QBR and save it as a new draft version."""
     document = build_qbr(
-        session, account_id=account_id, as_of=as_of, config=config, narratives=narratives
+        session,
+        account_id=account_id,
+        as_of=as_of,
+        config=config,
+        narratives=narratives,
+        writer=writer,
     )
     return save_qbr(session, document=document, thread_key=thread_key, created_by=created_by)
 

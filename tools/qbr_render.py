@@ -181,14 +181,14 @@ def render_markdown(doc: QbrDocument) -> str:
         + (f" · draft v{doc.version}" if doc.version else "")
         + "*",
     ]
-    body = []
+    body = ["", "## Executive summary", "", doc.executive_summary] if doc.executive_summary else []
     sections = section_markdown(doc)
     for key in SECTIONS:
         body += ["", f"## {FULL_TITLES[key]}", "", sections[key]]
     foot = [
         "",
         "---",
-        f"*Numbers from cs-copilot's scoring tools; narratives by {doc.narratives_by}.*",
+        f"*Numbers from cs-copilot's scoring tools; narratives: {doc.narratives_by}.*",
     ]
     return "\n".join(head + body + foot) + "\n"
 
@@ -430,13 +430,15 @@ def render_notion_blocks(doc: QbrDocument, *, chart_url: str | None = None) -> l
             "📊",
         )
     ]
+    if doc.executive_summary:
+        blocks += [heading("Executive summary", 2), paragraph(doc.executive_summary)]
     for key in SECTIONS:
         blocks.append(heading(FULL_TITLES[key], 2))
         override = doc.overrides.get(key)
         blocks += markdown_blocks(override) if override else builders[key]()
         blocks.append(divider())
     blocks.append(
-        paragraph(f"Numbers from cs-copilot's scoring tools; narratives by {doc.narratives_by}.")
+        paragraph(f"Numbers from cs-copilot's scoring tools; narratives: {doc.narratives_by}.")
     )
     return blocks
 
