@@ -32,11 +32,11 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlalchemy import Engine
 
 from bot.agent import Agent
-from bot.narrator import anthropic_client as make_anthropic_client
 from bot.config import Settings
 from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.listeners.boundary import make_error_handler
+from bot.narrator import anthropic_client as make_anthropic_client
 from bot.slack_out import (
     SafeRespond,
     SafeWebClient,
