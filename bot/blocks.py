@@ -91,6 +91,13 @@ HELP_QUESTIONS: tuple[str, ...] = (
     "who is at risk?",
     "what renews next month?",
     "expansion opportunities",
+    "draft a QBR for acme",
+    "why did globex drop?",
+    "what's our NRR?",
+    "show me accounts whose champion left",
+    "summarise umbrella's tickets",
+    "who hasn't logged in for 30 days?",
+    "what should I do about globex?",
     "help",
 )
 
@@ -441,10 +448,13 @@ def at_risk_list(
     within_days: int | None = None,
     page_size: int = MAX_LIST_ITEMS,
     state: DataState | None = None,
+    segment: str | None = None,
 ) -> Rendered:
     """At-risk accounts, riskiest first; a "Show more" button pages through the rest. With no
     account at risk, ``state`` tells an empty or stale database from a healthy book."""
     title = "Your at-risk accounts" if mine else "At-risk accounts"
+    if segment:
+        title += f" ({segment})"
     if within_days is not None:
         title += f" renewing within {within_days} days"
     page = list(reports[offset : offset + page_size])
@@ -474,7 +484,14 @@ def at_risk_list(
     more = None
     remaining = len(reports) - offset - len(page)
     if remaining > 0:
-        value = json.dumps({"offset": offset + page_size, "mine": mine, "within_days": within_days})
+        value = json.dumps(
+            {
+                "offset": offset + page_size,
+                "mine": mine,
+                "within_days": within_days,
+                "segment": segment,
+            }
+        )
         more = actions(button(f"Show more ({remaining})", ACTION_MORE_AT_RISK, value))
         blocks.append(more)
     names = ", ".join(esc(r.account.name) for r in page[:5])

@@ -12,35 +12,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session
-
-from bot import blocks
+from bot import asks, blocks
 from bot.alert_action_blocks import home_settings, home_tasks, with_interactions
-from bot.blocks import Block
 from bot.deps import Deps
+from bot.intents import Intent, IntentKind, Reply, rendered_reply, report_for
 from bot.onboarding_blocks import onboarding_home, time_to_value_lines
 from bot.voc_blocks import health_voice
-from tools.accounts import (
-    AccountNotFound,
-    AmbiguousAccount,
-    example_account_names,
-    resolve_account,
-)
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities
 from tools.freshness import data_state
-from tools.health import UnknownAccountError
 from tools.history import health_history
 from tools.interactions import latest_interactions
 from tools.metrics import portfolio_metrics
 from tools.onboarding import onboarding_progress, time_to_value_by_cohort
 from tools.registry import CreatedRecord
-from tools.results import AccountReport, AccountSummary, ExpansionOpportunity, PortfolioMetrics
+from tools.results import AccountSummary, ExpansionOpportunity, PortfolioMetrics
 from tools.scoring import (
     account_report,
     account_summaries,
@@ -52,47 +42,10 @@ from tools.subscriptions import segments as subscription_segments
 from tools.subscriptions import subscriptions_of
 from tools.tasks import open_tasks_for
 
+__all__ = ["Intent", "IntentKind", "Reply", "answer", "route"]
+
 AT_RISK_LIMIT = 200
 HOME_RENEWAL_DAYS = 90
-
-
-class IntentKind(StrEnum):
-    HEALTH = "health"
-    HISTORY = "history"
-    AT_RISK = "at_risk"
-    RENEWALS = "renewals"
-    EXPANSION = "expansion"
-    QBR = "qbr"
-    HELP = "help"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class Intent:
-    """What was asked. ``account`` is typed text; ``account_id`` skips the lookup (buttons)."""
-
-    kind: IntentKind
-    account: str = ""
-    account_id: int | None = None
-    user_id: str | None = None
-    mine: bool = False
-    within_days: int | None = None
-    next_month: bool = False
-    offset: int = 0
-    command: str = ""
-    text: str = ""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A rendered answer. ``thread`` (QBR) means: post publicly, then ``thread`` in its thread."""
-
-    blocks: list[Block]
-    text: str
-    account_id: int | None = None
-    thread: Reply | None = None
-    found: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # -- route ----------------------------------------------------------------------------------
@@ -151,11 +104,20 @@ def _health(text: str) -> Intent | None:
 def _at_risk(text: str) -> Intent | None:
     if not _AT_RISK.search(text):
         return None
-    return Intent(IntentKind.AT_RISK, mine=bool(_MINE.search(text)))
+    within = None
+    if _RENEWALS.search(text):  # "at risk and renewing in 60 days"
+        days = _DAYS.search(text)
+        within = max(1, min(int(days.group(1)), 365)) if days else 90
+    return Intent(
+        IntentKind.AT_RISK,
+        mine=bool(_MINE.search(text)),
+        segment=asks.segment_in(text),
+        within_days=within,
+    )
 
 
 def _renewals(text: str) -> Intent | None:
-    if not _RENEWALS.search(text):
+    if not _RENEWALS.search(text) or _AT_RISK.search(text):
         return None
     days = _DAYS.search(text)
     if days:
@@ -171,9 +133,10 @@ def _expansion(text: str) -> Intent | None:
 
 _RULES: tuple[Callable[[str], Intent | None], ...] = (
     _help,
+    *asks.RULES,
     _health,
-    _renewals,
     _at_risk,
+    _renewals,
     _expansion,
 )
 
@@ -186,42 +149,9 @@ def answer(intent: Intent, deps: Deps) -> Reply:
     return _ANSWERS[intent.kind](intent, deps)
 
 
-def _rendered(rendered: blocks.Rendered, **kwargs: Any) -> Reply:
-    return Reply(blocks=rendered[0], text=rendered[1], **kwargs)
-
-
-def _report_for(intent: Intent, deps: Deps, session: Session) -> AccountReport | Reply:
-    """The report of the account the intent names, or the reply explaining why there is none."""
-    command = intent.command or "/health"
-    account_id = intent.account_id
-    if account_id is None:
-        if not intent.account.strip():
-            examples = example_account_names(session)
-            rendered = blocks.usage_message(command, "Which account?", examples=examples)
-            return _rendered(rendered, found=False)
-        try:
-            account = resolve_account(session, query=intent.account)
-        except AccountNotFound as exc:
-            examples = example_account_names(session)
-            rendered = blocks.account_not_found(command, exc.query, exc.suggestions, examples)
-            return _rendered(rendered, found=False)
-        except AmbiguousAccount as exc:
-            return _rendered(blocks.ambiguous_account(exc.query, exc.candidates), found=False)
-        account_id = account.id
-    if account_id is None:  # pragma: no cover - database rows always have ids
-        return _rendered(blocks.error_message("That account has no id."), found=False)
-    try:
-        return account_report(
-            session, account_id=account_id, as_of=deps.today(), config=deps.config
-        )
-    except UnknownAccountError:
-        gone = blocks.error_message("That account no longer exists. Run the command again.")
-        return _rendered(gone, found=False)
-
-
 def _answer_health(intent: Intent, deps: Deps) -> Reply:
     with session_scope(deps.sessions) as session:
-        report = _report_for(intent, deps, session)
+        report = report_for(intent, deps, session)
         if isinstance(report, Reply):
             return report
         voice = health_voice(session, report.account.account_id, deps.today())
@@ -229,7 +159,7 @@ def _answer_health(intent: Intent, deps: Deps) -> Reply:
             session, account_id=report.account.account_id, before=deps.now(), limit=3
         )
     rendered = with_interactions(blocks.health_report(report, voice=voice), recent)
-    return _rendered(rendered, account_id=report.account.account_id)
+    return rendered_reply(rendered, account_id=report.account.account_id)
 
 
 def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
@@ -240,12 +170,12 @@ def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
         )
         voice = health_voice(session, account_id, deps.today())
     rendered = blocks.health_report(report, with_actions=False, shared_by=shared_by, voice=voice)
-    return _rendered(rendered, account_id=account_id)
+    return rendered_reply(rendered, account_id=account_id)
 
 
 def _answer_history(intent: Intent, deps: Deps) -> Reply:
     with session_scope(deps.sessions) as session:
-        report = _report_for(intent, deps, session)
+        report = report_for(intent, deps, session)
         if isinstance(report, Reply):
             return report
         points = health_history(
@@ -255,7 +185,7 @@ def _answer_history(intent: Intent, deps: Deps) -> Reply:
             config=deps.config,
         )
     rendered = blocks.health_history(report, [(p.day, p.score, p.band) for p in points])
-    return _rendered(rendered, account_id=report.account.account_id)
+    return rendered_reply(rendered, account_id=report.account.account_id)
 
 
 def _answer_at_risk(intent: Intent, deps: Deps) -> Reply:
@@ -272,6 +202,8 @@ def _answer_at_risk(intent: Intent, deps: Deps) -> Reply:
             for r in reports
             if r.churn.days_to_renewal is not None and 0 <= r.churn.days_to_renewal <= limit
         ]
+    if intent.segment:
+        reports = [r for r in reports if r.account.segment == intent.segment]
     state = None
     if not reports:  # nothing at risk, or nothing to score at all?
         with session_scope(deps.sessions) as session:
@@ -283,8 +215,9 @@ def _answer_at_risk(intent: Intent, deps: Deps) -> Reply:
         offset=intent.offset,
         within_days=intent.within_days,
         state=state,
+        segment=intent.segment,
     )
-    return _rendered(rendered)
+    return rendered_reply(rendered)
 
 
 def renewal_window(intent: Intent, today: date) -> tuple[date, date]:
@@ -310,18 +243,20 @@ def _answer_renewals(intent: Intent, deps: Deps) -> Reply:
         ids = [s.account_id for s in due]
         reports = book_reports(session, as_of=as_of, config=deps.config, account_ids=ids)
     rendered = blocks.renewals_list(reports, as_of=as_of, start=start, end=end)
-    return _rendered(rendered)
+    return rendered_reply(rendered)
 
 
 def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
     if intent.account.strip() or intent.account_id is not None:
         with session_scope(deps.sessions) as session:
-            report = _report_for(
+            report = report_for(
                 replace(intent, command=intent.command or "/expansion"), deps, session
             )
         if isinstance(report, Reply):
             return report
-        return _rendered(blocks.account_expansion(report), account_id=report.account.account_id)
+        return rendered_reply(
+            blocks.account_expansion(report), account_id=report.account.account_id
+        )
     as_of = deps.today()
     with session_scope(deps.sessions) as session:
         found = expansion_opportunities(session, as_of=as_of, config=deps.config)
@@ -334,7 +269,7 @@ def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
     ]
     # Ranked by evidence (strength), then by the money at stake.
     items.sort(key=lambda item: (-item[1].strength, -item[1].estimated_arr, item[0].name))
-    return _rendered(blocks.expansion_list(items, as_of=as_of, offset=intent.offset))
+    return rendered_reply(blocks.expansion_list(items, as_of=as_of, offset=intent.offset))
 
 
 def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
@@ -346,7 +281,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     from tools.qbr import build_qbr, save_qbr
 
     with session_scope(deps.sessions) as session:
-        report = _report_for(replace(intent, command="/qbr"), deps, session)
+        report = report_for(replace(intent, command="/qbr"), deps, session)
         if isinstance(report, Reply):
             return report
         document = build_qbr(
@@ -361,7 +296,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     starter = blocks.qbr_started(
         report.account.name, requested_by=intent.user_id or "someone", version=draft.version
     )
-    summary = _rendered(
+    summary = rendered_reply(
         blocks.qbr_draft(
             qbr_slack_summary(document),
             draft_id=draft.draft_id,
@@ -371,7 +306,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     )
     summary.extra["chart_png"] = health_trend_png(document.health.history)
     summary.extra["draft_id"] = draft.draft_id
-    return _rendered(starter, account_id=report.account.account_id, thread=summary)
+    return rendered_reply(starter, account_id=report.account.account_id, thread=summary)
 
 
 def qbr_draft_reply(draft_id: int, deps: Deps) -> Reply | None:
@@ -389,7 +324,7 @@ def qbr_draft_reply(draft_id: int, deps: Deps) -> Reply | None:
     rendered = blocks.qbr_draft(
         qbr_slack_summary(document), draft_id=draft_id, version=view.version, title=document.title
     )
-    reply = _rendered(rendered, account_id=view.account_id)
+    reply = rendered_reply(rendered, account_id=view.account_id)
     reply.extra["chart_png"] = health_trend_png(document.health.history)
     return reply
 
@@ -411,19 +346,21 @@ def controls_for_created(created: Sequence[CreatedRecord], deps: Deps) -> list[R
                 name = f" for {view.account_name}" if view.account_name else ""
                 title = f"QBR draft v{view.version}{name}"
                 control = blocks.qbr_draft_controls(view.draft_id, version=view.version)
-                replies.append(_rendered(blocks.message([blocks.section(title), control], title)))
+                replies.append(
+                    rendered_reply(blocks.message([blocks.section(title), control], title))
+                )
             elif record.kind == "handoff_proposal":
                 card = handoff_card(session, handoff_id=record.id)
-                replies.append(_rendered(proposal_card(card)))
+                replies.append(rendered_reply(proposal_card(card)))
     return replies
 
 
 def _answer_help(intent: Intent, deps: Deps) -> Reply:
-    return _rendered(blocks.help_message())
+    return rendered_reply(blocks.help_message())
 
 
 def _answer_unknown(intent: Intent, deps: Deps) -> Reply:
-    return _rendered(blocks.unknown_intent(intent.text))
+    return rendered_reply(blocks.unknown_intent(intent.text))
 
 
 _ANSWERS: dict[IntentKind, Callable[[Intent, Deps], Reply]] = {
@@ -433,6 +370,7 @@ _ANSWERS: dict[IntentKind, Callable[[Intent, Deps], Reply]] = {
     IntentKind.RENEWALS: _answer_renewals,
     IntentKind.EXPANSION: _answer_expansion,
     IntentKind.QBR: _answer_qbr,
+    **asks.ANSWERS,
     IntentKind.HELP: _answer_help,
     IntentKind.UNKNOWN: _answer_unknown,
 }
@@ -450,12 +388,14 @@ def intent_from_more_button(kind: IntentKind, value: str, *, user_id: str | None
     if not isinstance(data, dict):
         data = {}
     within = data.get("within_days")
+    segment = data.get("segment")
     return Intent(
         kind,
         user_id=user_id,
         mine=bool(data.get("mine")),
         offset=max(0, int(data.get("offset") or 0)),
         within_days=int(within) if isinstance(within, int) else None,
+        segment=segment if segment in asks.SEGMENTS else None,
     )
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from tools.health import health_score_for
 from tools.history import health_history
+from tools.insights import SignalMove, signal_moves
 from tools.lean import active_contracts
 from tools.models import (
     Feature,
@@ -96,16 +97,6 @@ class HealthPoint(BaseModel):
     day: date
     score: float
     band: Band
-
-
-class SignalMove(BaseModel):
-    """How much one signal's contribution to the score changed over the quarter."""
-
-    key: str
-    label: str
-    before: float | None = Field(description="Normalised 0-100 at the start of the quarter.")
-    after: float | None = Field(description="Normalised 0-100 now.")
-    points: float = Field(description="Change in points contributed to the composite score.")
 
 
 class HealthSection(BaseModel):
@@ -343,28 +334,6 @@ def _band_trend(history: list[HealthPoint]) -> str:
     return " → ".join(bands) if bands else "no history"
 
 
-def _movers(now: HealthResult, before: HealthResult | None) -> list[SignalMove]:
-    if before is None:
-        return []
-    past = {s.key: s for s in before.signals}
-    moves = []
-    for signal in now.signals:
-        old = past.get(signal.key)
-        points = signal.contribution - (old.contribution if old else 0.0)
-        if abs(points) < 0.5:
-            continue
-        moves.append(
-            SignalMove(
-                key=signal.key,
-                label=signal.label,
-                before=old.score if old else None,
-                after=signal.score,
-                points=round(points, 1),
-            )
-        )
-    return sorted(moves, key=lambda m: (m.points, m.key))[:6]
-
-
 def _health_section(
     session: Session, account_id: int, as_of: date, start: date, config: ScoringConfig
 ) -> tuple[HealthResult, HealthSection]:
@@ -394,7 +363,7 @@ def _health_section(
         band_trend=_band_trend(history),
         history=history,
         drivers=list(health.drivers),
-        movers=_movers(health, before),
+        movers=signal_moves(health, before),
         churn_level=report.churn.level.value,
         churn_triggers=list(report.churn.triggers),
         voice=voice_markdown(

@@ -36,10 +36,11 @@ REGISTERED: dict[str, frozenset[str]] = {
 def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None:
     """Register every surface: commands, events, actions, views and the App Home.
 
-    ``agent`` (Claude) answers @mentions and DMs when given; without it the router does.
+    ``agent`` (Claude) answers @mentions, DMs and ``/csbot`` questions when given; without it
+    the router does.
     """
     events.register(app, deps, agent)  # first: its middleware dedupes Slack's retries
-    commands.register(app, deps)
+    commands.register(app, deps, agent)
     actions.register(app, deps)
     cards = handoff.CardLocations()
     handoff.register(app, deps, cards)

@@ -14,16 +14,20 @@ from typing import Any
 from slack_bolt import App, BoltContext
 
 from bot import blocks
+from bot.agent import Agent
 from bot.deps import Deps
 from bot.listeners import handoff, subscribe
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import post_thread, respond_privately
-from bot.router import Intent, IntentKind, Reply, answer, route
+from bot.router import Intent, IntentKind, Reply, answer, controls_for_created, route
 
 COMMANDS = frozenset({"/health", "/churn", "/qbr", "/expansion", "/csbot"})
 
 _MINE_WORDS = frozenset({"mine", "me", "my", "my-book", "own"})
 _DAYS = re.compile(r"^(\d{1,3})(?:d|days?)?$")
+
+CLAUDE_CHUNK = 2_900
+MAX_CLAUDE_SECTIONS = 10
 
 IntentBuilder = Callable[[str, str], Intent | Reply]
 
@@ -76,7 +80,9 @@ BUILDERS: dict[str, IntentBuilder] = {
 }
 
 
-def run_command(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+def run_command(
+    body: dict[str, Any], context: BoltContext, deps: Deps, agent: Agent | None = None
+) -> None:
     """Answer one slash command (runs after the ack)."""
     command = str(body.get("command", ""))
     text = " ".join(str(body.get("text", "")).split())
@@ -88,6 +94,9 @@ def run_command(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
             subscribe.subscription_reply(text, str(body.get("user_id")), deps), body, context
         )
         return
+    if command == "/csbot" and agent is not None and text and text.lower() != "help":
+        ask_claude(text, body, context, deps, agent)
+        return
     built = BUILDERS[command](text, str(body.get("user_id", "")))
     reply = built if isinstance(built, Reply) else answer(built, deps)
     if reply.thread is not None:
@@ -96,11 +105,33 @@ def run_command(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
     respond_privately(reply, body, context)
 
 
-def register(app: App, deps: Deps) -> None:
-    """Register every slash command in ``COMMANDS``."""
+def ask_claude(
+    text: str, body: dict[str, Any], context: BoltContext, deps: Deps, agent: Agent
+) -> None:
+    """``/csbot <question>`` with Claude: answered ephemerally (only the asker sees it; a slash
+    command has no thread), each command its own conversation. Drafts Claude created come with
+    their buttons; when Claude is unavailable the router answers instead."""
+    user = str(body.get("user_id", ""))
+    key = f"slash:{body.get('channel_id', '')}:{user}:{body.get('trigger_id') or deps.now()}"
+    result = agent.run_turn(key, text, user_id=user)
+    if result.fell_back:
+        respond_privately(answer(replace(route(text), user_id=user), deps), body, context)
+        return
+    parts = [result.text[i : i + CLAUDE_CHUNK] for i in range(0, len(result.text), CLAUDE_CHUNK)]
+    note = "Answered by Claude · only you can see this · @mention me to continue in a thread"
+    shown = [blocks.section(part) for part in parts[:MAX_CLAUDE_SECTIONS]]
+    rendered = blocks.message([*shown, blocks.context(note)], result.text)
+    respond_privately(Reply(blocks=rendered[0], text=rendered[1]), body, context)
+    for control in controls_for_created(result.created, deps):
+        respond_privately(control, body, context)
+
+
+def register(app: App, deps: Deps, agent: Agent | None = None) -> None:
+    """Register every slash command in ``COMMANDS``; ``agent`` (Claude) answers ``/csbot``
+    questions when given."""
 
     def work(body: dict[str, Any], context: BoltContext) -> None:
-        run_command(body, context, deps)
+        run_command(body, context, deps, agent)
 
     for command in sorted(COMMANDS):
         name = "run_" + command.strip("/")

@@ -96,3 +96,37 @@ def test_claude_is_not_used_without_a_key(fake: FakeSlack, demo_engine: Engine) 
 
 def test_today_is_the_clock_date() -> None:
     assert NOW.date() == date(2026, 11, 2)
+
+
+def test_csbot_question_goes_through_claude_ephemerally(
+    driver: SlackDriver, fake: FakeSlack, claude: FakeMessagesAPI
+) -> None:
+    claude.enqueue_tool_use([("account_overview", {"account": "acme"})])
+    claude.enqueue_text("Acme Corp is AMBER; renewal in 45 days.")
+    driver.command("/csbot", "how is acme doing?")
+    (reply,) = fake.wait_for("response_url")
+    assert reply.params["response_type"] == "ephemeral"
+    shown = str(reply.blocks)
+    assert "Acme Corp is AMBER; renewal in 45 days." in shown
+    assert "Answered by Claude" in shown
+    assert "only you can see this" in shown
+    assert len(claude.requests) == 2  # one tool call, one answer: <= 2 model calls
+    assert claude.requests[0]["messages"][0]["content"][0]["text"] == "how is acme doing?"
+
+
+def test_csbot_falls_back_to_the_router_when_claude_is_down(
+    driver: SlackDriver, fake: FakeSlack, claude: FakeMessagesAPI
+) -> None:
+    claude.enqueue_error(529, times=3)
+    driver.command("/csbot", "what's our NRR?")
+    (reply,) = fake.wait_for("response_url")
+    assert "NRR" in reply.params["text"]
+    assert "Answered by Claude" not in str(reply.blocks)
+
+
+def test_csbot_help_never_calls_claude(
+    driver: SlackDriver, fake: FakeSlack, claude: FakeMessagesAPI
+) -> None:
+    driver.command("/csbot", "help")
+    fake.wait_for("response_url")
+    assert claude.requests == []
