@@ -62,7 +62,7 @@ def shown(reply: Reply) -> str:
         ("show me accounts whose champion left", IntentKind.TRIGGER, ""),
         ("which of my accounts have an overdue invoice?", IntentKind.TRIGGER, ""),
         ("summarise umbrella's tickets", IntentKind.TICKETS, "umbrella"),
-        ("summarize the support tickets for Umbrella Health", IntentKind.TICKETS, "Umbrella Health"),
+        ("summarize the tickets for Umbrella Health", IntentKind.TICKETS, "Umbrella Health"),
         ("who hasn't logged in for 30 days?", IntentKind.QUIET, ""),
         ("which enterprise accounts are dormant", IntentKind.QUIET, ""),
         ("what should I do about globex?", IntentKind.ADVICE, "globex"),

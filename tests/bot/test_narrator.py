@@ -180,8 +180,8 @@ def test_qbr_narratives_in_one_call_with_per_part_fallback(sessions: db.SessionF
 
 def test_daily_scan_alerts_carry_claudes_checked_narrative(sessions: db.SessionFactory) -> None:
     from bot.config import Settings
-    from bot.narrator import make_alert_narrator
     from bot.jobs.churn_alerts import plan_churn_alerts
+    from bot.narrator import make_alert_narrator
 
     fake = FakeMessagesAPI()
 
