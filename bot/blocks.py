@@ -484,14 +484,14 @@ def at_risk_list(
     more = None
     remaining = len(reports) - offset - len(page)
     if remaining > 0:
-        value = json.dumps(
-            {
-                "offset": offset + page_size,
-                "mine": mine,
-                "within_days": within_days,
-                "segment": segment,
-            }
-        )
+        cursor: dict[str, object] = {
+            "offset": offset + page_size,
+            "mine": mine,
+            "within_days": within_days,
+        }
+        if segment:
+            cursor["segment"] = segment
+        value = json.dumps(cursor)
         more = actions(button(f"Show more ({remaining})", ACTION_MORE_AT_RISK, value))
         blocks.append(more)
     names = ", ".join(esc(r.account.name) for r in page[:5])
