@@ -29,8 +29,9 @@ from tools import outbox
 from tools.db import SessionFactory, session_scope
 from tools.models import PublishRequest, PublishStatus
 from tools.qbr import QbrDocument, load_qbr
+from tools.qbr_documents import publish_blocks
 from tools.qbr_draft import QbrError
-from tools.qbr_render import PROPERTY_TYPES, notion_properties, render_notion_blocks, split_text
+from tools.qbr_render import PROPERTY_TYPES, notion_properties, split_text
 from tools.scoring_config import ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ class NotionPublisher:
         self, document: QbrDocument, *, idempotency_key: str, chart_url: str | None = None
     ) -> PublishedPage:
         """Create (or complete) the page of ``document``; safe to call again after any failure."""
-        blocks = enforce_limits(render_notion_blocks(document, chart_url=chart_url))
+        blocks = enforce_limits(publish_blocks(document, chart_url=chart_url))
         page = self.find_page(idempotency_key)
         created = page is None
         if page is None:

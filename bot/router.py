@@ -278,6 +278,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     from bot.charts import health_trend_png
     from bot.narrator import writer_for
     from bot.qbr_blocks import qbr_slack_summary
+    from bot.qbr_thread import documents_of
     from tools.qbr import build_qbr, save_qbr
 
     with session_scope(deps.sessions) as session:
@@ -306,6 +307,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
     )
     summary.extra["chart_png"] = health_trend_png(document.health.history)
     summary.extra["draft_id"] = draft.draft_id
+    summary.extra["documents"] = documents_of(document.deck, document.prep, document.account.name)
     return rendered_reply(starter, account_id=report.account.account_id, thread=summary)
 
 

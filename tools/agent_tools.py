@@ -15,7 +15,7 @@ from pydantic import Field
 from sqlmodel import Session, col, select
 
 from tools import accounts as account_lookup
-from tools import handoff_draft, qbr_draft
+from tools import handoff_draft, qbr_draft, qbr_revise
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities as expansion_for
 from tools.health import UnknownAccountError, band_for, health_score_for, past_scores
@@ -43,7 +43,23 @@ OptionalAccount = Annotated[
     Field(max_length=200, description="Limit to this account; omit for the whole portfolio."),
 ]
 Limit = Annotated[int, Field(ge=1, le=50, description="Most rows to return.")]
-SectionName = Literal["health_summary", "roi_impact", "adoption_scorecard", "expansion_next_steps"]
+SectionName = Literal[
+    "health_summary",
+    "roi_impact",
+    "adoption_scorecard",
+    "expansion_next_steps",
+    "deck.goals_outcomes",
+    "deck.value_delivered",
+    "deck.adoption",
+    "deck.roadmap_asks",
+    "deck.next_steps",
+    "prep.risk",
+    "prep.playbooks",
+    "prep.talk_track",
+    "prep.stakeholders",
+    "prep.themes",
+    "prep.interactions",
+]
 UNTRUSTED_ITEMS = 5
 
 
@@ -479,16 +495,21 @@ def revise_qbr_section(
 ) -> dict[str, Any]:
     """Replace one section of the account's latest QBR draft, saving a new version (older
     versions are kept). Use after draft_qbr when the user asks to change a section.
+
+    A QBR has an internal prep doc (prep.*: risk, playbooks, talk track, stakeholders, themes,
+    interactions) and a customer deck (deck.*: goals and outcomes, value delivered, adoption,
+    roadmap asks, next steps). deck.* text must not use internal risk language (churn, risk,
+    ARR at risk, bands, health score, playbooks...). Every number must already be in the draft.
     """
     ctx.claim_write()
     with session_scope(ctx.sessions) as session:
         acct = _resolve(session, account)
         try:
-            view = qbr_draft.revise_section(
+            check_revision(session, _account_id(acct), section, text)
+            view = qbr_revise.save_revision(
                 session,
                 account_id=_account_id(acct),
-                section=section,
-                text=text,
+                changed={section: text.strip()[: qbr_draft.MAX_SECTION_CHARS]},
                 created_by=ctx.user_id,
             )
         except qbr_draft.QbrError as exc:
@@ -497,6 +518,33 @@ def revise_qbr_section(
         CreatedRecord("qbr_draft", view.draft_id, view.account_id, f"QBR v{view.version}")
     )
     return {"draft_id": view.draft_id, "version": view.version, "section": section}
+
+
+def check_revision(session: Session, account_id: int, section: str, text: str) -> None:
+    """Refuse a revision that puts internal terms in the customer deck or states a number
+    that is neither in the draft nor in its structured document."""
+    from tools.narrative_check import unsupported_numbers
+    from tools.qbr import load_qbr
+    from tools.qbr_documents import internal_terms_in
+
+    current = qbr_draft.latest_draft(session, account_id=account_id)
+    if current is None:
+        raise qbr_draft.QbrError("this account has no QBR draft yet; create one with draft_qbr")
+    if section.startswith("deck.") and (terms := internal_terms_in(text)):
+        raise qbr_draft.QbrError(
+            f"the customer deck must not use internal terms ({', '.join(terms)}); rewrite "
+            "the section in customer language"
+        )
+    try:
+        evidence: object = [load_qbr(session, draft_id=current.id or 0).model_dump(mode="json")]
+    except qbr_draft.QbrError:
+        evidence = []
+    invented = unsupported_numbers(text, [evidence, dict(current.sections)])
+    if invented:
+        raise qbr_draft.QbrError(
+            f"these numbers are not in the draft or the tools: {', '.join(invented)}; "
+            "use only numbers from the draft"
+        )
 
 
 def propose_expansion_handoff(

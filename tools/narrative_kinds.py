@@ -89,7 +89,15 @@ def qbr_evidence(document: QbrDocument) -> dict[str, Any]:
     """The QBR document's numbers, without the prose already in it."""
     data = document.model_dump(
         mode="json",
-        exclude={"draft_id", "version", "overrides", "narratives_by", "executive_summary"},
+        exclude={
+            "draft_id",
+            "version",
+            "overrides",
+            "narratives_by",
+            "executive_summary",
+            "deck",
+            "prep",
+        },
     )
     for section in ("health", "roi", "adoption", "expansion"):
         data[section].pop("narrative", None)

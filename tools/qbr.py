@@ -34,6 +34,7 @@ from tools.models import (
 )
 from tools.qbr_draft import SECTIONS, QbrDraftView, QbrError, feature_adoption, next_version
 from tools.results import (
+    AccountReport,
     AccountSummary,
     Band,
     Driver,
@@ -212,6 +213,12 @@ class QbrDocument(BaseModel):
     overrides: dict[str, str] = Field(
         default_factory=dict, description="Sections a person or Claude rewrote (markdown)."
     )
+    deck: dict[str, str] = Field(
+        default_factory=dict, description="The customer deck's sections (deck.*), markdown."
+    )
+    prep: dict[str, str] = Field(
+        default_factory=dict, description="The internal prep doc's sections (prep.*), markdown."
+    )
 
     @property
     def title(self) -> str:
@@ -335,9 +342,13 @@ def _band_trend(history: list[HealthPoint]) -> str:
 
 
 def _health_section(
-    session: Session, account_id: int, as_of: date, start: date, config: ScoringConfig
+    session: Session,
+    report: AccountReport,
+    as_of: date,
+    start: date,
+    config: ScoringConfig,
 ) -> tuple[HealthResult, HealthSection]:
-    report = account_report(session, account_id=account_id, as_of=as_of, config=config)
+    account_id = report.account.account_id
     points = health_history(
         session,
         account_id=account_id,
@@ -647,7 +658,7 @@ def build_qbr(
     come from ``narratives`` or the templates."""
     start = as_of - timedelta(days=QUARTER_DAYS - 1)
     report = account_report(session, account_id=account_id, as_of=as_of, config=config)
-    _, health = _health_section(session, account_id, as_of, start, config)
+    _, health = _health_section(session, report, as_of, start, config)
     roi = _roi_section(
         session, report.account, report.lean, start, as_of, assumptions or RoiAssumptions()
     )
@@ -672,8 +683,22 @@ def build_qbr(
         expansion=expansion,
     )
     if writer is not None:
-        return write_verified_narratives(session, doc, writer)
-    return write_narratives(doc, narratives)
+        doc = write_verified_narratives(session, doc, writer)
+    else:
+        doc = write_narratives(doc, narratives)
+    return with_documents(session, doc, report)
+
+
+def with_documents(session: Session, doc: QbrDocument, report: AccountReport) -> QbrDocument:
+    """``doc`` with its customer deck and internal prep doc (``tools.qbr_documents``)."""
+    from tools.qbr_documents import deck_sections, prep_sections
+
+    return doc.model_copy(
+        update={
+            "deck": deck_sections(session, doc),
+            "prep": prep_sections(session, doc, report),
+        }
+    )
 
 
 def executive_summary_template(doc: QbrDocument) -> str:
@@ -760,7 +785,7 @@ def save_qbr(
     draft = QbrDraft(
         account_id=account_id,
         version=next_version(session, account_id),
-        sections=section_markdown(document),
+        sections={**section_markdown(document), **document.deck, **document.prep},
         thread_key=thread_key,
         created_by=created_by,
         created_at=utcnow(),
@@ -849,6 +874,15 @@ def load_qbr(
         for key, text in draft.sections.items()
         if key in SECTIONS and text and text != base_sections.get(key)
     }
+    stored = {str(k): str(v) for k, v in draft.sections.items()}
+    deck = {k: v for k, v in stored.items() if k.startswith("deck.")} or document.deck
+    prep = {k: v for k, v in stored.items() if k.startswith("prep.")} or document.prep
     return document.model_copy(
-        update={"draft_id": draft.id, "version": draft.version, "overrides": overrides}
+        update={
+            "draft_id": draft.id,
+            "version": draft.version,
+            "overrides": overrides,
+            "deck": deck,
+            "prep": prep,
+        }
     )

@@ -19,7 +19,8 @@ from bot.agent import Agent
 from bot.deps import Deps
 from bot.listeners.boundary import guarded
 from bot.listeners.replies import reply_in_conversation
-from bot.router import Reply, answer, controls_for_created, route
+from bot.qbr_thread import link_thread, revise_in_thread, thread_note
+from bot.router import Reply, answer, clean_text, controls_for_created, route
 from tools.db import session_scope
 from tools.idempotency import claim_event, forget_events_before
 
@@ -75,8 +76,18 @@ def converse(
     """
     text, user, channel = str(event.get("text", "")), event.get("user"), str(event["channel"])
     if agent is None or agent.client is None:
-        reply = _answer_text(text, user, deps)
-        reply_in_conversation(reply, context, channel=channel, thread_ts=thread_ts)
+        revised = (
+            revise_in_thread(
+                clean_text(text), user_id=user, channel=channel, thread_ts=thread_ts, deps=deps
+            )
+            if thread_ts
+            else None
+        )
+        reply = revised or _answer_text(text, user, deps)
+        ts = reply_in_conversation(reply, context, channel=channel, thread_ts=thread_ts)
+        draft_id = reply.thread.extra.get("draft_id") if reply.thread is not None else None
+        if isinstance(draft_id, int):
+            link_thread(deps, draft_id, channel=channel, thread_ts=ts)
         return
     thread_ts = thread_ts or str(event["ts"])  # Claude's answers always go in a thread
     streams: list[Any] = []
@@ -97,9 +108,10 @@ def converse(
         if context.set_status is not None:
             context.set_status(status=status)
 
+    note = thread_note(deps, channel=channel, thread_ts=thread_ts)
     result = agent.run_turn(
         f"{channel}:{thread_ts}",
-        text,
+        f"{note}\n\n{text}" if note else text,
         user_id=user,
         on_text=stream_text,
         on_status=show_status,

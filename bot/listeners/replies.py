@@ -63,16 +63,17 @@ def respond_in_channel(reply: Reply, body: dict[str, Any], context: BoltContext)
         context.client.chat_postMessage(channel=channel, text=reply.text, blocks=reply.blocks)
 
 
-def post_thread(reply: Reply, body: dict[str, Any], context: BoltContext) -> None:
-    """Post ``reply`` as a thread starter in the conversation, then ``reply.thread`` under it."""
+def post_thread(reply: Reply, body: dict[str, Any], context: BoltContext) -> tuple[str, str] | None:
+    """Post ``reply`` as a thread starter in the conversation, then ``reply.thread`` under it;
+    returns the thread's (channel, ts)."""
     channel = channel_of(body) or user_of(body)
     if not channel:
-        return
+        return None
     started = context.client.chat_postMessage(channel=channel, text=reply.text, blocks=reply.blocks)
+    where = (str(started["channel"]), str(started["ts"]))
     if reply.thread is not None:
-        post_in_thread(
-            reply.thread, context, channel=str(started["channel"]), ts=str(started["ts"])
-        )
+        post_in_thread(reply.thread, context, channel=where[0], ts=where[1])
+    return where
 
 
 def post_in_thread(reply: Reply, context: BoltContext, *, channel: str, ts: str) -> None:
@@ -83,14 +84,21 @@ def post_in_thread(reply: Reply, context: BoltContext, *, channel: str, ts: str)
     png = reply.extra.get("chart_png")
     if isinstance(png, bytes):
         upload_chart(context.client, channel=channel, thread_ts=ts, png=png)
+    for document in reply.extra.get("documents") or ():  # a QBR's prep doc and customer deck
+        context.client.chat_postMessage(
+            channel=channel, thread_ts=ts, text=document.text, blocks=document.blocks
+        )
 
 
 def reply_in_conversation(
     reply: Reply, context: BoltContext, *, channel: str, thread_ts: str | None
-) -> None:
-    """Answer a message or mention where it was asked (in its thread when there is one)."""
+) -> str:
+    """Answer a message or mention where it was asked (in its thread when there is one);
+    returns the ts of the thread the answer lives in."""
     posted = context.client.chat_postMessage(
         channel=channel, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
     )
+    ts = thread_ts or str(posted["ts"])
     if reply.thread is not None:
-        post_in_thread(reply.thread, context, channel=channel, ts=thread_ts or str(posted["ts"]))
+        post_in_thread(reply.thread, context, channel=channel, ts=ts)
+    return ts

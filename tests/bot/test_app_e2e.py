@@ -156,7 +156,9 @@ def test_csbot_answers_questions(driver: SlackDriver, fake: FakeSlack) -> None:
 
 def test_qbr_starts_a_thread_with_the_health_summary(driver: SlackDriver, fake: FakeSlack) -> None:
     driver.command("/qbr", "acme", channel_id="C0CSTEAM")
-    starter, summary = fake.wait_for("chat.postMessage", count=2)
+    starter, summary, prep, deck = fake.wait_for("chat.postMessage", count=4, timeout=30)
+    assert "Internal prep" in prep.text
+    assert "Customer deck" in deck.text
     assert_valid(starter)
     assert_valid(summary)
     assert starter.params["channel"] == "C0CSTEAM"
@@ -213,7 +215,7 @@ def test_draft_qbr_button_starts_the_thread(
     driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
 ) -> None:
     driver.action("health_draft_qbr", str(account_id(demo_engine, "acme")), channel_id="C0CS")
-    starter, _ = fake.wait_for("chat.postMessage", count=2)
+    starter, *_ = fake.wait_for("chat.postMessage", count=4, timeout=30)
     assert starter.params["channel"] == "C0CS"
 
 

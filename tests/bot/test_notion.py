@@ -25,7 +25,7 @@ from tools.demo import generate_demo
 from tools.models import PublishRequest, QbrDraft
 from tools.outbox import request_publish
 from tools.qbr import create_qbr_draft, load_qbr
-from tools.qbr_render import render_notion_blocks
+from tools.qbr_documents import publish_blocks
 from tools.scoring_config import load_config
 
 TODAY = date(2026, 11, 21)
@@ -82,7 +82,7 @@ def _draft(sessions: db.SessionFactory, *, long: bool = False) -> int:
         revised = QbrDraft(
             account_id=base.account_id,
             version=base.version + 1,
-            sections={**base.sections, "expansion_next_steps": text},
+            sections={**base.sections, "deck.next_steps": text},
         )
         session.add(revised)
         session.flush()
@@ -91,7 +91,7 @@ def _draft(sessions: db.SessionFactory, *, long: bool = False) -> int:
 
 def _expected_blocks(sessions: db.SessionFactory, draft_id: int) -> list[dict[str, Any]]:
     with sessions() as session:
-        return render_notion_blocks(load_qbr(session, draft_id=draft_id))
+        return publish_blocks(load_qbr(session, draft_id=draft_id))
 
 
 def _signature(block: dict[str, Any]) -> tuple[str, str]:

@@ -26,7 +26,7 @@ def serve(fake: FakeSlack, engine: Engine, notion: FakeNotion | None) -> Iterato
 
 def start_draft(driver: SlackDriver, fake: FakeSlack) -> tuple[SlackCall, SlackCall, str]:
     driver.command("/qbr", "acme", channel_id="C0CSTEAM")
-    starter, summary = fake.wait_for("chat.postMessage", count=2)
+    starter, summary, *_documents = fake.wait_for("chat.postMessage", count=4, timeout=30)
     draft_id = next(
         e["value"]
         for b in summary.blocks
@@ -62,9 +62,9 @@ def test_publish_writes_one_notion_page_and_posts_its_url(
     for driver in serve(fake, demo_engine, notion):
         starter, summary, draft_id = start_draft(driver, fake)
         press(driver, "qbr_publish_notion", draft_id, summary)
-        fake.wait_for("chat.postMessage", count=3)
+        fake.wait_for("chat.postMessage", count=5, timeout=30)
         press(driver, "qbr_publish_notion", draft_id, summary)  # a double click
-        fake.wait_for("chat.postMessage", count=4)
+        fake.wait_for("chat.postMessage", count=6, timeout=30)
     assert len(notion.pages) == 1, "one page however often Publish is pressed"
     (page_id,) = notion.pages
     assert "Acme Corp" in notion.plain_title(page_id)
@@ -83,7 +83,7 @@ def test_publish_without_notion_says_how_to_configure_it(
     for driver in serve(fake, demo_engine, None):
         starter, summary, draft_id = start_draft(driver, fake)
         press(driver, "qbr_publish_notion", draft_id, summary)
-        fake.wait_for("chat.postMessage", count=3)
+        fake.wait_for("chat.postMessage", count=5, timeout=30)
     replies = thread_texts(fake, str(starter.response["ts"]))
     assert any("NOTION_TOKEN" in t for t in replies)
 
@@ -96,7 +96,7 @@ def test_notion_down_queues_the_publish_instead_of_failing(
     for driver in serve(fake, demo_engine, notion):
         starter, summary, draft_id = start_draft(driver, fake)
         press(driver, "qbr_publish_notion", draft_id, summary)
-        fake.wait_for("chat.postMessage", count=3, timeout=30)
+        fake.wait_for("chat.postMessage", count=5, timeout=30)
     replies = thread_texts(fake, str(starter.response["ts"]))
     assert any("queued" in t.lower() for t in replies)
     assert not notion.pages
@@ -106,7 +106,7 @@ def test_discard_discards_once(fake: FakeSlack, demo_engine: Engine) -> None:
     for driver in serve(fake, demo_engine, None):
         starter, summary, draft_id = start_draft(driver, fake)
         press(driver, "qbr_discard", draft_id, summary)
-        fake.wait_for("chat.postMessage", count=3)
+        fake.wait_for("chat.postMessage", count=5, timeout=30)
         press(driver, "qbr_discard", draft_id, summary)
     with db.session_factory(demo_engine)() as session:
         assert session.get(QbrDraft, int(draft_id)).status == "discarded"  # type: ignore[union-attr]
@@ -122,7 +122,7 @@ def test_a_non_owner_can_neither_publish_nor_discard(fake: FakeSlack, demo_engin
             press(driver, action, draft_id, summary, user="U0STRANGER")
         refusals = fake.wait_for("response_url", count=2)
     assert all("Only the account's owner" in c.text for c in refusals)
-    assert len(fake.calls_to("chat.postMessage")) == 2  # the draft's own two posts, nothing more
+    assert len(fake.calls_to("chat.postMessage")) == 4  # the draft's own four posts, no more
     assert not notion.pages
     with db.session_factory(demo_engine)() as session:
         assert session.get(QbrDraft, int(draft_id)).status == "draft"  # type: ignore[union-attr]
