@@ -231,12 +231,12 @@ def test_qbr_draft_and_revision_are_versions(book: db.SessionFactory) -> None:
     ctx = ctx_for(book)
     draft = call(ctx, "draft_qbr", account="acme")
     assert draft["version"] == 1
-    assert set(draft["sections"]) == {
+    assert {
         "health_summary",
         "roi_impact",
         "adoption_scorecard",
         "expansion_next_steps",
-    }
+    } <= set(draft["sections"])
     assert "/100" in draft["sections"]["health_summary"]
     revised = call(
         ctx, "revise_qbr_section", account="acme", section="roi_impact", text="**New ROI**"
