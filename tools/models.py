@@ -553,7 +553,6 @@ class HandoffEvent(SQLModel, table=True):
 
 from tools import models_followup as _followup  # noqa: E402,F401  (registers its tables)
 
-
 # --- Narratives written by Claude (issue 15): cached per account, day and evidence ------------
 
 
