@@ -10,6 +10,8 @@ buttons; Publish sends the customer deck to Notion.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlmodel import Session, col, select
 
 from bot import blocks
@@ -39,6 +41,18 @@ def link_thread(deps: Deps, draft_id: int, *, channel: str, thread_ts: str) -> N
         if draft is not None and draft.thread_key is None:
             draft.thread_key = thread_key(channel, thread_ts)
             session.add(draft)
+
+
+def thread_linker(reply: Reply, deps: Deps) -> Callable[[str, str], None] | None:
+    """For a reply that starts a QBR thread: links the draft to the thread once it exists."""
+    draft_id = reply.thread.extra.get("draft_id") if reply.thread is not None else None
+    if not isinstance(draft_id, int):
+        return None
+
+    def link(channel: str, ts: str) -> None:
+        link_thread(deps, draft_id, channel=channel, thread_ts=ts)
+
+    return link
 
 
 def _thread_draft(session: Session, key: str) -> QbrDraft | None:

@@ -19,7 +19,7 @@ from bot.deps import Deps
 from bot.listeners import handoff, subscribe
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import post_thread, respond_privately
-from bot.qbr_thread import link_thread
+from bot.qbr_thread import thread_linker
 from bot.router import Intent, IntentKind, Reply, answer, controls_for_created, route
 
 COMMANDS = frozenset({"/health", "/churn", "/qbr", "/expansion", "/csbot"})
@@ -101,10 +101,7 @@ def run_command(
     built = BUILDERS[command](text, str(body.get("user_id", "")))
     reply = built if isinstance(built, Reply) else answer(built, deps)
     if reply.thread is not None:
-        where = post_thread(reply, body, context)
-        draft_id = reply.thread.extra.get("draft_id")
-        if where is not None and isinstance(draft_id, int):
-            link_thread(deps, draft_id, channel=where[0], thread_ts=where[1])
+        post_thread(reply, body, context, on_started=thread_linker(reply, deps))
         return
     respond_privately(reply, body, context)
 

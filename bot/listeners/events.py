@@ -19,7 +19,7 @@ from bot.agent import Agent
 from bot.deps import Deps
 from bot.listeners.boundary import guarded
 from bot.listeners.replies import reply_in_conversation
-from bot.qbr_thread import link_thread, revise_in_thread, thread_note
+from bot.qbr_thread import revise_in_thread, thread_linker, thread_note
 from bot.router import Reply, answer, clean_text, controls_for_created, route
 from tools.db import session_scope
 from tools.idempotency import claim_event, forget_events_before
@@ -84,10 +84,13 @@ def converse(
             else None
         )
         reply = revised or _answer_text(text, user, deps)
-        ts = reply_in_conversation(reply, context, channel=channel, thread_ts=thread_ts)
-        draft_id = reply.thread.extra.get("draft_id") if reply.thread is not None else None
-        if isinstance(draft_id, int):
-            link_thread(deps, draft_id, channel=channel, thread_ts=ts)
+        reply_in_conversation(
+            reply,
+            context,
+            channel=channel,
+            thread_ts=thread_ts,
+            on_started=thread_linker(reply, deps),
+        )
         return
     thread_ts = thread_ts or str(event["ts"])  # Claude's answers always go in a thread
     streams: list[Any] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltContext
@@ -63,14 +64,23 @@ def respond_in_channel(reply: Reply, body: dict[str, Any], context: BoltContext)
         context.client.chat_postMessage(channel=channel, text=reply.text, blocks=reply.blocks)
 
 
-def post_thread(reply: Reply, body: dict[str, Any], context: BoltContext) -> tuple[str, str] | None:
+def post_thread(
+    reply: Reply,
+    body: dict[str, Any],
+    context: BoltContext,
+    *,
+    on_started: Callable[[str, str], None] | None = None,
+) -> tuple[str, str] | None:
     """Post ``reply`` as a thread starter in the conversation, then ``reply.thread`` under it;
-    returns the thread's (channel, ts)."""
+    ``on_started(channel, ts)`` runs before anything is posted in the thread. Returns the
+    thread's (channel, ts)."""
     channel = channel_of(body) or user_of(body)
     if not channel:
         return None
     started = context.client.chat_postMessage(channel=channel, text=reply.text, blocks=reply.blocks)
     where = (str(started["channel"]), str(started["ts"]))
+    if on_started is not None:
+        on_started(*where)
     if reply.thread is not None:
         post_in_thread(reply.thread, context, channel=where[0], ts=where[1])
     return where
@@ -91,7 +101,12 @@ def post_in_thread(reply: Reply, context: BoltContext, *, channel: str, ts: str)
 
 
 def reply_in_conversation(
-    reply: Reply, context: BoltContext, *, channel: str, thread_ts: str | None
+    reply: Reply,
+    context: BoltContext,
+    *,
+    channel: str,
+    thread_ts: str | None,
+    on_started: Callable[[str, str], None] | None = None,
 ) -> str:
     """Answer a message or mention where it was asked (in its thread when there is one);
     returns the ts of the thread the answer lives in."""
@@ -99,6 +114,8 @@ def reply_in_conversation(
         channel=channel, thread_ts=thread_ts, text=reply.text, blocks=reply.blocks
     )
     ts = thread_ts or str(posted["ts"])
+    if on_started is not None:
+        on_started(channel, ts)
     if reply.thread is not None:
         post_in_thread(reply.thread, context, channel=channel, ts=ts)
     return ts
