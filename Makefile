@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo chat test lint types pytest bench clean
+.PHONY: demo chat test lint types pytest bench eval clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 types: $(STAMP)
-	$(BIN)/mypy tools bot bench
+	$(BIN)/mypy tools bot bench evals
 
 pytest: $(STAMP)
 	$(BIN)/pytest
@@ -32,6 +32,9 @@ test: lint types pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+eval: $(STAMP)
+	$(BIN)/python -m evals
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

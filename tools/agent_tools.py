@@ -19,6 +19,7 @@ from tools import handoff_draft, qbr_draft, qbr_revise
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities as expansion_for
 from tools.health import UnknownAccountError, band_for, health_score_for, past_scores
+from tools.insight_tools import INSIGHT_TOOLS
 from tools.lean import active_contracts, lean_findings
 from tools.metrics import latest_health
 from tools.metrics import portfolio_metrics as metrics_for
@@ -600,6 +601,7 @@ READ_TOOLS = (
     renewals_in_window,
     customer_voice,
     onboarding_status,
+    *INSIGHT_TOOLS,
 )
 WRITE_TOOLS = (draft_qbr, revise_qbr_section, propose_expansion_handoff)
 

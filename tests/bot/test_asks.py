@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -197,3 +198,18 @@ def test_unknown_asks_say_what_can_be_answered(deps: Deps) -> None:
     text = shown(ask(deps, "sing me a song"))
     for example in ("why did globex drop?", "what's our NRR?", "summarise umbrella's tickets"):
         assert example in text
+
+
+def test_claudes_tools_give_the_routers_numbers(deps: Deps) -> None:
+    from tools.agent_tools import default_registry
+    from tools.registry import ToolContext
+
+    ctx = ToolContext(sessions=deps.sessions, as_of=TODAY, config=CONFIG)
+    registry = default_registry()
+    moved = json.loads(registry.call("score_movers", {"account": "globex"}, ctx).content)
+    assert f"from *{moved['before_score']:.0f}*" in shown(ask(deps, "why did globex drop?"))
+    tickets = json.loads(registry.call("account_tickets", {"account": "umbrella"}, ctx).content)
+    assert f"{tickets['opened']} tickets opened" in ask(deps, "summarise umbrella's tickets").text
+    assert tickets["recent"][0]["untrusted_text"]
+    quiet = json.loads(registry.call("quiet_accounts_list", {"days": 30}, ctx).content)
+    assert quiet["count"] == len(quiet["accounts"])
