@@ -11,6 +11,7 @@ The limits below are documented in docs/data-format.md.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import re
@@ -354,19 +355,19 @@ def _csv_records(
     progress: ProgressCallback | None,
 ) -> RecordSource:
     name = path.name
-    feed = _LineFeed(_decoded_lines(path, log, progress))
     csv.field_size_limit(_CSV_FIELD_LIMIT)  # our own, documented limit is checked per cell
-    reader = csv.reader(feed, strict=True)
+    reader = csv.reader(_decoded_lines(path, log, progress), strict=True)
     header: list[str] | None = None
     source = RecordSource(path, set(), iter(()))
+    start = 1
     try:
         for row in reader:
             if any(cell.strip() for cell in row):
                 header = [cell.strip() for cell in row]
                 break
-            feed.start_row()
+            start = reader.line_num + 1
     except csv.Error as exc:
-        log.add(_quote_error(name, feed, None, exc))
+        log.add(_quote_error(path, start, reader.line_num, None, exc))
         return source
     if header is None:
         log.add(RowError(name, 1, None, None, "file is empty (expected a header row)"))
@@ -383,32 +384,20 @@ def _csv_records(
     if problems:
         return source
     source.present = set(header)
-    source.rows = _csv_rows(name, reader, feed, header, log)
+    source.rows = _csv_rows(path, reader, header, log)
     return source
 
 
 _CSV_FIELD_LIMIT = 2**31 - 1  # lines are read whole anyway; MAX_FIELD_CHARS is the real limit
 
 
-class _LineFeed:
-    """Feeds lines to ``csv.reader`` and keeps the lines of the row being read."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.row_lines: list[str] = []
-        self.line_number = 0
-
-    def __iter__(self) -> _LineFeed:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        self.line_number += 1
-        self.row_lines.append(line)
-        return line
-
-    def start_row(self) -> None:
-        self.row_lines.clear()
+def _physical_lines(path: Path, first: int, last: int) -> str:
+    """Lines ``first``..``last`` (1-based) of ``path``, decoded leniently (to explain an error;
+    the fast path never keeps lines)."""
+    with path.open("rb") as handle:
+        raw = list(itertools.islice(handle, first - 1, last))
+    text = "".join(line.decode("utf-8", errors="replace") for line in raw)
+    return text.removeprefix("\ufeff") if first == 1 else text
 
 
 def _open_quote(text: str) -> tuple[int, int] | None:
@@ -434,16 +423,19 @@ def _open_quote(text: str) -> tuple[int, int] | None:
     return opened
 
 
-def _quote_error(name: str, feed: _LineFeed, header: list[str] | None, exc: csv.Error) -> RowError:
+def _quote_error(
+    path: Path, start_line: int, end_line: int, header: list[str] | None, exc: csv.Error
+) -> RowError:
     """A ``csv.Error`` (strict quoting) as a RowError at the quote that opened the bad field."""
-    start_line = feed.line_number - len(feed.row_lines) + 1
-    found = _open_quote("".join(feed.row_lines))
+    name = path.name
+    text = _physical_lines(path, start_line, max(start_line, end_line))
+    found = _open_quote(text)
     if found is None:
         return RowError(
             name, start_line, None, None, f"is not valid CSV ({exc}); nothing after it was read"
         )
     index, offset = found
-    before = "".join(feed.row_lines)[:offset]
+    before = text[:offset]
     line = start_line + before.count("\n")
     position = offset - (before.rfind("\n") + 1) + 1
     column = header[index] if header is not None and index < len(header) else f"#{index + 1}"
@@ -474,18 +466,18 @@ def _header_problems(
 
 
 def _csv_rows(
-    name: str, reader: Any, feed: _LineFeed, header: list[str], log: ErrorLog
+    path: Path, reader: Any, header: list[str], log: ErrorLog
 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    name = path.name
     width = len(header)
     last_line = reader.line_num
     while True:
-        feed.start_row()
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            log.add(_quote_error(name, feed, header, exc))
+            log.add(_quote_error(path, last_line + 1, reader.line_num, header, exc))
             return  # after a quoting error the rest of the file cannot be split reliably
         line = last_line + 1  # a quoted field may span lines: report where the row starts
         last_line = reader.line_num
@@ -507,19 +499,12 @@ def _csv_rows(
                 )
             )
             continue
+        if max(map(len, row)) <= MAX_FIELD_CHARS:  # the common case, checked in C
+            yield line, dict(zip(header, row, strict=True))
+            continue
         oversized = [c for c, cell in zip(header, row, strict=True) if len(cell) > MAX_FIELD_CHARS]
         for column in oversized:
-            log.add(
-                RowError(
-                    name,
-                    line,
-                    column,
-                    None,
-                    f"is longer than {MAX_FIELD_CHARS:,} characters (the limit for any field)",
-                )
-            )
-        if not oversized:
-            yield line, dict(zip(header, row, strict=True))
+            log.add(RowError(name, line, column, None, _TOO_LONG))
 
 
 def _jsonl_records(
