@@ -156,3 +156,21 @@ def test_no_monotonic_edges_is_reported_not_hidden() -> None:
     y = np.zeros(200, dtype=bool)
     y[150:] = True  # the healthiest churn: no edges can make RED the worst
     assert not choose_bands(scores, y).monotonic
+
+
+def test_backtest_auc_matches_an_independent_computation(demo_engine: Engine) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from tools.backtest import run_backtest
+
+    with db.session_factory(demo_engine)() as session:
+        report = run_backtest(
+            session, config=load_config(), today=TODAY, include_observations=True, bootstrap=0
+        )
+    rows = report.observations
+    assert report.pooled.churn.positives > 0
+    independent = roc_auc_score([r.churned for r in rows], [100 - r.score for r in rows])
+    assert report.pooled.churn.auc.value == pytest.approx(independent, abs=1e-9)
+    seen = [r for r in rows if r.upsold is not None]
+    upsell = roc_auc_score([bool(r.upsold) for r in seen], [r.strength for r in seen])
+    assert report.pooled.expansion.strength_auc.value == pytest.approx(upsell, abs=1e-9)
