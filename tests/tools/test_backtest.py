@@ -338,6 +338,14 @@ def test_labels_on_a_constructed_history(sessions: db.SessionFactory) -> None:
     assert report.pooled.expansion.positives == 1
     assert [r.as_of for r in report.per_date] == [D]
     assert report.censored_dates == []
+    # usage and contracts only: no NPS, invoices or contacts; the report names what was there
+    assert report.signals_present["login_frequency"] == 1.0
+    assert report.signals_present["nps"] == 0.0
+    never = next(n for n in report.notes if n.startswith("Never present"))
+    assert "nps" in never
+    assert "payment" in never
+    assert "stakeholder" in never
+    assert all(0 <= o.score <= 100 for o in report.observations)
 
 
 def test_default_observation_dates_are_monthly_and_fully_observed(
