@@ -45,6 +45,8 @@ BUTTON_VALUE_MAX = 2000
 ACTION_ID_MAX = 255
 BLOCK_ID_MAX = 255
 
+DROP = -1
+"""``FakeSlack.handle``'s status for a call whose response is dropped (see ``drop_responses``)."""
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update"})
 VIEW_METHODS = frozenset({"views.publish", "views.open", "views.update", "views.push"})
 
@@ -107,6 +109,9 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}
         self._cond = threading.Condition()
         self._failures: dict[str, list[_Failure]] = {}
+        self._drop_every: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+        self.dropped: list[SlackCall] = []
         self._counter = itertools.count(1)
         self._clock = itertools.count(1)
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
@@ -211,6 +216,34 @@ class FakeSlack:
             self.calls.clear()
             self.errors.clear()
             self._failures.clear()
+            self.dropped.clear()
+
+    def drop_responses(self, method: str = "chat.postMessage", *, every: int = 3) -> None:
+        """Accept every ``every``-th call to ``method`` and then drop its HTTP response.
+
+        The call takes effect (a posted message is in the history) but the client sees the
+        connection close without an answer: a lost response. ``every=0`` stops dropping.
+        """
+        with self._cond:
+            if every:
+                self._drop_every[method] = every
+            else:
+                self._drop_every.pop(method, None)
+            self._seen[method] = 0
+
+    def heal(self) -> None:
+        """Stop failing and dropping; recorded calls (and so the history) are kept."""
+        with self._cond:
+            self._failures.clear()
+            self._drop_every.clear()
+
+    def _should_drop(self, method: str) -> bool:
+        with self._cond:
+            every = self._drop_every.get(method)
+            if not every:
+                return False
+            self._seen[method] = self._seen.get(method, 0) + 1
+            return self._seen[method] % every == 0
 
     def fail_next(
         self,
@@ -265,6 +298,10 @@ class FakeSlack:
             return failure.status, extra, call.response
         call.response = self._answer(method, params, headers)
         self._record(call)
+        if call.response.get("ok") and self._should_drop(method):
+            with self._cond:
+                self.dropped.append(call)
+            return DROP, {}, call.response
         return 200, {}, call.response
 
     def _handle_response_url(
@@ -330,7 +367,8 @@ class FakeSlack:
             "views.push": self._view,
             "conversations.open": lambda p: ok(channel={"id": _dm_channel(p)}),
             "conversations.replies": self._replies,
-            "conversations.history": lambda p: ok(messages=[], has_more=False),
+            "conversations.history": self._history,
+            "conversations.list": self._list_channels,
             "conversations.info": lambda p: ok(
                 channel={"id": p.get("channel"), "name": "cs-test", "is_im": False}
             ),
@@ -357,7 +395,39 @@ class FakeSlack:
         }
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
+        metadata = _maybe_json(params.get("metadata"))
+        if isinstance(metadata, dict):
+            message["metadata"] = metadata
         return _ok(channel=_channel_id(params.get("channel")), ts=ts, message=message)
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Every message that landed (dropped responses included), oldest first."""
+        with self._cond:
+            calls = [c for c in self.calls if c.method == "chat.postMessage"]
+        return [
+            dict(c.response["message"], channel=c.response["channel"])
+            for c in calls
+            if c.response.get("ok")
+            and isinstance(c.response.get("message"), dict)
+            and (channel is None or c.response.get("channel") == channel)
+        ]
+
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first, paged by ``limit``/``cursor``;
+        metadata only with ``include_all_metadata`` (as Slack does)."""
+        channel = str(params.get("channel", ""))
+        messages = [m for m in self.posted(channel) if m.get("thread_ts") in (None, m.get("ts"))]
+        return _page(list(reversed(messages)), params)
+
+    def _list_channels(self, params: dict[str, Any]) -> dict[str, Any]:
+        names = {"cs-alerts", "cs-leaders", "sales-handoffs"}
+        with self._cond:
+            for call in self.calls:
+                target = str(call.params.get("channel") or "")
+                if target.startswith("#"):
+                    names.add(target[1:])
+        channels = [{"id": _channel_id("#" + n), "name": n} for n in sorted(names)]
+        return _ok(channels=channels, response_metadata={"next_cursor": ""})
 
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
@@ -383,7 +453,7 @@ class FakeSlack:
                 continue
             if msg.get("ts") == thread_ts or msg.get("thread_ts") == thread_ts:
                 messages.append(msg)
-        return _ok(messages=messages, has_more=False)
+        return _page(messages, params)
 
     def _user(self, user_id: str) -> dict[str, Any]:
         if user_id in self.users:
@@ -509,6 +579,20 @@ def _text_of(obj: Any) -> str:
 # -- decoding ----------------------------------------------------------------------------------
 
 
+def _page(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
+    """One page of ``messages`` (``limit``, ``cursor`` = offset), metadata only when asked."""
+    start = int(str(params.get("cursor") or 0) or 0)
+    limit = int(str(params.get("limit") or 100) or 100)
+    with_meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+    page = [
+        m if with_meta else {k: v for k, v in m.items() if k != "metadata"}
+        for m in messages[start : start + limit]
+    ]
+    more = start + limit < len(messages)
+    cursor = str(start + limit) if more else ""
+    return _ok(messages=page, has_more=more, response_metadata={"next_cursor": cursor})
+
+
 def _ok(**fields: Any) -> dict[str, Any]:
     return {"ok": True, **fields}
 
@@ -585,6 +669,9 @@ def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             else:
                 params = decode_body(raw, headers.get("content-type", ""), parts.query)
             status, extra, body = fake.handle(parts.path, params, headers)
+            if status == DROP:  # accepted, then the response is lost
+                self.close_connection = True
+                return
             is_json = isinstance(body, dict)
             payload = (json.dumps(body) if is_json else str(body)).encode("utf-8")
             self.send_response(status, HTTPStatus(status).phrase)

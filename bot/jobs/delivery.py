@@ -29,7 +29,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
 from sqlmodel import Session
 
 from bot.config import Settings
@@ -43,6 +46,18 @@ log = logging.getLogger(__name__)
 EVENT_TYPE = "csbot_delivery"
 """The ``event_type`` of the metadata every scheduled message carries."""
 REPLY_SUFFIX = "#reply"
+RECONCILE_SCOPES = frozenset(
+    {
+        "chat:write",
+        "channels:history",  # conversations.history / replies in public channels
+        "groups:history",  # ... in private channels
+        "im:history",  # ... in the DMs we open
+        "im:write",  # conversations.open for a DM
+        "channels:read",  # conversations.list: "#cs-alerts" -> its id
+        "groups:read",
+    }
+)
+"""The bot scopes posting and reconciling need (``manifest.yml`` must grant them)."""
 HISTORY_PAGES = 5
 HISTORY_PAGE_SIZE = 200
 _CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -166,6 +181,13 @@ class Poster:
     now: datetime
     _channel_ids: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A connection-error retry re-sends a post whose response was lost: a double post.
+        # Lost responses are repaired by reconciliation here, never by a blind re-send.
+        self.client.retry_handlers[:] = [
+            h for h in self.client.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)
+        ]
+
     def deliver(self, alert_id: int, counts: DeliveryCounts) -> None:
         """Post the claimed alert ``alert_id`` (message, then thread reply); then mark it."""
         with self.sessions() as session:
@@ -204,9 +226,10 @@ class Poster:
                 found += 1
                 channel = target
             else:
-                channel, ts = self._send(
+                channel, ts, lost = self._send(
                     target, key, text=payload["text"], blocks=payload["blocks"], top=True
                 )
+                found += lost
             ledger.record_message(session, alert_id=alert_id, channel=channel, ts=ts)
         thread = payload.get("thread")
         if thread and reply_ts is None and channel is not None:
@@ -215,9 +238,10 @@ class Poster:
             if reply is not None:
                 found += 1
             else:
-                _, reply = self._send(
+                _, reply, lost = self._send(
                     channel, reply_key, text=thread["text"], blocks=thread["blocks"], thread_ts=ts
                 )
+                found += lost
             ledger.record_message(session, alert_id=alert_id, channel=channel, ts=reply, reply=True)
         return found
 
@@ -230,8 +254,12 @@ class Poster:
         blocks: list[dict[str, Any]],
         thread_ts: str | None = None,
         top: bool = False,
-    ) -> tuple[str, str]:
-        """One chat.postMessage carrying ``key``; a lost response is looked up once at once."""
+    ) -> tuple[str, str, bool]:
+        """One chat.postMessage carrying ``key``: (channel, ts, whether its response was lost).
+
+        A lost response is looked up in the history at once; still unknown, it raises
+        ``UnknownOutcomeError`` and the claim waits for the lease (then it is looked up again).
+        """
         options: dict[str, Any] = {"unfurl_links": False, "unfurl_media": False} if top else {}
         try:
             response = self.client.chat_postMessage(
@@ -257,11 +285,11 @@ class Poster:
             if ts is None:
                 raise UnknownOutcomeError(f"{type(exc).__name__}: {exc}") from exc
             log.info("found %s in Slack after a lost response", key)
-            return self._resolve(channel) or channel, ts
+            return self._resolve(channel) or channel, ts, True
         posted_channel = str(response["channel"])
         if not _CONVERSATION_ID.match(channel):
             self._channel_ids[channel] = posted_channel  # learn "#name" -> id for lookups
-        return posted_channel, str(response["ts"])
+        return posted_channel, str(response["ts"]), False
 
     def _target(self, payload: dict[str, Any]) -> str:
         """Where the message goes: the IM with ``dm_user`` (opened), else ``channel``."""
@@ -312,11 +340,11 @@ class Poster:
     def _find(self, channel: str, key: str) -> str | None:
         """The ts of our message carrying ``key`` in ``channel``'s recent history, if any."""
         conversation = self._resolve(channel) or channel
-        oldest = f"{(self.now - ledger.RETRY_WINDOW - ledger.LEASE).timestamp():.6f}"
+        # No ``oldest``: ``now`` may be a test's or a replica's clock, not Slack's; the newest
+        # pages are where a message posted during the retry window is.
         for message in self._pages(
             lambda cursor: self.client.conversations_history(
                 channel=conversation,
-                oldest=oldest,
                 include_all_metadata=True,
                 limit=HISTORY_PAGE_SIZE,
                 cursor=cursor,
