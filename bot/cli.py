@@ -541,14 +541,15 @@ def scan(
         bool,
         typer.Option(
             "--dry-run",
-            help="Print the alerts and QBR drafts that would be posted; post and claim nothing.",
+            help="Print the plan, grouped by recipient: the churn alerts and book messages that "
+            "would be posted; post and claim nothing.",
         ),
     ] = False,
 ) -> None:
     """Score every account, store today's snapshots and churn triggers, print a summary.
 
-    With SLACK_BOT_TOKEN set, also posts today's churn alerts and T-90 QBR drafts (each exactly
-    once, like the scheduled daily job); --dry-run shows them instead.
+    With SLACK_BOT_TOKEN set, also posts today's churn alerts and book messages (each exactly
+    once, like the scheduled daily job); --dry-run shows the plan grouped by recipient instead.
     """
     from datetime import date, datetime, time
 
@@ -641,13 +642,23 @@ def _print_daily(daily: object) -> None:
     from bot.jobs.daily_scan import DailyScanReport
 
     assert isinstance(daily, DailyScanReport)
-    planned = [*daily.planned, *daily.qbr_t90.planned]
+    planned = daily.messages
     verb = "Would post" if daily.dry_run else "Planned"
-    table = Table("key", "account", "to", "why", title=f"{verb} {len(planned)} message(s)")
-    for item in planned:  # Text: account data and keys are shown verbatim, never as markup
-        table.add_row(
-            Text(item.key), Text(item.account_name), Text(item.channel), Text(item.reason)
-        )
+    by_recipient: dict[str, list[Any]] = {}
+    for item in planned:
+        by_recipient.setdefault(item.channel, []).append(item)
+    title = f"{verb} {len(planned)} message(s) to {len(by_recipient)} recipient(s)"
+    table = Table("to", "kind", "account", "why", "key", title=title)
+    for recipient in sorted(by_recipient):  # grouped by recipient, one section each
+        for item in by_recipient[recipient]:  # Text: data is shown verbatim, never as markup
+            table.add_row(
+                Text(recipient),
+                Text(item.kind),
+                Text(item.account_name),
+                Text(item.reason),
+                Text(item.key),
+            )
+        table.add_section()
     if planned:
         console.print(table)
     else:
@@ -659,6 +670,7 @@ def _print_daily(daily: object) -> None:
         ("alerts", daily.counts),
         ("T-90 QBR drafts", daily.qbr_t90.counts),
         ("expansion proposals DM'd", daily.handoffs),
+        ("book messages", daily.books.counts),
     ):
         console.print(
             f"{label}: {counts.posted} posted, {counts.retried} retried, "

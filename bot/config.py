@@ -80,6 +80,29 @@ class Settings(BaseSettings):
             '"owner:U0CSM002": "#team-b"}; owner beats segment, else ALERTS_CHANNEL.'
         ),
     )
+    alert_max_per_owner: int = Field(
+        default=3,
+        ge=0,
+        description="Churn alerts posted in the channel per account owner per day; the rest go "
+        "into the owner's book DM (0: every churn alert goes there).",
+    )
+    book_batch: bool = Field(
+        default=True,
+        description="Gather QBR-due and expansion-proposal items in one book DM per owner a day "
+        "(false: one DM per item, and no 'state of your book' message).",
+    )
+    book_max_items: int = Field(
+        default=10,
+        ge=1,
+        description="Lines per section of a book DM (at risk, renewals, proposals); the rest are "
+        "counted with where to see them.",
+    )
+    book_catch_up_days: int = Field(
+        default=3,
+        ge=1,
+        description="A daily scan after this many days without one sends every owner the "
+        "'state of your book' again instead of the backlog item by item.",
+    )
     digest_day: str = Field(
         default="mon", description="Day of the weekly digest (mon, tue, … sun)."
     )

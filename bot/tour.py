@@ -148,7 +148,13 @@ def morning_alerts(
     ]
     show_alert_summary(posts, console=console, channel=settings.alerts_channel)
     drafts, proposals = report.qbr_t90.counts.posted, report.handoffs.posted
-    if drafts or proposals:
+    if report.books.planned:
+        console.print(
+            f"[dim]…and one DM to each of {len(report.books.planned)} owners: the state of "
+            f"their book ({report.books.items} items: accounts at risk, renewals with QBR "
+            "drafts ready, expansion proposals), instead of one message per item.[/dim]"
+        )
+    elif drafts or proposals:
         console.print(
             f"[dim]…and, by DM to their owners: {drafts} QBR drafts ahead of renewals (90 days "
             f"out) and {proposals} expansion proposals to approve or dismiss.[/dim]"

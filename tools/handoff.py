@@ -318,17 +318,18 @@ def _duplicate(account: Account, existing: HandoffProposal) -> DuplicateHandoffE
     )
 
 
-def propose_from_scan(
+def fresh_opportunities(
     session: Session,
     *,
     as_of: date,
     config: ScoringConfig,
     cooldown_days: int = SCAN_COOLDOWN_DAYS,
-) -> list[HandoffProposal]:
-    """Proposals for the portfolio's new opportunities (the daily scan DMs their owners).
+) -> list[ExpansionOpportunity]:
+    """The portfolio's opportunities the daily scan would propose today (reads only).
 
     Skips an account's type with an open hand-off, and any opportunity key proposed in the last
-    ``cooldown_days`` days (a dismissed or declined hand-off is not re-proposed every morning).
+    ``cooldown_days`` days (a dismissed or declined hand-off is not re-proposed every morning);
+    one per account and type, the strongest evidence first.
     """
     since = utcnow() - timedelta(days=cooldown_days)
     recent = set(
@@ -341,7 +342,7 @@ def propose_from_scan(
             select(HandoffProposal.open_key).where(col(HandoffProposal.open_key).is_not(None))
         ).all()
     )
-    created: list[HandoffProposal] = []
+    fresh: list[ExpansionOpportunity] = []
     found = expansion_opportunities(session, as_of=as_of, config=config)
     # Strongest evidence first (tools/expansion_strength.py), then the money, then the id.
     ranked = sorted(
@@ -349,14 +350,30 @@ def propose_from_scan(
         key=lambda o: (-o.strength, -o.estimated_arr, o.account_id),
     )
     for opp in ranked:
-        account_id = opp.account_id
-        if opp.key in recent or open_key_for(account_id, opp.kind) in open_keys:
+        open_key = open_key_for(opp.account_id, opp.kind)
+        if opp.key in recent or open_key in open_keys:
             continue
+        fresh.append(opp)
+        open_keys.add(open_key)
+    return fresh
+
+
+def propose_from_scan(
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    cooldown_days: int = SCAN_COOLDOWN_DAYS,
+) -> list[HandoffProposal]:
+    """Proposals for the portfolio's new opportunities (``fresh_opportunities``), recorded."""
+    created: list[HandoffProposal] = []
+    for opp in fresh_opportunities(
+        session, as_of=as_of, config=config, cooldown_days=cooldown_days
+    ):
         try:
             created.append(record_opportunity(session, opportunity=opp, source="scan"))
         except DuplicateHandoffError:  # another replica's scan got there first
             continue
-        open_keys.add(open_key_for(account_id, opp.kind))
     return created
 
 

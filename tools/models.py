@@ -484,6 +484,12 @@ class AlertKind(StrEnum):
     QBR_T90 = "qbr_t90"
     DIGEST = "digest"
     HANDOFF_PROPOSAL = "handoff_proposal"
+    BOOK_STATE = "book_state"
+    """The "state of your book" DM: an owner's first message, and after a downtime."""
+    BOOK_TODAY = "book_today"
+    """The daily "your book today" DM gathering an owner's QBR-due and proposal items."""
+    DAILY_RUN = "daily_run"
+    """A marker: the daily scan delivered on this day (how a catch-up after downtime is seen)."""
 
 
 class AlertStatus(StrEnum):

@@ -1,5 +1,11 @@
-"""The daily scan: score the portfolio, then deliver today's churn alerts, T-90 QBR drafts and
-expansion proposals (each exactly once), after finishing what an earlier run left unposted."""
+"""The daily scan: score the portfolio, then deliver today's churn alerts and book messages
+(each exactly once), after finishing what an earlier run left unposted.
+
+Churn alerts go to the channel one by one, at most ``ALERT_MAX_PER_OWNER`` per owner a day; the
+rest, with the day's T-90 QBR drafts and new expansion proposals, go into one book DM per owner
+(``bot.jobs.book``): the "state of your book" on an owner's first run or after a downtime, "your
+book today" after that. ``BOOK_BATCH=false`` sends one DM per QBR draft and proposal instead.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,8 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
-from bot.jobs.churn_alerts import Narrator, plan_churn_alerts
+from bot.jobs.book import BookRunReport, deliver_books
+from bot.jobs.churn_alerts import ALL_AT_RISK, Narrator, churn_claim
 from bot.jobs.delivery import (
     DeliveryCounts,
     PlannedAlert,
@@ -26,8 +33,10 @@ from bot.jobs.delivery import (
 from bot.jobs.proposals import propose_expansions
 from bot.jobs.qbr_drafts import QbrRunReport, run_t90
 from tools.alert_outcomes import record_outcomes
+from tools.alerts import book, ledger, policy
 from tools.db import SessionFactory
-from tools.scoring import ScanReport, scan_portfolio
+from tools.models import AlertStatus
+from tools.scoring import ScanReport, at_risk_accounts, scan_portfolio
 from tools.scoring_config import ScoringConfig
 
 log = logging.getLogger(__name__)
@@ -46,8 +55,17 @@ class DailyScanReport(BaseModel):
     qbr_t90: QbrRunReport
     handoffs: DeliveryCounts = Field(
         default_factory=DeliveryCounts,
-        description="Expansion proposals the scan found, DM'd to their owners.",
+        description="Expansion proposals DM'd one by one (BOOK_BATCH=false).",
     )
+    books: BookRunReport = Field(
+        default_factory=BookRunReport,
+        description="The book DMs: one per owner at most (BOOK_BATCH=true).",
+    )
+
+    @property
+    def messages(self) -> list[PlannedAlert]:
+        """Every top-level message of the run (posted, or planned in a dry run)."""
+        return [*self.planned, *self.qbr_t90.planned, *self.books.planned]
 
 
 def scan(session_factory: SessionFactory, day: date, config: ScoringConfig) -> ScanReport:
@@ -94,17 +112,53 @@ def run_daily_scan(
         if not dry_run:  # what became of earlier alerts' accounts (churned / renewed)
             record_outcomes(session, today=day, now=now)
             session.commit()
-        claims = plan_churn_alerts(
-            session, settings=settings, config=config, day=day, narrator=narrator
+        reports = at_risk_accounts(session, as_of=day, config=config, limit=ALL_AT_RISK)
+        decisions = policy.decide_churn_alerts(
+            session, reports, today=day, quiet_days=settings.alert_quiet_days
         )
+    capped = (
+        book.cap_per_owner(decisions, cap=settings.alert_max_per_owner)
+        if settings.book_batch
+        else book.CappedAlerts(channel=decisions, overflow=[])
+    )
+    claims = [
+        churn_claim(d.report, settings=settings, day=day, reason=d.reason, narrator=narrator)
+        for d in capped.channel
+    ]
     for claim in claims:
         claim_and_deliver(poster, claim, counts)
-    qbr = run_t90(session_factory, poster, settings=settings, config=config, day=day)
-    handoffs = propose_expansions(poster, config=config, day=day)
+    qbr = QbrRunReport(kind="qbr_t90")
+    handoffs = DeliveryCounts()
+    books = BookRunReport()
+    if settings.book_batch:
+        books = deliver_books(
+            session_factory,
+            poster,
+            settings=settings,
+            config=config,
+            day=day,
+            reports=reports,
+            capped=capped,
+        )
+    else:
+        qbr = run_t90(session_factory, poster, settings=settings, config=config, day=day)
+        handoffs = propose_expansions(poster, config=config, day=day)
+    if poster is not None:
+        with session_factory() as session:
+            ledger.claim_alert(
+                session,
+                claim=book.run_marker(day),
+                claimed_by=poster.worker,
+                now=now,
+                status=AlertStatus.POSTED,
+            )
+            session.commit()
     log.info(
-        "daily scan %s: %d alerts planned, %d posted, %d retried, %d already claimed",
+        "daily scan %s: %d alerts planned, %d book messages, %d posted, %d retried, "
+        "%d already claimed",
         day,
         len(claims),
+        len(books.planned),
         counts.posted,
         counts.retried,
         counts.already_claimed,
@@ -117,4 +171,5 @@ def run_daily_scan(
         counts=counts,
         qbr_t90=qbr,
         handoffs=handoffs,
+        books=books,
     )

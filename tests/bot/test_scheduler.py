@@ -43,7 +43,7 @@ from tests.utils.factories import (
     make_nps,
 )
 from tools import db
-from tools.models import Account, Alert, AlertStatus, QbrDocumentRecord, QbrDraft
+from tools.models import Account, Alert, AlertKind, AlertStatus, QbrDocumentRecord, QbrDraft
 from tools.scoring_config import load_config
 
 AS_OF = date(2026, 3, 2)
@@ -56,7 +56,9 @@ def at(day: date, hour: int = 7) -> datetime:
 
 
 def make_settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)
+    """Per-item delivery (BOOK_BATCH=false): these tests follow single messages; the book DMs
+    that batch them are tested in test_book.py."""
+    return Settings(_env_file=None, **{"book_batch": False, **overrides})
 
 
 def customer(
@@ -140,8 +142,12 @@ def top_level_posts(fake: FakeSlack) -> list[SlackCall]:
 
 
 def alerts_in(sessions: db.SessionFactory) -> list[Alert]:
+    """The ledger's messages (not the daily-run markers)."""
     with sessions() as session:
-        return list(session.exec(select(Alert).order_by(col(Alert.id))))
+        rows = session.exec(
+            select(Alert).where(Alert.kind != AlertKind.DAILY_RUN.value).order_by(col(Alert.id))
+        )
+        return list(rows)
 
 
 # -- churn alerts ----------------------------------------------------------------------------
@@ -550,7 +556,10 @@ def test_cli_scan_dry_run_prints_alerts_and_claims_nothing(
     )
 
     assert result.exit_code == 0, result.output
-    assert "Would post 1 message" in result.output
+    # the churn alert in the channel and Acme's owner's "state of your book" DM
+    assert "Would post 2 message(s) to 2 recipient(s)" in result.output
+    assert "#cs-alerts" in result.output
+    assert "DM U0CSM001" in result.output
     assert "Acme" in result.output
     assert "nothing was claimed or posted" in result.output
     assert alerts_in(sessions) == []
@@ -679,7 +688,7 @@ def test_two_schedulers_on_one_postgres_database_post_each_alert_once(
     assert sum(r.counts.already_claimed + r.counts.posted for r in reports) <= 12
     check = db.make_engine(race_database)
     with db.session_factory(check)() as session:
-        rows = session.exec(select(Alert)).all()
+        rows = session.exec(select(Alert).where(Alert.kind != AlertKind.DAILY_RUN.value)).all()
         assert len(rows) == 7
         assert {r.status for r in rows} == {AlertStatus.POSTED.value}
         assert len(session.exec(select(QbrDraft)).all()) == 1

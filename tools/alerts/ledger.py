@@ -71,19 +71,25 @@ def _alert_table() -> Table:
 
 
 def claim_alert(
-    session: Session, *, claim: AlertClaim, claimed_by: str, now: datetime
+    session: Session,
+    *,
+    claim: AlertClaim,
+    claimed_by: str,
+    now: datetime,
+    status: AlertStatus = AlertStatus.CLAIMED,
 ) -> int | None:
     """Insert the alert unless its key exists: its id when this caller won, else None.
 
     Does not commit: the caller commits (with anything that must happen atomically with the
-    claim, such as storing a QBR draft) before posting.
+    claim, such as storing a QBR draft) before posting. ``status=POSTED`` records an item that
+    is delivered inside another message (its payload names it in ``via``) or a marker.
     """
     values = {
         "key": claim.key,
         "kind": claim.kind.value,
         "account_id": claim.account_id,
         "period": claim.period[:128],
-        "status": AlertStatus.CLAIMED.value,
+        "status": status.value,
         "level": claim.level,
         "band": claim.band,
         "score": claim.score,
@@ -92,6 +98,7 @@ def claim_alert(
         "claimed_by": claimed_by[:128],
         "claimed_at": now,
         "attempts": 1,
+        "posted_at": now if status == AlertStatus.POSTED else None,
     }
     table = _alert_table()
     dialect = session.get_bind().dialect.name
