@@ -23,6 +23,7 @@ from bot.blocks import (
     money,
     section,
 )
+from bot.slack_out import mention
 from tools.results import RiskLevel
 
 
@@ -98,7 +99,7 @@ def _proposal(line: ProposalLine) -> str:
 
 def book_message(book: Book, *, max_items: int) -> Rendered:
     """The book DM: at most ``max_items`` lines per section, the rest counted."""
-    to = f"<@{esc(book.owner_slack_id)}>" if book.owner_slack_id else "Accounts without an owner"
+    to = mention(book.owner_slack_id) if book.owner_slack_id else "Accounts without an owner"
     channel = esc(book.alerts_channel)
     if book.mode == "state":
         title = "The state of your book"

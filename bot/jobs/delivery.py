@@ -468,7 +468,7 @@ def retry_stale_claims(
 ) -> DeliveryCounts:
     """Finish the claims a run left unposted (older than the lease): reconcile, then post."""
     counts = DeliveryCounts()
-    poster = Poster(session_factory, client, worker or default_worker(), now)
+    poster = Poster(session_factory, safe_client(client), worker or default_worker(), now)
     with session_factory() as session:
         expired = ledger.expire_claims(session, now=now)
         stale = [a.id for a in ledger.stale_claims(session, now=now) if a.id is not None]
