@@ -8,7 +8,7 @@ reply (the draft outreach email) and returns the claims the daily scan delivers.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -146,6 +146,18 @@ def plan_churn_alerts(
     decisions = policy.decide_churn_alerts(
         session, reports, today=day, quiet_days=settings.alert_quiet_days
     )
+    return churn_claims(session, decisions, settings=settings, day=day, narrator=narrator)
+
+
+def churn_claims(
+    session: Session,
+    decisions: Sequence[policy.ChurnDecision],
+    *,
+    settings: Settings,
+    day: date,
+    narrator: Narrator | None = None,
+) -> list[ledger.AlertClaim]:
+    """The claims of these decisions' alerts, routed by subscriptions, with subscribers' copies."""
     return [
         claim
         for d in decisions

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.jobs.book import BookRunReport, deliver_books
-from bot.jobs.churn_alerts import ALL_AT_RISK, Narrator, churn_claim
+from bot.jobs.churn_alerts import ALL_AT_RISK, Narrator, churn_claims
 from bot.jobs.delivery import (
     DeliveryCounts,
     PlannedAlert,
@@ -121,10 +121,10 @@ def run_daily_scan(
         if settings.book_batch
         else book.CappedAlerts(channel=decisions, overflow=[])
     )
-    claims = [
-        churn_claim(d.report, settings=settings, day=day, reason=d.reason, narrator=narrator)
-        for d in capped.channel
-    ]
+    with session_factory() as session:
+        claims = churn_claims(
+            session, capped.channel, settings=settings, day=day, narrator=narrator
+        )
     for claim in claims:
         claim_and_deliver(poster, claim, counts)
     qbr = QbrRunReport(kind="qbr_t90")

@@ -262,7 +262,9 @@ def test_subscriptions_route_alerts_to_the_owners_dm_and_copy_subscribers(world:
     dms = [
         c
         for c in world.fake.calls_to("chat.postMessage")
-        if str(c.params.get("channel", "")).startswith("D") and not c.params.get("thread_ts")
+        if str(c.params.get("channel", "")).startswith("D")
+        and not c.params.get("thread_ts")
+        and "churn_alert" in str(c.params.get("metadata"))  # not the owner's book DM
     ]
     assert len(dms) == 6  # three alerts to the owner, three copies to the lead
     owner_dm = next(c for c in dms if "Acme" in c.text and c.params["channel"].endswith(OWNER[1:]))
