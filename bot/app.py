@@ -11,9 +11,10 @@
   response is written, so what ``ack()`` says is what Slack gets and nothing races the response;
   slow work goes to lazy listeners, which run in Bolt's thread pool after the ack. In Socket
   Mode Bolt sends the ack over the socket as soon as ``ack()`` is called (False).
-- OAuth (multi-workspace) when ``SLACK_CLIENT_ID`` and ``SLACK_CLIENT_SECRET`` are set:
-  installations and OAuth states live in our database through slack_sdk's SQLAlchemy stores,
-  whose tables are created here (their schema belongs to slack_sdk, so Alembic leaves them be).
+- One organisation (bot/tenancy.py): a middleware refuses requests from any other team before
+  every listener. OAuth (``SLACK_CLIENT_ID``/``SLACK_CLIENT_SECRET``) installs only into the
+  configured team/org, with tokens Fernet-encrypted (``TOKEN_ENCRYPTION_KEY``) in slack_sdk's
+  SQLAlchemy tables, created here (migration 0011 encrypts rows written before).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bot.slack_out import (
     sanitize_arguments,
     use_settings_key,
 )
+from bot.tenancy import Tenant, tenant_guard, token_cipher
 from tools.db import SessionFactory
 from tools.models import utcnow
 from tools.scoring_config import ScoringConfig, load_config
@@ -149,6 +151,7 @@ def create_app(
         request_verification_enabled=True,
     )
     app.error(make_error_handler())
+    app.use(tenant_guard(Tenant.from_settings(settings)))  # before every listener's middleware
     agent = Agent.from_deps(deps, client=deps.anthropic)
     register_listeners(app, deps, agent if agent.client is not None else None)
     return app
@@ -179,19 +182,40 @@ def engine_of(session_factory: SessionFactory) -> Engine:
 
 
 def oauth_settings(settings: Settings, engine: Engine) -> OAuthSettings | None:
-    """OAuth with installations and states in our database, or None without client id/secret."""
+    """OAuth with installations (of this organisation only, tokens encrypted: bot/tenancy.py)
+    and states in our database, or None without client id/secret."""
     if not settings.slack_client_id or settings.slack_client_secret is None:
         return None
     try:  # slack_sdk's SQLAlchemy stores import sqlalchemy.ext.asyncio, which needs greenlet
-        from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
         from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+
+        from bot.tenancy import EncryptedInstallationStore
     except ImportError as exc:
         raise SlackSetupError(
             "OAuth (SLACK_CLIENT_ID/SLACK_CLIENT_SECRET) stores installations in the database "
             f"with slack_sdk's SQLAlchemy stores, which need `pip install greenlet` ({exc})."
         ) from exc
+    tenant = Tenant.from_settings(settings)
+    if not tenant.configured:
+        raise SlackSetupError(
+            "OAuth installs are limited to one organisation: set SLACK_TEAM_ID (or "
+            "SLACK_ENTERPRISE_ID for an Enterprise Grid org). One deployment serves one "
+            "organisation; see docs/security.md."
+        )
+    if settings.token_encryption_key is None:
+        raise SlackSetupError(
+            "TOKEN_ENCRYPTION_KEY is not set: OAuth tokens are stored encrypted. Make a key with "
+            '`python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())"`.'
+        )
+    try:
+        cipher = token_cipher(settings.token_encryption_key.get_secret_value())
+    except ValueError as exc:
+        raise SlackSetupError(str(exc)) from exc
     client_id = settings.slack_client_id
-    installations = SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+    installations = EncryptedInstallationStore(
+        client_id=client_id, engine=engine, cipher=cipher, tenant=tenant
+    )
     states = SQLAlchemyOAuthStateStore(expiration_seconds=OAUTH_STATE_SECONDS, engine=engine)
     installations.metadata.create_all(engine)  # = create_tables(), which is untyped
     states.metadata.create_all(engine)

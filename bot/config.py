@@ -38,6 +38,20 @@ class Settings(BaseSettings):
         default=None, description="OAuth client id (multi-workspace)."
     )
     slack_client_secret: SecretStr | None = Field(default=None, description="OAuth client secret.")
+    slack_team_id: str | None = Field(
+        default=None,
+        description="The Slack team (workspace) this deployment serves; requests and installs "
+        "from any other team are refused. Unset with a bot token: the token's own team.",
+    )
+    slack_enterprise_id: str | None = Field(
+        default=None,
+        description="The Enterprise Grid org this deployment serves (any of its workspaces).",
+    )
+    token_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated (the first encrypts), for OAuth tokens at "
+        "rest. Required with SLACK_CLIENT_ID.",
+    )
     alerts_channel: str = Field(default="#cs-alerts", description="Channel for churn alerts.")
     leaders_channel: str = Field(
         default="#cs-leaders", description="Channel for the weekly digest."
@@ -144,6 +158,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "slack_app_token",
         "slack_client_secret",
+        "token_encryption_key",
         "anthropic_api_key",
         "notion_token",
         "mcp_token",

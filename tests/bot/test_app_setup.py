@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography.fernet import Fernet
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine, inspect
 from typer.testing import CliRunner
 
@@ -93,11 +95,13 @@ def test_oauth_mode_keeps_installations_in_our_database(sqlite_engine: Engine) -
         slack_client_id="111.222",
         slack_client_secret="oauth-secret-value",
         slack_signing_secret="s3",
+        slack_team_id="T0TEST",
+        token_encryption_key=Fernet.generate_key().decode(),
     )
     app = create_app(oauth, session_factory=db.session_factory(sqlite_engine))
     assert app.oauth_flow is not None
-    assert app.installation_store is not None
-    assert type(app.installation_store).__name__ == "SQLAlchemyInstallationStore"
+    assert isinstance(app.installation_store, SQLAlchemyInstallationStore)
+    assert type(app.installation_store).__name__ == "EncryptedInstallationStore"
     tables = set(inspect(sqlite_engine).get_table_names())
     assert {"slack_installations", "slack_bots", "slack_oauth_states"} <= tables
     assert app.oauth_flow.settings.scopes == list(BOT_SCOPES)
