@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeoutError
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, cast
@@ -32,6 +36,8 @@ from tools.scoring_config import ScoringConfig
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
+DEFAULT_TURN_SECONDS = 20.0
+"""A conversational turn's total deadline; then the user gets the deterministic fallback."""
 MAX_RETRY_AFTER_SECONDS = 2.0
 EPHEMERAL = {"type": "ephemeral"}
 SLASH_COMMANDS = (
@@ -183,6 +189,8 @@ class Agent:
         max_iterations: int = 8,
         conversation_token_budget: int = 400_000,
         fallback: Fallback = default_fallback,
+        turn_seconds: float = DEFAULT_TURN_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         if registry is None:
             from tools.agent_tools import default_registry
@@ -198,6 +206,9 @@ class Agent:
         self.max_iterations = max_iterations
         self.conversation_token_budget = conversation_token_budget
         self.fallback = fallback
+        self.turn_seconds = turn_seconds
+        self.timer = timer
+        self._calls = ThreadPoolExecutor(max_workers=8, thread_name_prefix="claude-call")
 
     @classmethod
     def from_settings(
@@ -226,7 +237,7 @@ class Agent:
             clock=clock,
             config=config,
             model=settings.anthropic_model,
-            **kwargs,
+            **{"turn_seconds": settings.agent_turn_seconds, **kwargs},
         )
 
     @classmethod
@@ -255,6 +266,7 @@ class Agent:
         on_status: Callable[[str], None] | None = None,
     ) -> TurnResult:
         """Answer ``user_text`` in the conversation of ``thread_key``; never raises."""
+        deadline = self.timer() + self.turn_seconds
         result = TurnResult(text="")
         ctx = ToolContext(
             sessions=self.sessions,
@@ -275,7 +287,7 @@ class Agent:
                 result.stop_reason = "budget"
                 return result
             messages = _with_user_text(history, user_text)
-            self._loop(messages, ctx, result, on_text, on_status, spent)
+            self._loop(messages, ctx, result, on_text, on_status, spent, deadline=deadline)
         except ClaudeUnavailableError as exc:
             return self._fall_back(result, user_text, user_id, str(exc))
         except Exception as exc:  # the loop's error boundary: log the type only, fall back
@@ -291,6 +303,8 @@ class Agent:
         on_text: Callable[[str], None] | None,
         on_status: Callable[[str], None] | None,
         spent: int,
+        *,
+        deadline: float = math.inf,
     ) -> None:
         texts: list[str] = []
         note = ""
@@ -300,7 +314,7 @@ class Agent:
                 break
             if on_status is not None:
                 on_status("Thinking…")
-            reply = self._call(messages)
+            reply = self._call(messages, deadline)
             result.usage.add(reply.usage)
             content = _content_dicts(reply)
             messages.append({"role": "assistant", "content": content})
@@ -330,17 +344,18 @@ class Agent:
             raise ClaudeUnavailableError("empty answer")
         self._save(ctx.thread_key or "", ctx.user_id, messages, result.usage)
 
-    def _call(self, messages: list[dict[str, Any]]) -> Any:
+    def _call(self, messages: list[dict[str, Any]], deadline: float = math.inf) -> Any:
+        """One Messages API call (with the SDK's retries), abandoned at the turn's deadline."""
         assert self.client is not None
+        remaining = deadline - self.timer()
+        if remaining <= 0:
+            raise ClaudeUnavailableError("turn deadline")
+        future = self._calls.submit(self._create, messages)
         try:
-            reply = self.client.messages.create(
-                model=self.model,
-                max_tokens=self.max_tokens,
-                system=cast(list[TextBlockParam], system_blocks()),
-                tools=cast(list[ToolParam], self.registry.definitions(cache=True)),
-                tool_choice={"type": "auto"},
-                messages=cast(list[MessageParam], _with_cache_breakpoint(messages)),
-            )
+            reply = future.result(timeout=None if math.isinf(remaining) else remaining)
+        except FuturesTimeoutError as exc:  # the late reply is dropped; the user is answered now
+            future.cancel()
+            raise ClaudeUnavailableError("turn deadline") from exc
         except APIError as exc:
             raise ClaudeUnavailableError(type(exc).__name__) from exc
         except ValueError as exc:  # a body that is not JSON
@@ -348,6 +363,17 @@ class Agent:
         if not isinstance(getattr(reply, "content", None), list) or reply.usage is None:
             raise ClaudeUnavailableError("malformed reply")
         return reply
+
+    def _create(self, messages: list[dict[str, Any]]) -> Any:
+        assert self.client is not None
+        return self.client.messages.create(
+            model=self.model,
+            max_tokens=self.max_tokens,
+            system=cast(list[TextBlockParam], system_blocks()),
+            tools=cast(list[ToolParam], self.registry.definitions(cache=True)),
+            tool_choice={"type": "auto"},
+            messages=cast(list[MessageParam], _with_cache_breakpoint(messages)),
+        )
 
     def _run_tools(
         self,

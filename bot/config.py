@@ -71,6 +71,13 @@ class Settings(BaseSettings):
 
     anthropic_api_key: SecretStr | None = Field(default=None, description="Claude API key.")
     anthropic_model: str = Field(default="claude-sonnet-5-5", description="Claude model id.")
+    agent_turn_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="Total deadline of a conversational turn with Claude (seconds); after it "
+        "the user gets the deterministic answer.",
+    )
 
     notion_token: SecretStr | None = Field(default=None, description="Notion integration token.")
     mcp_token: SecretStr | None = Field(

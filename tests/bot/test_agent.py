@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from datetime import date
 from typing import Annotated, Any
 
@@ -570,3 +571,47 @@ def test_from_settings_without_a_key_has_no_client(sqlite_sessions: db.SessionFa
     assert keyed.client.max_retries == 2
     assert keyed.client.timeout == 20.0
     assert keyed.model == "claude-sonnet-5-5"
+
+
+def test_a_slow_model_gets_the_fallback_at_the_turn_deadline(
+    sqlite_sessions: db.SessionFactory,
+) -> None:
+    fake = FakeMessagesAPI()
+    release = threading.Event()
+
+    def slow(body: dict[str, Any]) -> dict[str, Any]:
+        release.wait(10)  # a model that answers only long after the deadline
+        return {"content": [{"type": "text", "text": "late"}], "stop_reason": "end_turn"}
+
+    fake.enqueue_responder(slow)
+    agent = make_agent(fake, sqlite_sessions, turn_seconds=0.2)
+    try:
+        result = agent.run_turn("T-slow", "how is acme?", user_id="U1")
+    finally:
+        release.set()
+    assert result.fell_back
+    assert result.text == FALLBACK_TEXT
+    assert load_conversation(sqlite_sessions, "T-slow") is None  # the late answer is not kept
+
+
+def test_the_deadline_covers_the_whole_turn_not_each_call(
+    sqlite_sessions: db.SessionFactory,
+) -> None:
+    fake = FakeMessagesAPI()
+    now = [0.0]
+
+    def tool_use_that_takes_21_seconds(body: dict[str, Any]) -> dict[str, Any]:
+        now[0] += 21.0  # each call alone is under a 20 s budget; the turn is not
+        return {
+            "content": [fake.tool_use_block("portfolio", {})],
+            "stop_reason": "tool_use",
+        }
+
+    fake.enqueue_responder(tool_use_that_takes_21_seconds)
+    fake.enqueue_text("never asked for")
+    agent = make_agent(fake, sqlite_sessions, turn_seconds=20.0, timer=lambda: now[0])
+    result = agent.run_turn("T-long", "portfolio?", user_id="U1")
+    assert result.fell_back
+    assert result.text == FALLBACK_TEXT
+    assert len(fake.requests) == 1
+    assert fake.pending == 1
