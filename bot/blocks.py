@@ -57,9 +57,11 @@ ACTION_MORE_AT_RISK = "churn_show_more"
 ACTION_MORE_EXPANSION = "expansion_show_more"
 ACTION_QBR_PUBLISH = "qbr_publish_notion"
 ACTION_QBR_DISCARD = "qbr_discard"
+ACTION_EXPLAIN = "health_explain"
 ACTIONS = frozenset(
     {
         ACTION_QBR,
+        ACTION_EXPLAIN,
         ACTION_HISTORY,
         ACTION_EXPANSION,
         ACTION_SHARE,
@@ -382,6 +384,7 @@ def health_actions(report: AccountReport) -> Block:
     buttons = [
         button("Draft QBR", ACTION_QBR, value, style="primary"),
         button("Show history", ACTION_HISTORY, value),
+        button("Explain", ACTION_EXPLAIN, value),
     ]
     if report.expansion:
         buttons.append(button("Propose expansion", ACTION_EXPANSION, value))

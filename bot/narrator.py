@@ -23,6 +23,7 @@ from sqlmodel import Session
 from bot.agent import Usage, cap_retry_after
 from bot.config import Settings
 from bot.deps import Deps
+from bot.intents import Reply
 from tools.alerts import template_narrative
 from tools.db import SessionFactory, session_scope
 from tools.narrative import Feedback, NarrativeRequest, Narratives, WriterError, narrate
@@ -129,6 +130,32 @@ def claude_writer(settings: Settings, client: Anthropic | None = None) -> Claude
     """A writer when an API key is configured (or a client is given), else None."""
     client = client or anthropic_client(settings)
     return None if client is None else ClaudeWriter(client=client, model=settings.anthropic_model)
+
+
+def explain_account(account_id: int, deps: Deps) -> Reply:
+    """The /health "Explain" answer: the narrative and who wrote it."""
+    from bot import blocks
+    from tools.scoring import account_report
+
+    day = deps.today()
+    with session_scope(deps.sessions) as session:
+        report = account_report(session, account_id=account_id, as_of=day, config=deps.config)
+        result = alert_narrative(
+            session,
+            report,
+            day=day,
+            template=template_narrative(report, as_of=day),
+            writer=writer_for(deps),
+        )
+    text = result.texts["narrative"]
+    rendered = blocks.message(
+        [
+            blocks.section(f"*{blocks.esc(report.account.name)}*\n{blocks.esc(text)}"),
+            blocks.context(result.label),
+        ],
+        text,
+    )
+    return Reply(blocks=rendered[0], text=rendered[1], account_id=account_id)
 
 
 def writer_for(deps: Deps) -> ClaudeWriter | None:

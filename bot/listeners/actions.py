@@ -15,6 +15,8 @@ from bot.deps import Deps
 from bot.listeners import handoff
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import post_thread, respond_in_channel, respond_privately, user_of
+from bot.narrator import explain_account
+from bot.qbr_thread import thread_linker
 from bot.router import (
     Intent,
     IntentKind,
@@ -46,11 +48,21 @@ def _account_intent(kind: IntentKind) -> Handler:
             return
         reply = answer(Intent(kind, account_id=account_id, user_id=user_of(body)), deps)
         if reply.thread is not None:
-            post_thread(reply, body, context)
+            post_thread(reply, body, context, on_started=thread_linker(reply, deps))
         else:
             respond_privately(reply, body, context)
 
     return handle
+
+
+def _explain(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
+    """The "Explain" button under /health: the account's narrative, written by Claude with
+    every number checked (cached for the day), or the template; only the presser sees it."""
+    account_id = account_id_from(value)
+    if account_id is None:
+        _stale(body, context)
+        return
+    respond_privately(explain_account(account_id, deps), body, context)
 
 
 def _share(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
@@ -83,6 +95,7 @@ HANDLERS: dict[str, Handler] = {
     blocks.ACTION_OPEN_HEALTH: _account_intent(IntentKind.HEALTH),
     blocks.ACTION_QBR: _account_intent(IntentKind.QBR),
     blocks.ACTION_HISTORY: _account_intent(IntentKind.HISTORY),
+    blocks.ACTION_EXPLAIN: _explain,
     blocks.ACTION_EXPANSION: _propose_expansion,
     blocks.ACTION_SHARE: _share,
     blocks.ACTION_MORE_AT_RISK: _more(IntentKind.AT_RISK),

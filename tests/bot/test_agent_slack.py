@@ -130,3 +130,23 @@ def test_csbot_help_never_calls_claude(
     driver.command("/csbot", "help")
     fake.wait_for("response_url")
     assert claude.requests == []
+
+
+def test_explain_button_shows_claudes_checked_narrative_once_a_day(
+    driver: SlackDriver, fake: FakeSlack, claude: FakeMessagesAPI, demo_engine: Engine
+) -> None:
+    import json
+
+    from tests.utils.slack_e2e import account_id
+
+    claude.enqueue_text(json.dumps({"narrative": "Acme Corp needs a sponsor call this week."}))
+    acme = str(account_id(demo_engine, "acme"))
+    driver.action("health_explain", acme)
+    (first,) = fake.wait_for("response_url")
+    driver.action("health_explain", acme)  # same evidence, same day: from the cache
+    second = fake.wait_for("response_url", count=2)[1]
+    for reply in (first, second):
+        shown = str(reply.blocks)
+        assert "Acme Corp needs a sponsor call this week." in shown
+        assert "written by Claude · numbers checked" in shown
+    assert len(claude.requests) == 1

@@ -399,3 +399,13 @@ def test_expansion_show_more_pages(driver: SlackDriver, fake: FakeSlack) -> None
     call = only_response(fake)
     assert call.params.get("replace_original") is True
     assert "Expansion opportunities" in all_text(call)
+
+
+def test_explain_button_without_claude_shows_the_template(
+    driver: SlackDriver, fake: FakeSlack, demo_engine: Engine
+) -> None:
+    driver.action("health_explain", str(account_id(demo_engine, "acme")))
+    (reply,) = fake.wait_for("response_url")
+    assert reply.params["response_type"] == "ephemeral"
+    assert "Acme Corp is at" in str(reply.blocks)
+    assert "'template'" in str(reply.blocks)

@@ -238,6 +238,7 @@ def test_health_card_content() -> None:
     assert [e["text"]["text"] for e in actions["elements"]] == [
         "Draft QBR",
         "Show history",
+        "Explain",
         "Propose expansion",
         "Share to channel",
     ]
