@@ -124,6 +124,7 @@ class _Index:
     built_at: float
     entries: list[_Entry]
     by_key: dict[str, list[_Entry]]
+    by_exact_name: dict[str, list[_Entry]]
     by_external_id: dict[str, _Entry]
 
 
@@ -139,6 +140,14 @@ def normalise_name(text: str) -> str:
     while len(words) > 1 and (words[-1] in LEGAL_SUFFIXES or words[-1] == "and"):
         words.pop()  # "Soylent & Co" -> "soylent"
     return " ".join(words)
+
+
+def exact_name_key(text: str) -> str:
+    """The name as typed, ignoring only case, accents and punctuation: "Sterling Robotics, Inc."
+    -> "sterling robotics inc" (legal suffixes kept, unlike ``normalise_name``)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    spaced = ascii_text.lower().replace("&", " and ").replace(".", "")
+    return " ".join(_NON_WORD.sub(" ", spaced).split())
 
 
 def find_accounts(session: Session, *, query: str, limit: int = 5) -> list[AccountMatch]:
@@ -199,9 +208,17 @@ def _rank(index: _Index, query: str, *, cutoff: float) -> list[AccountMatch]:
                 entry.account_id, entry.external_id, entry.name, round(score, 3), reason
             )
 
+    # Exact first: an exact external id, then an exact name (case and punctuation aside), each
+    # resolves to its account before anything looser is considered.
     by_id = index.by_external_id.get(query.strip().lower())
     if by_id is not None:
         add(by_id, 1.0, "external_id")
+        return list(scored.values())
+    same_name = index.by_exact_name.get(exact_name_key(query), [])
+    for entry in same_name:
+        add(entry, 1.0, "exact")
+    if same_name:
+        return sorted(scored.values(), key=lambda m: (-m.score, m.name.lower()))
     for entry in index.by_key.get(key, []):
         add(entry, 1.0, "exact")
     if not scored:
@@ -283,12 +300,15 @@ def _build_index(session: Session, signature: tuple[Any, ...]) -> _Index:
         if id_ is not None and (key := normalise_name(name))
     ]
     by_key: dict[str, list[_Entry]] = {}
+    by_exact_name: dict[str, list[_Entry]] = {}
     for entry in entries:
         by_key.setdefault(entry.key, []).append(entry)
+        by_exact_name.setdefault(exact_name_key(entry.name), []).append(entry)
     return _Index(
         signature=signature,
         built_at=time.monotonic(),
         entries=entries,
         by_key=by_key,
+        by_exact_name=by_exact_name,
         by_external_id={e.external_id.lower(): e for e in entries},
     )

@@ -5,10 +5,12 @@ Trigger (a), ``kind="renewal"``:
   (0 ≤ days ≤ 60), and the band is AMBER or RED. Severity high when RED, else medium.
 
 Triggers (b), ``kind="behavioural"``, whatever the renewal date (thresholds in ``[churn]``):
-- ``no_usage``: no logins in the usage window although the account is past its first
-  ``new_account_days`` (or used the product before). Severity high.
-- ``logins_declining`` / ``usage_declining``: logins (or active-user-days) down by at least
-  ``usage_decline`` [25%] vs the window before; high from ``usage_decline_severe`` [50%].
+- ``no_usage``: no activity at all (no day with a login or an active user) in the usage window
+  although the account is past its first ``new_account_days`` (or used the product before).
+  Severity high.
+- ``logins_declining`` / ``usage_declining``: logins (when activity is logins, see
+  ``[activity]``) or active-user-days down by at least ``usage_decline`` [25%] vs the window
+  before (complete days); high from ``usage_decline_severe`` [50%].
 - ``champion_left``: a champion left within ``champion_left_days`` [90]; high when no champion
   remains, medium when another one is still there.
 - ``detractor_nps``: mean NPS of the responses in ``detractor_window_days`` [90] ≤
@@ -38,10 +40,10 @@ from decimal import Decimal
 import numpy as np
 from sqlmodel import Session
 
+from tools.facts.extract import RawMetrics, extract_raw
 from tools.health import SignalMatrix, UnknownAccountError, health_score_for, signal_matrix
 from tools.results import Band, ChurnRisk, HealthResult, RiskLevel, Severity, TriggerHit
 from tools.scoring_config import ScoringConfig
-from tools.signals import RawMetrics, extract_raw
 from tools.wording import days_from_now, plural
 
 RENEWAL = "renewal"
@@ -88,17 +90,20 @@ def _usage(
 ) -> list[Fired]:
     churn, norm = cfg.churn, cfg.health.normalise
     weeks = norm.usage_window_days // 7
-    used_before = raw.usage_rows_prior[i] > 0 and raw.logins_prior[i] > 0
+    used_before = raw.active_days_prior[i] > 0
     established = raw.tenure_days[i] >= norm.new_account_days or used_before
-    if raw.logins_recent[i] <= 0 and established:
-        evidence = f"no logins in the last {norm.usage_window_days} days"
+    if raw.active_days_recent[i] <= 0 and established:
+        # No activity at all: no day with a login or an active user in the window.
+        evidence = f"no activity in the last {norm.usage_window_days} days"
         if used_before:
-            evidence += f" (vs {int(raw.logins_prior[i])} in the {weeks} weeks before)"
+            evidence += (
+                f" (vs {int(raw.active_days_prior[i])} active days in the {weeks} weeks before)"
+            )
         return [_hit("no_usage", "No product usage", evidence, True)]
-    if raw.usage_rows_prior[i] <= 0:
+    if raw.active_days_prior[i] <= 0:
         return []
     logins, users = changes
-    if logins <= -churn.usage_decline:
+    if raw.activity_is_logins[i] and logins <= -churn.usage_decline:
         evidence = f"logins down {abs(logins) * 100:.0f}% vs the prior {weeks} weeks"
         severe = logins <= -churn.usage_decline_severe
         return [_hit("logins_declining", "Logins falling", evidence, severe)]

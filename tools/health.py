@@ -1,8 +1,8 @@
 """Composite health score: twelve signals, each normalised to 0-100, weighted into one score.
 
-Raw metrics come from ``tools.signals.extract_raw`` (set-based, no look-ahead); everything below is
-NumPy over whole arrays. Parameters live in ``[health.normalise]`` of the scoring config (defaults
-in brackets); ``clip`` limits to [0, 1].
+Raw metrics come from the metric layer, ``tools.facts.extract.extract_raw`` (set-based, complete
+days); everything below is NumPy over whole arrays. Parameters live in ``[health.normalise]`` of
+the scoring config (defaults in brackets); ``clip`` limits to [0, 1].
 
 ==================== ============================================================================
 signal               0-100 normalisation
@@ -84,10 +84,10 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from tools.facts.extract import RawMetrics, extract_raw
 from tools.models import HealthSnapshot
 from tools.results import Band, Driver, HealthResult, SignalScore
 from tools.scoring_config import SIGNAL_KEYS, ScoringConfig
-from tools.signals import RawMetrics, extract_raw
 from tools.wording import days_from_now, plural
 
 FloatArray = npt.NDArray[np.float64]
@@ -189,20 +189,23 @@ def signal_matrix(raw: RawMetrics, config: ScoringConfig) -> SignalMatrix:
     values["interaction_recency"] = days.copy()
 
     weeks = norm.usage_window_days / 7.0
-    per_seat = raw.logins_recent / weeks / np.maximum(raw.seats_used, 1.0)
-    no_recent = raw.usage_rows_recent <= 0
-    brand_new = ~(raw.tenure_days >= norm.new_account_days) & (raw.usage_rows_prior <= 0)
+    per_seat = raw.activity_recent / weeks / np.maximum(raw.seats_used, 1.0)
+    target = np.where(
+        raw.activity_is_logins,
+        norm.logins_per_seat_week_target,
+        config.activity.active_days_per_seat_week_target,
+    )
+    no_recent = raw.active_days_recent <= 0
+    brand_new = ~(raw.tenure_days >= norm.new_account_days) & (raw.active_days_prior <= 0)
     login_missing = no_recent & brand_new
     per_seat = np.where(no_recent, 0.0, per_seat)
     values["login_frequency"] = np.where(login_missing, nan, per_seat)
-    scores["login_frequency"] = np.where(
-        login_missing, nan, 100.0 * _clip01(per_seat / norm.logins_per_seat_week_target)
-    )
+    scores["login_frequency"] = np.where(login_missing, nan, 100.0 * _clip01(per_seat / target))
 
-    logins_change = _usage_change(raw.logins_recent, raw.logins_prior)
+    logins_change = _usage_change(raw.activity_recent, raw.activity_prior)
     users_change = _usage_change(raw.user_days_recent, raw.user_days_prior)
     change = np.minimum(logins_change, users_change)
-    trend_missing = raw.usage_rows_prior <= 0
+    trend_missing = raw.active_days_prior <= 0
     values["usage_trend"] = np.where(trend_missing, nan, change * 100.0)
     scores["usage_trend"] = np.where(
         trend_missing,
@@ -347,14 +350,17 @@ def driver_text(key: str, m: SignalMatrix, i: int, config: ScoringConfig) -> str
     if key == "interaction_recency":
         return f"last meaningful interaction {days_from_now(-int(r.days_since_interaction[i]))}"
     if key == "login_frequency":
-        if r.usage_rows_recent[i] <= 0 or r.logins_recent[i] <= 0:
-            return f"no logins in the last {norm.usage_window_days} days"
+        what = "logins" if r.activity_is_logins[i] else "active days"
+        if r.active_days_recent[i] <= 0 or r.activity_recent[i] <= 0:
+            none = "logins" if r.activity_is_logins[i] else "activity"
+            return f"no {none} in the last {norm.usage_window_days} days"
         per_seat = m.raw[i, SIGNAL_KEYS.index("login_frequency")]
-        return f"{per_seat:.1f} logins per active seat per week"
+        return f"{per_seat:.1f} {what} per active seat per week"
     if key == "usage_trend":
+        # The figure is the signal's value (the worse of the two changes), as on every surface.
         change = m.logins_change[i]
-        metric = "logins"
-        if abs(m.users_change[i]) > abs(change):
+        metric = "logins" if r.activity_is_logins[i] else "active users"
+        if m.users_change[i] < change:
             change, metric = m.users_change[i], "active users"
         weeks = norm.usage_window_days // 7
         direction = "down" if change < 0 else "up"

@@ -51,6 +51,15 @@ from sqlmodel import Session, col
 from tools import db
 from tools.churn import arr_at_risk, assess, churn_from_raw
 from tools.expansion import expansion_opportunities
+from tools.facts.extract import (
+    IN_LIST_LIMIT,
+    RawMetrics,
+    Reader,
+    Scope,
+    account_ids_in,
+    contract_terms,
+    extract_raw,
+)
 from tools.health import (
     UnknownAccountError,
     past_scores,
@@ -70,15 +79,6 @@ from tools.results import (
     Severity,
 )
 from tools.scoring_config import ScoringConfig
-from tools.signals import (
-    IN_LIST_LIMIT,
-    RawMetrics,
-    Reader,
-    Scope,
-    account_ids_in,
-    contract_terms,
-    extract_raw,
-)
 
 log = logging.getLogger(__name__)
 

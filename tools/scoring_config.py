@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tools.expansion import ExpansionConfig
+from tools.facts.definitions import ActivityConfig
 from tools.lean import LeanConfig
 from tools.onboarding.config import OnboardingConfig
 
@@ -174,6 +175,7 @@ class ScoringConfig(_Strict):
     expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)
     onboarding: OnboardingConfig = Field(default_factory=OnboardingConfig)
     calibration: CalibrationInfo = Field(default_factory=CalibrationInfo)
+    activity: ActivityConfig = Field(default_factory=ActivityConfig)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -88,6 +88,35 @@ def test_external_id_matches(session: Session) -> None:
     assert (match.name, match.reason) == ("Red Sky Partners", "external_id")
 
 
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Sterling Robotics Inc", "Sterling Robotics Inc"),
+        ("sterling robotics, inc.", "Sterling Robotics Inc"),
+        ("sterling-robotics-inc", "Sterling Robotics Inc"),
+        ("STERLING-ROBOTICS", "Sterling Robotics"),
+        ("Sterling Robotics", "Sterling Robotics"),
+        ("Sterling Robotics GmbH", "Sterling Robotics GmbH"),
+        ("sterling-robotics-gmbh", "Sterling Robotics GmbH"),
+    ],
+)
+def test_exact_id_or_name_resolves_before_fuzzy(
+    session: Session, query: str, expected: str
+) -> None:
+    # Three names that normalise alike ("sterling robotics"): exact id or name still decides.
+    add_accounts(
+        session,
+        {
+            "sterling-robotics-inc": "Sterling Robotics Inc",
+            "sterling-robotics": "Sterling Robotics",
+            "sterling-robotics-gmbh": "Sterling Robotics GmbH",
+        },
+    )
+    assert resolve_account(session, query=query).name == expected
+    with pytest.raises(AmbiguousAccount):
+        resolve_account(session, query="Sterling Robotics Corp")  # not an exact name of any
+
+
 def test_not_found_carries_suggestions(portfolio: Session) -> None:
     with pytest.raises(AccountNotFound) as caught:
         resolve_account(portfolio, query="zzz")

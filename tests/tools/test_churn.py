@@ -40,7 +40,7 @@ def customer(session: Session, *, renewal_in: int = 300, arr: int = 120_000) -> 
         arr=arr,
     )
     # steady usage so that only what a test adds can fire
-    add_usage(session, account=account, start=days_ago(55), days=56, logins=50, active_users=10)
+    add_usage(session, account=account, start=days_ago(56), days=56, logins=50, active_users=10)
     return account
 
 
@@ -88,8 +88,8 @@ def test_healthy_account_is_low_risk(session: Session) -> None:
 def test_logins_declining_threshold(session: Session, recent: int, fires: bool) -> None:
     account = make_account(session)
     make_contract(session, account=account, start=days_ago(400), end=days_ago(-300))
-    add_usage(session, account=account, start=days_ago(55), days=28, logins=50, active_users=10)
-    add_usage(session, account=account, start=days_ago(27), days=28, logins=recent, active_users=10)
+    add_usage(session, account=account, start=days_ago(56), days=28, logins=50, active_users=10)
+    add_usage(session, account=account, start=days_ago(28), days=28, logins=recent, active_users=10)
     r = risk(session, account)  # 37/50 = -26% fires, 38/50 = -24% does not
     assert ("logins_declining" in keys(r)) is fires
 

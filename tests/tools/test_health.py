@@ -76,7 +76,7 @@ def test_adoption_missing_without_feature_data(session: Session) -> None:
 
 def test_tickets_volume_per_10_seats_and_sentiment(session: Session) -> None:
     account = customer(session)
-    add_usage(session, account=account, start=days_ago(27), days=28, active_users=10)
+    add_usage(session, account=account, start=days_ago(28), days=28, active_users=10)
     for n in (5, 20, 60):
         make_ticket(session, account=account, opened=days_ago(n), sentiment=-0.5)
     make_ticket(session, account=account, opened=days_ago(95))  # outside the 90-day window
@@ -99,7 +99,7 @@ def test_interaction_recency_is_linear_between_14_and_90_days(session: Session) 
 
 def test_login_frequency_per_active_seat_per_week(session: Session) -> None:
     account = customer(session)
-    add_usage(session, account=account, start=days_ago(27), days=28, logins=20, active_users=20)
+    add_usage(session, account=account, start=days_ago(28), days=28, logins=20, active_users=20)
     logins = signal(score(session, account), "login_frequency")
     assert logins.raw == pytest.approx(7.0)  # 560 logins / 4 weeks / 20 seats
     assert logins.score == pytest.approx(70.0)
@@ -138,9 +138,9 @@ def test_usage_trend_is_the_worse_of_logins_and_users(
     session: Session, logins: int, users: int, expected: float
 ) -> None:
     account = customer(session)
-    add_usage(session, account=account, start=days_ago(55), days=28, logins=100, active_users=10)
+    add_usage(session, account=account, start=days_ago(56), days=28, logins=100, active_users=10)
     add_usage(
-        session, account=account, start=days_ago(27), days=28, logins=logins, active_users=users
+        session, account=account, start=days_ago(28), days=28, logins=logins, active_users=users
     )
     assert signal(score(session, account), "usage_trend").score == pytest.approx(expected)
 
@@ -207,13 +207,13 @@ def test_renewal_proximity(session: Session) -> None:
 
 def test_seat_utilisation_and_zero_seats(session: Session) -> None:
     account = customer(session, seats=100)
-    add_usage(session, account=account, start=days_ago(27), days=28, active_users=34)
+    add_usage(session, account=account, start=days_ago(28), days=28, active_users=34)
     result = score(session, account)
     assert signal(result, "seat_utilisation").score == pytest.approx(40.0)  # 0.34 / 0.85
     assert any("66% of 100 seats unused" in d.text for d in result.drivers)
 
     zero = customer(session, seats=0)
-    add_usage(session, account=zero, start=days_ago(27), days=28, active_users=5)
+    add_usage(session, account=zero, start=days_ago(28), days=28, active_users=5)
     result = score(session, zero)
     assert signal(result, "seat_utilisation").score is None
     assert 0 <= result.score <= 100
@@ -249,7 +249,7 @@ def test_account_without_any_data_is_neutral_amber(session: Session) -> None:
 
 def test_contributions_add_up_and_weights_renormalise(session: Session) -> None:
     account = customer(session, tam_health=80)
-    add_usage(session, account=account, start=days_ago(55), days=56, logins=30, active_users=10)
+    add_usage(session, account=account, start=days_ago(56), days=56, logins=30, active_users=10)
     result = score(session, account)
     present = [s for s in result.signals if s.score is not None]
     assert sum(s.effective_weight for s in present) == pytest.approx(1.0, abs=1e-3)
@@ -270,7 +270,7 @@ def test_trends_from_stored_snapshots(session: Session) -> None:
 def test_score_portfolio_matches_single_account(session: Session) -> None:
     accounts = [customer(session, seats=50 + n) for n in range(3)]
     for n, account in enumerate(accounts):
-        add_usage(session, account=account, start=days_ago(55), days=56, active_users=10 + n)
+        add_usage(session, account=account, start=days_ago(56), days=56, active_users=10 + n)
     session.commit()
     everyone = score_portfolio(session, as_of=AS_OF, config=CONFIG)
     for account in accounts:
@@ -282,7 +282,7 @@ def test_score_portfolio_matches_single_account(session: Session) -> None:
 
 def test_no_look_ahead(session: Session) -> None:
     account = customer(session, renewal_in=100)
-    add_usage(session, account=account, start=days_ago(55), days=56, logins=40, active_users=10)
+    add_usage(session, account=account, start=days_ago(56), days=56, logins=40, active_users=10)
     champ = make_contact(session, account=account, name="Ann", last_engaged=days_ago(20))
     make_ticket(session, account=account, opened=days_ago(5))
     before = score(session, account)

@@ -56,7 +56,7 @@ def seed(session: Session) -> dict[str, Account]:
     add_usage(
         session,
         account=accounts["healthy"],
-        start=days_ago(55),
+        start=days_ago(56),
         days=56,
         logins=700,
         active_users=90,

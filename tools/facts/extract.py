@@ -1,14 +1,16 @@
-"""Set-based extraction of the raw health metrics of many accounts at once, as of one day.
+"""Set-based extraction of the facts of many accounts at once, as of one day.
 
 ``extract_raw`` runs a fixed number of aggregate queries (one per source table, ``GROUP BY
 account_id`` with the as-of windows in conditional aggregates) and returns NumPy arrays aligned
-with ``RawMetrics.ids``. Nothing here reads data that was not knowable on ``as_of``:
+with ``RawMetrics.ids``. "As of D" means data through the end of D-1 (UTC, complete days; see
+``tools.facts.definitions``): nothing dated D or later is read, so a scan at 00:30 and one at
+23:30 of the same day agree.
 
-- usage, feature usage: ``day <= as_of``; tickets, NPS, interactions: timestamp before the end of
-  ``as_of`` (UTC); a ticket closed after ``as_of`` is still open; an invoice paid after ``as_of`` is
-  unpaid; a contact whose ``left_on`` is after ``as_of`` is still there; ``last_engaged_at`` counts
-  only when it is on or before ``as_of``;
-- contracts: only those with ``start_date <= as_of``; "active" means ``start <= as_of <= end``.
+- usage, feature usage: windows of N complete days ``D-N .. D-1``; tickets, NPS, interactions:
+  timestamp before the start of D (UTC); a ticket not closed by then is still open; an invoice
+  not paid before D is unpaid; a contact whose ``left_on`` is D or later is still there;
+  ``last_engaged_at`` counts only before D. "Days since" are counted from D.
+- contracts: only those with ``start_date <= D``; "in force" means ``start <= D <= end``.
   ``Contract.status`` and ``Account.lifecycle_stage`` are never read.
 
 ``Account.tam_health`` is current-only; callers drop it with ``use_static_fields=False``.
@@ -21,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +33,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    distinct,
     func,
     or_,
     select,
@@ -41,6 +42,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import FromClause, Join
 from sqlmodel import Session, col
 
+from tools.facts.definitions import TIER_RANK
 from tools.models import (
     Account,
     Contact,
@@ -56,7 +58,9 @@ from tools.models import (
     Ticket,
     UsageDaily,
 )
-from tools.scoring_config import ScoringConfig
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -91,9 +95,6 @@ def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return stmt
 
 
-TIER_RANK = {"starter": 0, "pro": 1, "enterprise": 2}
-
-
 def day_start(day: date) -> datetime:
     """Midnight UTC at the start of ``day``."""
     return datetime.combine(day, time(), tzinfo=UTC)
@@ -125,7 +126,8 @@ class RawMetrics:
     auto_renew: BoolArray
     plan: list[str | None]
     renewal_date: list[date | None]
-    # usage (recent = last ``usage_window_days`` incl. as_of, prior = the window before)
+    # usage (recent = the ``usage_window_days`` complete days before as_of, prior = the window
+    # before); seats_used = peak daily active users in the recent window (the one definition)
     usage_rows_recent: FloatArray
     usage_rows_prior: FloatArray
     logins_recent: FloatArray
@@ -133,8 +135,15 @@ class RawMetrics:
     user_days_recent: FloatArray
     user_days_prior: FloatArray
     seats_used: FloatArray
-    # features
+    active_days_recent: FloatArray
+    active_days_prior: FloatArray
+    # activity (``[activity]``): logins or active user-days, per account
+    activity_is_logins: BoolArray
+    activity_recent: FloatArray
+    activity_prior: FloatArray
+    # features: used = features of the plan used in the adoption window (never above available)
     features_used: FloatArray
+    features_used_any: FloatArray
     feature_rows: FloatArray
     features_available: FloatArray
     # tickets
@@ -266,20 +275,25 @@ def _fetch(session: Reader, stmt: Any, scope: Scope | None = None) -> Sequence[A
 
 
 def _per_account(
-    scope: Scope, table: Any, account_column: Any, columns: Sequence[Any], *where: Any
+    scope: Scope,
+    table: Any,
+    account_column: Any,
+    columns: Sequence[Any],
+    *where: Any,
+    by: Sequence[Any] = (),
 ) -> Select[Any]:
-    """``SELECT account_id, columns... FROM table WHERE ... GROUP BY account_id``, scoped.
+    """``SELECT account_id, by..., columns... FROM table WHERE ... GROUP BY account_id, by...``.
 
     For the whole portfolio the rows are read account by account (join from ``account``), which
     lets SQLite use the ``(account_id, day)`` index; a few accounts use ``IN``.
     """
     if scope.scoped:
-        stmt = select(account_column, *columns).where(*where).group_by(account_column)
-        return scope.where(stmt, account_column)
+        stmt = select(account_column, *by, *columns).where(*where)
+        return scope.where(stmt.group_by(account_column, *by), account_column)
     account = Account.__table__  # type: ignore[attr-defined]
     joined: FromClause = _CrossJoin(account, table, account_column == account.c.id)
-    stmt = select(account.c.id, *columns).select_from(joined).where(*where)
-    return scope.where(stmt, account.c.id).group_by(account.c.id)
+    stmt = select(account.c.id, *by, *columns).select_from(joined).where(*where)
+    return scope.where(stmt, account.c.id).group_by(account.c.id, *by)
 
 
 def _nan(n: int) -> FloatArray:
@@ -403,25 +417,27 @@ def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) ->
 def _usage(
     session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
 ) -> list[FloatArray]:
-    """Rows, logins and active-user-days in the recent and the prior window, recent peak.
+    """Rows, logins and active-user-days in the recent and the prior window, recent peak, and
+    days with any activity in each window. Both windows are complete days before ``as_of``.
 
     Two plain range aggregates (recent, prior) rather than one with conditional sums: each reads
     only its own days through the ``(account_id, day)`` index and costs far less per row.
     """
-    recent_start = as_of - timedelta(days=window - 1)
+    recent_start = as_of - timedelta(days=window)
     prior_start = recent_start - timedelta(days=window)
     day, users, logins = col(UsageDaily.day), col(UsageDaily.active_users), col(UsageDaily.logins)
     table = UsageDaily.__table__  # type: ignore[attr-defined]
+    active_day = func.sum(case((or_(users > 0, logins > 0), 1), else_=0))
 
     def build_recent() -> Any:
         # active_users >= 0, so the peak of the recent rows is the old max(case(recent, x, 0)).
-        columns = [func.count(), func.sum(logins), func.sum(users), func.max(users)]
+        columns = [func.count(), func.sum(logins), func.sum(users), func.max(users), active_day]
         return _per_account(
-            scope, table, col(UsageDaily.account_id), columns, day >= recent_start, day <= as_of
+            scope, table, col(UsageDaily.account_id), columns, day >= recent_start, day < as_of
         )
 
     def build_prior() -> Any:
-        columns = [func.count(), func.sum(logins), func.sum(users)]
+        columns = [func.count(), func.sum(logins), func.sum(users), active_day]
         return _per_account(
             scope,
             table,
@@ -433,10 +449,12 @@ def _usage(
 
     recent = _statement(("usage_recent", as_of, window, scope.kind), build_recent)
     prior = _statement(("usage_prior", as_of, window, scope.kind), build_prior)
-    rows_recent, logins_recent, users_recent, peak = _fill_counts(
-        ids, _fetch(session, recent, scope), 4
+    rows_recent, logins_recent, users_recent, peak, days_recent = _fill_counts(
+        ids, _fetch(session, recent, scope), 5
     )
-    rows_prior, logins_prior, users_prior = _fill_counts(ids, _fetch(session, prior, scope), 3)
+    rows_prior, logins_prior, users_prior, days_prior = _fill_counts(
+        ids, _fetch(session, prior, scope), 4
+    )
     return [
         rows_recent,
         rows_prior,
@@ -445,23 +463,36 @@ def _usage(
         users_recent,
         users_prior,
         peak,
+        days_recent,
+        days_prior,
     ]
 
 
 def _features(
-    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
-) -> tuple[FloatArray, FloatArray]:
-    """Distinct features used in the window, and feature-usage rows in the last 3 windows."""
-    start = as_of - timedelta(days=window - 1)
-    lookback = as_of - timedelta(days=3 * window - 1)
+    session: Reader, scope: Scope, ids: IntArray, plans: list[str | None], as_of: date, window: int
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Features of the plan used in the window, all features used, features in the plan, and
+    feature-usage rows in the last 3 windows (complete days).
+
+    A feature counts as used when a row in the window has users or events. Only features of the
+    plan's tier or below count towards adoption, so adoption never reads "11 of 9 features".
+    """
+    start = as_of - timedelta(days=window)
+    lookback = as_of - timedelta(days=3 * window)
     day = col(FeatureUsage.day)
     table = FeatureUsage.__table__  # type: ignore[attr-defined]
 
     def build_used() -> Any:
         used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
-        columns = [func.count(distinct(col(FeatureUsage.feature_id)))]
         return _per_account(
-            scope, table, col(FeatureUsage.account_id), columns, day >= start, day <= as_of, used
+            scope,
+            table,
+            col(FeatureUsage.account_id),
+            [],
+            day >= start,
+            day < as_of,
+            used,
+            by=[col(FeatureUsage.feature_id)],
         )
 
     def build_rows() -> Any:
@@ -471,25 +502,43 @@ def _features(
             col(FeatureUsage.account_id),
             [func.count()],
             day >= lookback,
-            day <= as_of,
+            day < as_of,
         )
 
     used_stmt = _statement(("features_used", as_of, window, scope.kind), build_used)
     rows_stmt = _statement(("feature_rows", as_of, window, scope.kind), build_rows)
-    (used_count,) = _fill_counts(ids, _fetch(session, used_stmt, scope), 1)
+    feature_rank, rank_of_plan, available = _feature_tiers(session, plans)
+    used_pairs = _fetch(session, used_stmt, scope)
+    n = len(ids)
+    in_plan, total = _zeros(n), _zeros(n)
+    if used_pairs:
+        pairs = np.array([(int(a), int(f)) for a, f in used_pairs], dtype=np.int64)
+        pos, found = _positions(ids, pairs[:, 0])
+        pos, features = pos[found], pairs[found, 1]
+        ranks = np.array([feature_rank.get(int(f), 0) for f in features], dtype=np.int64)
+        inside = ranks <= rank_of_plan[pos]
+        total = np.bincount(pos, minlength=n).astype(np.float64)
+        in_plan = np.bincount(pos[inside], minlength=n).astype(np.float64)
     (row_count,) = _fill_counts(ids, _fetch(session, rows_stmt, scope), 1)
-    return used_count, row_count
+    return in_plan, total, available, row_count
 
 
-def _features_available(session: Reader, plans: list[str | None]) -> FloatArray:
-    stmt = _statement(("tiers",), lambda: select(col(Feature.tier)))
-    tiers = [t for (t,) in _fetch(session, stmt)]
-    ranks = np.array([TIER_RANK.get(str(t), 0) for t in tiers], dtype=np.int64)
+def _feature_tiers(
+    session: Reader, plans: list[str | None]
+) -> tuple[dict[int, int], IntArray, FloatArray]:
+    """Tier rank of each feature, the rank of each account's plan, features in each plan.
+
+    An unknown plan (or none) includes every feature.
+    """
+    stmt = _statement(("tiers",), lambda: select(col(Feature.id), col(Feature.tier)))
+    catalogue = [(int(i), TIER_RANK.get(str(t), 0)) for i, t in _fetch(session, stmt)]
+    feature_rank = dict(catalogue)
+    top = max(TIER_RANK.values())
+    plan_rank = np.array([TIER_RANK.get(p or "", top) for p in plans], dtype=np.int64)
+    ranks = np.array([r for _, r in catalogue], dtype=np.int64)
     per_rank = {r: float(np.sum(ranks <= r)) for r in TIER_RANK.values()}
-    total = float(len(tiers))
-    return np.array(
-        [per_rank.get(TIER_RANK.get(p or "", -1), total) for p in plans], dtype=np.float64
-    )
+    available = np.array([per_rank[int(r)] for r in plan_rank], dtype=np.float64)
+    return feature_rank, plan_rank, available
 
 
 def _tickets(
@@ -502,7 +551,7 @@ def _tickets(
     tickets (not closed by the end of ``as_of``) whatever their age.
     """
     norm, churn = config.health.normalise, config.churn
-    end = end_of(as_of)
+    end = day_start(as_of)
     opened, closed = col(Ticket.opened_at), col(Ticket.closed_at)
     spike_days = churn.ticket_spike_days
     lookbacks = (
@@ -512,13 +561,13 @@ def _tickets(
     )
 
     def since(days: int) -> Any:
-        return opened >= day_start(as_of - timedelta(days=days - 1))
+        return opened >= day_start(as_of - timedelta(days=days))
 
     def build_recent() -> Any:
         window = since(norm.ticket_window_days)
         baseline = and_(
             since(spike_days + churn.ticket_baseline_days),
-            opened < day_start(as_of - timedelta(days=spike_days - 1)),
+            opened < day_start(as_of - timedelta(days=spike_days)),
         )
         escalated = col(Ticket.escalated).is_(True)
         columns = [
@@ -529,7 +578,7 @@ def _tickets(
             func.sum(case((and_(since(norm.escalation_window_days), escalated), 1), else_=0)),
         ]
         table = Ticket.__table__  # type: ignore[attr-defined]
-        start = day_start(as_of - timedelta(days=max(lookbacks) - 1))
+        start = day_start(as_of - timedelta(days=max(lookbacks)))
         return _per_account(
             scope, table, col(Ticket.account_id), columns, opened >= start, opened < end
         )
@@ -570,7 +619,8 @@ def _interactions(session: Reader, scope: Scope, ids: IntArray, as_of: date) -> 
         stmt = (
             select(col(Interaction.account_id), func.max(col(Interaction.occurred_at)))
             .where(
-                col(Interaction.occurred_at) < end_of(as_of), col(Interaction.meaningful).is_(True)
+                col(Interaction.occurred_at) < day_start(as_of),
+                col(Interaction.meaningful).is_(True),
             )
             .group_by(col(Interaction.account_id))
         )
@@ -587,7 +637,7 @@ def _invoices(
     def build() -> Any:
         overdue = and_(
             col(Invoice.due_on) < as_of,
-            or_(col(Invoice.paid_on).is_(None), col(Invoice.paid_on) > as_of),
+            or_(col(Invoice.paid_on).is_(None), col(Invoice.paid_on) >= as_of),
         )
         stmt = (
             select(
@@ -596,7 +646,7 @@ def _invoices(
                 func.sum(case((overdue, col(Invoice.amount)), else_=0)),
                 func.min(case((overdue, col(Invoice.due_on)), else_=None)),
             )
-            .where(col(Invoice.issued_on) <= as_of, col(Invoice.status) != InvoiceStatus.VOID.value)
+            .where(col(Invoice.issued_on) < as_of, col(Invoice.status) != InvoiceStatus.VOID.value)
             .group_by(col(Invoice.account_id))
         )
         return scope.where(stmt, col(Invoice.account_id))
@@ -631,7 +681,7 @@ def _contacts(
     n = len(ids)
 
     def build_counts() -> Any:
-        present = or_(col(Contact.left_on).is_(None), col(Contact.left_on) > as_of)
+        present = or_(col(Contact.left_on).is_(None), col(Contact.left_on) >= as_of)
         counts = select(
             col(Contact.account_id), func.sum(case((present, 1), else_=0)), func.count()
         ).group_by(col(Contact.account_id))
@@ -653,7 +703,7 @@ def _contacts(
             .join(Contact, col(Contact.id) == col(Interaction.contact_id))
             .where(
                 col(Contact.role) == ContactRole.CHAMPION.value,
-                col(Interaction.occurred_at) < end_of(as_of),
+                col(Interaction.occurred_at) < day_start(as_of),
             )
             .group_by(col(Interaction.contact_id))
         )
@@ -675,13 +725,13 @@ def _contacts(
         "champion_left_days": _nan(n),
     }
     pos, found = _positions(ids, [r[1] for r in champ_rows])
-    end = end_of(as_of)
+    end = day_start(as_of)
     as_of_ord = as_of.toordinal()
     for row, p, ok in zip(champ_rows, pos.tolist(), found.tolist(), strict=True):
         if not ok:
             continue
         contact_id, _, name, left_on, engaged_at = row
-        if left_on is not None and left_on <= as_of:
+        if left_on is not None and left_on < as_of:
             days = float(as_of_ord - left_on.toordinal())
             previous = out["champion_left_days"][p]
             if np.isnan(previous) or days < previous:
@@ -710,8 +760,8 @@ def _surveys(
     norm, churn = config.health.normalise, config.churn
 
     def build() -> Any:
-        start = day_start(as_of - timedelta(days=norm.nps_window_days - 1))
-        recent_start = day_start(as_of - timedelta(days=churn.detractor_window_days - 1))
+        start = day_start(as_of - timedelta(days=norm.nps_window_days))
+        recent_start = day_start(as_of - timedelta(days=churn.detractor_window_days))
         is_nps = col(NpsResponse.kind) == SurveyKind.NPS.value
         is_csat = col(NpsResponse.kind) == SurveyKind.CSAT.value
         in_window = col(NpsResponse.responded_at) >= start
@@ -729,7 +779,7 @@ def _surveys(
                 func.sum(case((recent_nps, 1), else_=0)),
             )
             .where(
-                col(NpsResponse.responded_at) < end_of(as_of),
+                col(NpsResponse.responded_at) < day_start(as_of),
                 col(NpsResponse.responded_at) >= min(start, recent_start),
             )
             .group_by(col(NpsResponse.account_id))
@@ -752,6 +802,26 @@ def _surveys(
     return columns
 
 
+def _activity(
+    config: ScoringConfig, usage: list[FloatArray]
+) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """Per account: whether activity is logins, and activity in the recent and prior window.
+
+    ``auto``: logins for an account with any login in either window, else active user-days.
+    """
+    logins_recent, logins_prior, users_recent, users_prior = usage[2], usage[3], usage[4], usage[5]
+    measure = config.activity.measure
+    if measure == "logins":
+        is_logins = np.ones(len(logins_recent), dtype=np.bool_)
+    elif measure == "active_users":
+        is_logins = np.zeros(len(logins_recent), dtype=np.bool_)
+    else:
+        is_logins = (logins_recent + logins_prior) > 0
+    recent = np.where(is_logins, logins_recent, users_recent)
+    prior = np.where(is_logins, logins_prior, users_prior)
+    return is_logins, recent, prior
+
+
 def extract_raw(
     session: Reader,
     *,
@@ -770,7 +840,8 @@ def extract_raw(
     ids, tam = account_ids_in(session, scope, use_static_fields)
     contracts = contract_terms(session, scope, ids, as_of)
     usage = _usage(session, scope, ids, as_of, norm.usage_window_days)
-    features_used, feature_rows = _features(session, scope, ids, as_of, norm.adoption_window_days)
+    features = _features(session, scope, ids, contracts["plan"], as_of, norm.adoption_window_days)
+    activity = _activity(config, usage)
     tickets = _tickets(session, scope, ids, as_of, config)
     invoices, overdue_amount, overdue_days = _invoices(session, scope, ids, as_of)
     contacts = _contacts(session, scope, ids, as_of, config)
@@ -788,9 +859,15 @@ def extract_raw(
         user_days_recent=usage[4],
         user_days_prior=usage[5],
         seats_used=usage[6],
-        features_used=features_used,
-        feature_rows=feature_rows,
-        features_available=_features_available(session, contracts["plan"]),
+        active_days_recent=usage[7],
+        active_days_prior=usage[8],
+        activity_is_logins=activity[0],
+        activity_recent=activity[1],
+        activity_prior=activity[2],
+        features_used=features[0],
+        features_used_any=features[1],
+        features_available=features[2],
+        feature_rows=features[3],
         tickets_window=tickets[0],
         sentiment_mean=tickets[1],
         tickets_spike=tickets[2],

@@ -1,0 +1,194 @@
+"""The metric layer's costs on the 10k-account demo (targets from issue 12).
+
+- SQL statements one ``/health <account>`` runs (resolve the name, build the report): target <= 10;
+- ``/health`` p99 at 10k (resolve + report + Block Kit card, no Slack): target <= 100 ms;
+- App Home at 10k p99 (``bot.router.home_view`` for account owners): target <= 300 ms;
+- ``csbot scan`` end to end at 10k (the real CLI command, in process) vs the scoring alone
+  (``scan_portfolio``): target <= 1.5x;
+- with ``BENCH_PG_URL`` set (an empty PostgreSQL database), the scan at ``BENCH_PG_ACCOUNTS``
+  accounts (default 100k) on PostgreSQL; generating that database takes a long time.
+
+The 10k database is the one ``bench_slack`` caches (``demo_10k.db``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select
+from sqlmodel import col
+
+from bench.bench_slack import TODAY, demo_database
+from bench.common import Measurement, median, percentile
+from tools import db
+from tools.models import Account
+from tools.scoring_config import load_config
+
+SAMPLES = 100
+HOME_SAMPLES = 30
+
+
+@contextmanager
+def counted(engine: Engine) -> Iterator[list[str]]:
+    """Collect the SQL statements ``engine`` runs inside the block."""
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _health(sessions: db.SessionFactory, name: str) -> None:
+    from bot import blocks
+    from tools.accounts import AmbiguousAccount, resolve_account
+    from tools.scoring import account_report
+
+    config = load_config()
+    with sessions() as session:
+        try:
+            account_id = resolve_account(session, query=name).id
+        except AmbiguousAccount as exc:  # before issue 12: exact names could be ambiguous
+            account_id = next(c.account_id for c in exc.candidates if c.name == name)
+        assert account_id is not None
+        report = account_report(session, account_id=account_id, as_of=TODAY, config=config)
+        blocks.health_report(report)
+
+
+def _names(sessions: db.SessionFactory, count: int) -> list[str]:
+    with sessions() as session:  # names that are unique (the demo repeats some)
+        stmt = select(col(Account.name)).group_by(col(Account.name)).having(func.count() == 1)
+        names = list(session.execute(stmt).scalars())
+    return random.Random(11).sample(names, min(count, len(names)))
+
+
+def _health_measurements(engine: Engine, sessions: db.SessionFactory) -> list[Measurement]:
+    names = _names(sessions, SAMPLES + 5)
+    for name in names[:5]:  # warm caches (statements, the name index)
+        _health(sessions, name)
+    statements: list[float] = []
+    latencies: list[float] = []
+    for name in names[5:]:
+        with counted(engine) as seen:
+            started = time.perf_counter()
+            _health(sessions, name)
+            latencies.append((time.perf_counter() - started) * 1000)
+        statements.append(float(len(seen)))
+    p99 = percentile(latencies, 99)
+    return [
+        Measurement(
+            "/health SQL statements", median(statements), "stmts", f"max {max(statements):.0f}"
+        ),
+        Measurement("/health 10k p50", percentile(latencies, 50), "ms", "tools + card, SQLite"),
+        Measurement("/health 10k p99", p99, "ms", "target <= 100 ms"),
+    ]
+
+
+def _deps(path: Path, sessions: db.SessionFactory) -> Any:
+    from bot.config import Settings
+    from bot.deps import Deps
+
+    settings = Settings().model_copy(update={"database_url": f"sqlite:///{path}"})
+    noon = datetime.combine(TODAY, dtime(12), tzinfo=UTC)
+    clock: Callable[[], datetime] = lambda: noon  # noqa: E731
+    return Deps(settings=settings, sessions=sessions, clock=clock, config=load_config())
+
+
+def _home_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurement]:
+    from bot.router import home_view
+
+    with sessions() as session:
+        owners = [
+            o
+            for o in session.execute(select(col(Account.owner_slack_id)).distinct()).scalars()
+            if o
+        ]
+    deps = _deps(path, sessions)
+    sample = [random.Random(5).choice(owners) for _ in range(HOME_SAMPLES + 3)]
+    latencies = []
+    for k, owner in enumerate(sample):
+        started = time.perf_counter()
+        home_view(owner, deps)
+        if k >= 3:
+            latencies.append((time.perf_counter() - started) * 1000)
+    return [
+        Measurement("App Home 10k p50", percentile(latencies, 50), "ms", f"{len(owners)} owners"),
+        Measurement("App Home 10k p99", percentile(latencies, 99), "ms", "target <= 300 ms"),
+    ]
+
+
+def _scan_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurement]:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+    from tools.scoring import scan_portfolio
+
+    config = load_config()
+    with sessions() as session:
+        started = time.perf_counter()
+        scan_portfolio(session, as_of=TODAY, config=config)
+        scoring = time.perf_counter() - started
+    env = {"SLACK_BOT_TOKEN": "", "DATABASE_URL": f"sqlite:///{path}"}
+    started = time.perf_counter()
+    result = CliRunner().invoke(
+        app, ["scan", "--date", TODAY.isoformat(), "--db", str(path)], env=env
+    )
+    end_to_end = time.perf_counter() - started
+    if result.exit_code != 0:
+        raise RuntimeError(f"csbot scan failed: {result.output}")
+    ratio = end_to_end / scoring
+    return [
+        Measurement("scan 10k scoring alone", scoring, "s", "scan_portfolio"),
+        Measurement("csbot scan 10k end to end", end_to_end, "s", "CLI in process"),
+        Measurement("csbot scan / scoring", ratio, "x", "target <= 1.5x"),
+    ]
+
+
+def _postgres_scan(url: str) -> list[Measurement]:
+    from tools.demo import generate_demo
+    from tools.scoring import scan_portfolio
+
+    accounts = int(os.environ.get("BENCH_PG_ACCOUNTS", "100000"))
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    with sessions() as session:
+        have = int(session.execute(select(func.count()).select_from(Account)).scalar_one())
+    if have < accounts:
+        generate_demo(session_factory=sessions, today=TODAY, accounts=accounts, months=12)
+    with sessions() as session:
+        started = time.perf_counter()
+        report = scan_portfolio(session, as_of=TODAY, config=load_config())
+        seconds = time.perf_counter() - started
+    engine.dispose()
+    label = f"scan {accounts // 1000}k PostgreSQL"
+    notes = f"{report.accounts_scored:,} active, {report.accounts_scored / seconds:,.0f}/s"
+    return [Measurement(label, seconds, "s", notes)]
+
+
+def run(workdir: Path) -> list[Measurement]:
+    """SQL count and latency of /health, App Home latency, scan end to end vs scoring."""
+    path = demo_database(workdir)
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    results = _health_measurements(engine, sessions)
+    results += _home_measurements(path, sessions)
+    results += _scan_measurements(path, sessions)
+    engine.dispose()
+    pg_url = os.environ.get("BENCH_PG_URL")
+    if pg_url:
+        results += _postgres_scan(pg_url)
+    return results

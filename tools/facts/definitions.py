@@ -1,0 +1,90 @@
+"""The definitions every surface shares: complete days, activity, plan tiers, money, "at risk".
+
+- **As of D** means data through the end of D-1 (UTC): a window of N days "as of D" is the N
+  complete days D-N .. D-1. Today's partial day never enters a rate or a trend, so a scan at
+  00:30 and one at 23:30 of the same day agree. Contracts are the exception: the contract in
+  force on D is the one with ``start_date <= D <= end_date`` (dates, not events).
+- **Activity** (``[activity]`` in the scoring config): ``measure = "auto"`` counts logins for an
+  account that has any login in the current or the previous usage window, otherwise active
+  user-days (distinct users with any event, per day, summed); ``"logins"`` or
+  ``"active_users"`` force one. ``no_usage`` means no activity at all: no day with a login or an
+  active user in the window.
+- **Plan tiers**: starter < pro < enterprise; a plan includes its tier's features and those below.
+- **Money**: whole dollars, rounded half up, ``$45,000``; ``money_text`` is the one formatter.
+- **At risk**: an account with a contract in force whose churn level is MEDIUM or HIGH. Its
+  **ARR at risk** is its whole current ARR (the revenue that does not renew if it churns);
+  the ARR at risk of a set of accounts is the sum over its at-risk accounts.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.models import Tier
+from tools.results import RiskLevel
+
+TIER_RANK: dict[str, int] = {Tier.STARTER.value: 0, Tier.PRO.value: 1, Tier.ENTERPRISE.value: 2}
+AT_RISK_LEVELS: frozenset[RiskLevel] = frozenset({RiskLevel.MEDIUM, RiskLevel.HIGH})
+AT_RISK_NAME = "at risk"
+AT_RISK_MEANING = (
+    "at risk = churn risk medium or high (renewal within 60 days while AMBER/RED, or a "
+    "behavioural trigger); ARR at risk = the current ARR of those accounts"
+)
+
+ActivityMeasure = Literal["auto", "logins", "active_users"]
+
+
+class ActivityConfig(BaseModel):
+    """What counts as product activity (TOML section ``[activity]``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measure: ActivityMeasure = Field(
+        default="auto",
+        description="auto: logins when the account has any, else active user-days.",
+    )
+    active_days_per_seat_week_target: float = Field(
+        default=4.0,
+        gt=0,
+        le=7,
+        description="Login frequency scoring 100 when activity is active user-days "
+        "(health.normalise.logins_per_seat_week_target applies to logins).",
+    )
+
+
+def tier_rank(tier: str | None) -> int | None:
+    """The rank of a plan or feature tier (None when unknown)."""
+    return None if tier is None else TIER_RANK.get(tier)
+
+
+def is_at_risk(level: RiskLevel) -> bool:
+    """The one definition of "at risk": churn level medium or high."""
+    return level in AT_RISK_LEVELS
+
+
+def data_end(as_of: date) -> datetime:
+    """The first instant not counted "as of" ``as_of``: midnight UTC at its start."""
+    return datetime.combine(as_of, time(), tzinfo=UTC)
+
+
+def window_start(as_of: date, days: int) -> date:
+    """First day of the ``days`` complete days before ``as_of`` (the window ends at ``as_of``-1)."""
+    return as_of - timedelta(days=days)
+
+
+def dollars(amount: Decimal | float | int) -> Decimal:
+    """Money rounded to whole dollars (half up)."""
+    value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+    return value.quantize(Decimal("1"), rounding=ROUND_HALF_UP)
+
+
+def money_text(amount: Decimal | float | int | None) -> str:
+    """``45000.4`` -> ``"$45,000"``; negative amounts as ``-$1,200``; None as ``"-"``."""
+    if amount is None:
+        return "-"
+    whole = dollars(amount)
+    return f"-${-whole:,}" if whole < 0 else f"${whole:,}"
