@@ -95,20 +95,3 @@ def notify_csm(client: WebClient, card: HandoffCard) -> None:
         return
     blocks, text = handoff_blocks.csm_notice(card)
     client.chat_postMessage(channel=user, text=text, blocks=blocks)
-
-
-def dm_proposals(client: WebClient, cards: list[HandoffCard]) -> int:
-    """DM each owner the proposal cards of the scan's new hand-offs; returns how many were sent.
-
-    For the scheduler: ``handoff.propose_from_scan`` -> ``handoff.handoff_cards`` -> this.
-    """
-    sent = 0
-    for card in cards:
-        if not card.owner_slack_id:
-            continue
-        blocks, text = handoff_blocks.proposal_card(
-            card, note=":mag: The daily scan found a new expansion opportunity in your book."
-        )
-        client.chat_postMessage(channel=card.owner_slack_id, text=text, blocks=blocks)
-        sent += 1
-    return sent

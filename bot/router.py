@@ -233,7 +233,7 @@ def _answer_renewals(intent: Intent, deps: Deps) -> Reply:
     as_of = deps.today()
     start, end = renewal_window(intent, as_of)
     with session_scope(deps.sessions) as session:
-        summaries = account_summaries(session, as_of=as_of)
+        summaries = account_summaries(session, as_of=as_of, config=deps.config)
         due = [
             s
             for s in summaries.values()
@@ -260,7 +260,9 @@ def _answer_expansion(intent: Intent, deps: Deps) -> Reply:
     as_of = deps.today()
     with session_scope(deps.sessions) as session:
         found = expansion_opportunities(session, as_of=as_of, config=deps.config)
-        summaries = account_summaries(session, as_of=as_of, account_ids=list(found))
+        summaries = account_summaries(
+            session, as_of=as_of, account_ids=list(found), config=deps.config
+        )
     items: list[tuple[AccountSummary, ExpansionOpportunity]] = [
         (summaries[account_id], opp)
         for account_id, opps in found.items()

@@ -18,6 +18,7 @@ from tools import accounts as account_lookup
 from tools import handoff_draft, qbr_draft, qbr_revise
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities as expansion_for
+from tools.facts import usage as usage_facts
 from tools.health import UnknownAccountError, band_for, health_score_for, past_scores
 from tools.insight_tools import INSIGHT_TOOLS
 from tools.lean import active_contracts, lean_findings
@@ -358,7 +359,7 @@ def feature_adoption(
         acct = _resolve(session, account)
         contract = active_contracts(session, on=ctx.as_of, account_ids=[_account_id(acct)])
         plan = contract[acct.id].plan if acct.id in contract else None
-        rows = qbr_draft.feature_adoption(
+        rows = usage_facts.feature_adoption(
             session,
             account_id=_account_id(acct),
             as_of=ctx.as_of,

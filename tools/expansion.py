@@ -1,6 +1,7 @@
 """Expansion opportunities: seats near the cap, higher-tier modules, integrations and API.
 
-Definitions (only data dated on or before ``as_of``; thresholds in ``ExpansionConfig``):
+Definitions (complete days before ``as_of``, as everywhere in the metric layer
+``tools.facts``; thresholds in ``ExpansionConfig``):
 - seats: each of the last 4 weeks has a peak daily active users >= 90% of seats purchased;
   extra seats = ceil(max(peak, purchased) x 1.10) - purchased (at least 1), priced at
   ARR / seats purchased.
@@ -92,7 +93,7 @@ def _feature_use(
     session: Session, *, as_of: date, cfg: ExpansionConfig, account_ids: Sequence[int] | None
 ) -> dict[int, list[_FeatureUse]]:
     """Per-account use of each feature over the window, only rows that could matter."""
-    since = as_of - timedelta(days=cfg.window_days - 1)
+    since = as_of - timedelta(days=cfg.window_days)  # complete days: as_of - window .. as_of - 1
     peak = func.max(col(FeatureUsage.users))
     events = func.sum(col(FeatureUsage.events))
     floor_events = min(cfg.module_min_events, cfg.integration_min_events)
@@ -107,7 +108,7 @@ def _feature_use(
             events,
         )
         .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
-        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) <= as_of)
+        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) < as_of)
         .group_by(
             col(FeatureUsage.account_id),
             col(Feature.key),

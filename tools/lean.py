@@ -1,19 +1,20 @@
 """Lean waste: Muda (unused licences), Mura (erratic usage), Muri (support overload).
 
-Definitions (only data dated on or before ``as_of``; accounts without a contract in force get
-nothing; thresholds in ``LeanConfig``):
-- Muda: seats used = the *peak* daily active users over the last 30 days (a conservative
-  choice: it never overstates waste); unused = purchased - used; a finding when the unused
-  share >= 20%; annual cost = unused x ARR / seats purchased, rounded to dollars. No seats
-  purchased, no finding. No usage rows at all means no seat was used.
+Definitions (complete days before ``as_of``, from the metric layer ``tools.facts``; accounts
+without a contract in force get nothing; thresholds in ``LeanConfig``):
+- Muda: seats used = the metric layer's seats used, the *peak* daily active users over the
+  usage window (``health.normalise.usage_window_days``, a conservative choice: it never
+  overstates waste), the same figure every surface shows; unused = purchased - used; a
+  finding when the unused share >= 20%; annual cost = unused x ARR / seats purchased, rounded
+  to dollars. No seats purchased, no finding. No usage rows at all means no seat was used.
 - Mura: weekly active users = mean daily active users of each of the last 12 weeks (missing
   days count as zero, weeks before the first active week are dropped, >= 4 weeks needed);
   erratic when std / mean >= 0.35. A gap = consecutive days without active users, counted from
-  the first active day in the window, including the run up to ``as_of``; >= 7 days is a finding.
-- Muri: tickets opened in the last 90 days / peak daily active users (at least 1), compared with
-  the median of that ratio over all accounts that filed a ticket (always the whole portfolio,
-  whatever ``account_ids``); >= 2x with >= 5 tickets is overload. Also urgent tickets open at
-  the end of ``as_of`` that were opened more than 7 days before.
+  the first active day in the window, including the run up to ``as_of`` - 1; >= 7 days is a finding.
+- Muri: tickets opened in the ticket window (``health.normalise.ticket_window_days``) / seats
+  used (at least 1), compared with the median of that ratio over all accounts that filed a
+  ticket (always the whole portfolio, whatever ``account_ids``); >= 2x with >= 5 tickets is
+  overload. Also urgent tickets open at the start of ``as_of`` opened more than 7 days before.
 
 Performance: a call for a few accounts reads only those accounts' rows, except for the Muri
 portfolio median, which needs every account. On large portfolios (more than
@@ -33,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -45,7 +46,9 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
-from tools.models import Account, Contract, Ticket, TicketPriority, Tier, UsageDaily
+from tools.facts.definitions import TIER_RANK, data_end, dollars, money_text
+from tools.facts.extract import Scope, seats_used_by_account
+from tools.models import Account, Contract, Ticket, TicketPriority, UsageDaily
 from tools.results import LeanFinding, Playbook, PlaybookStep, Severity
 from tools.wording import plural
 
@@ -59,7 +62,6 @@ class LeanConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Muda: unused licences.
-    muda_window_days: int = Field(default=30, ge=1, description="Seats used = peak DAU over this.")
     muda_min_unused_share: float = Field(default=0.2, ge=0, le=1)
     muda_medium_share: float = Field(default=0.35, ge=0, le=1)
     muda_high_share: float = Field(default=0.5, ge=0, le=1)
@@ -71,7 +73,6 @@ class LeanConfig(BaseModel):
     mura_gap_days: int = Field(default=7, ge=1, description="Consecutive zero-usage days.")
     mura_gap_high_days: int = Field(default=14, ge=1)
     # Muri: support overload.
-    muri_window_days: int = Field(default=90, ge=1)
     muri_ratio_multiple: float = Field(
         default=2.0, ge=1, description="Tickets per active user vs the portfolio median."
     )
@@ -85,7 +86,7 @@ class LeanConfig(BaseModel):
 # Shared set-based readers (also used by tools.expansion and tools.metrics).
 # --------------------------------------------------------------------------------------------
 
-TIER_RANK: dict[str, int] = {Tier.STARTER.value: 0, Tier.PRO.value: 1, Tier.ENTERPRISE.value: 2}
+__all__ = ["TIER_RANK", "dollars", "format_money"]  # re-exported for older imports
 
 
 @dataclass(frozen=True)
@@ -155,18 +156,13 @@ def active_contracts(
     return result
 
 
-def peak_active_users(
-    session: Session, *, since: date, until: date, account_ids: Sequence[int] | None = None
+def seats_used(
+    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int] | None
 ) -> dict[int, int]:
-    """Peak daily active users per account over ``since..until`` (inclusive)."""
-    stmt = (
-        select(col(UsageDaily.account_id), func.max(col(UsageDaily.active_users)))
-        .where(col(UsageDaily.day) >= since, col(UsageDaily.day) <= until)
-        .group_by(col(UsageDaily.account_id))
-    )
-    if account_ids is not None:
-        stmt = stmt.where(in_ids(col(UsageDaily.account_id), account_ids))
-    return {int(a): int(peak or 0) for a, peak in rows(session, stmt)}
+    """Seats used per account: the metric layer's one definition (peak daily active users over
+    the usage window of complete days)."""
+    window = config.health.normalise.usage_window_days
+    return seats_used_by_account(session, Scope(account_ids), as_of, window)
 
 
 @dataclass(frozen=True)
@@ -186,26 +182,28 @@ class WeeklyUsage:
 def weekly_usage(
     session: Session, *, as_of: date, weeks: int, account_ids: Sequence[int] | None = None
 ) -> WeeklyUsage:
-    """Mean and peak daily active users per week for the ``weeks`` weeks ending ``as_of``.
+    """Mean and peak daily active users per week for the ``weeks`` complete weeks before
+    ``as_of`` (the last week ends on ``as_of`` - 1).
 
     Accounts with no active user at all in those weeks are absent.
     """
     # One aggregate column per week: grouping by a computed week number is far slower on
     # SQLite (it cannot use the (account_id, day) index order).
     columns: list[Any] = [col(UsageDaily.account_id)]
+    last = as_of - timedelta(days=1)  # complete days only
     for w in range(weeks):
-        hi = as_of - timedelta(days=7 * (weeks - 1 - w))
+        hi = last - timedelta(days=7 * (weeks - 1 - w))
         in_week = col(UsageDaily.day) >= hi - timedelta(days=6)
         if w < weeks - 1:
             in_week = and_(in_week, col(UsageDaily.day) <= hi)
         users = case((in_week, col(UsageDaily.active_users)), else_=0)
         columns.extend([func.sum(users), func.max(users)])
-    start = as_of - timedelta(days=7 * weeks - 1)
+    start = as_of - timedelta(days=7 * weeks)
     stmt = (
         select(*columns)
         .where(
             col(UsageDaily.day) >= start,
-            col(UsageDaily.day) <= as_of,
+            col(UsageDaily.day) < as_of,
             col(UsageDaily.active_users) > 0,  # zeros change neither the sum nor the peak
         )
         .group_by(col(UsageDaily.account_id))
@@ -229,14 +227,7 @@ def weekly_usage(
 # --------------------------------------------------------------------------------------------
 
 
-def dollars(amount: Decimal) -> Decimal:
-    """Round money to whole dollars (half up)."""
-    return amount.quantize(Decimal("1"), rounding=ROUND_HALF_UP)
-
-
-def format_money(amount: Decimal) -> str:
-    """``Decimal("45000.4")`` -> ``"$45,000"``."""
-    return f"${dollars(amount):,}"
+format_money = money_text  # the one money formatter (tools.facts.definitions)
 
 
 def pct(share: float) -> str:
@@ -348,7 +339,9 @@ def _severity(value: float, medium: float, high: float) -> Severity:
     return Severity.LOW
 
 
-def _muda(contract: ActiveContract, peak_used: int, cfg: LeanConfig) -> LeanFinding | None:
+def _muda(
+    contract: ActiveContract, peak_used: int, cfg: LeanConfig, days: int
+) -> LeanFinding | None:
     purchased = contract.seats_purchased
     if purchased <= 0:
         return None
@@ -359,7 +352,6 @@ def _muda(contract: ActiveContract, peak_used: int, cfg: LeanConfig) -> LeanFind
         return None
     seat_price = contract.arr / purchased
     annual_cost = dollars(seat_price * unused)
-    days = cfg.muda_window_days
     evidence = [
         f"{unused:,} of {purchased:,} seats unused ({pct(share)}) over the last {days} days",
         f"peak daily active users in the last {days} days: {peak_used:,}",
@@ -387,7 +379,7 @@ def _longest_gaps(
     account may be new), including the run from the last active day up to ``as_of``.
     Missing usage rows count as zero. Accounts with no active day in the window are absent.
     """
-    start = as_of - timedelta(days=days - 1)
+    start = as_of - timedelta(days=days)
     day_no = _day_number(session, col(UsageDaily.day))
     active = select(
         col(UsageDaily.account_id).label("account_id"),
@@ -398,7 +390,7 @@ def _longest_gaps(
         .label("prev"),
     ).where(
         col(UsageDaily.day) >= start,
-        col(UsageDaily.day) <= as_of,
+        col(UsageDaily.day) < as_of,
         col(UsageDaily.active_users) > 0,
     )
     if account_ids is not None:
@@ -412,7 +404,7 @@ def _longest_gaps(
     gaps: dict[int, int] = {}
     for account_id, inner_gap, last_day in rows(session, stmt):
         last = last_day if isinstance(last_day, date) else date.fromisoformat(str(last_day))
-        trailing = (as_of - last).days
+        trailing = (as_of - last).days - 1  # days after the last active one, up to as_of - 1
         gaps[int(account_id)] = max(int(inner_gap or 0), trailing)
     return gaps
 
@@ -499,8 +491,8 @@ def _ticket_counts(
 def _urgent_open(
     session: Session, *, as_of: date, days: int, account_ids: Sequence[int] | None
 ) -> dict[int, _UrgentOpen]:
-    """Urgent tickets still open at the end of ``as_of`` and opened more than ``days`` ago."""
-    cutoff = day_cutoff(as_of)
+    """Urgent tickets still open at the start of ``as_of`` and opened more than ``days`` ago."""
+    cutoff = data_end(as_of)
     stmt = (
         select(col(Ticket.account_id), func.count(), func.min(col(Ticket.opened_at)))
         .where(
@@ -528,6 +520,7 @@ def _muri(
     median_ratio: float | None,
     urgent: _UrgentOpen | None,
     cfg: LeanConfig,
+    days: int,
 ) -> LeanFinding | None:
     ratio = tickets / max(active_users, 1)
     multiple = ratio / median_ratio if median_ratio else None
@@ -542,7 +535,7 @@ def _muri(
     severity = Severity.LOW
     if overloaded and multiple is not None and median_ratio is not None:
         evidence.append(
-            f"{tickets:,} tickets in the last {cfg.muri_window_days} days for "
+            f"{tickets:,} tickets in the last {days} days for "
             f"{active_users:,} active users: {ratio:.2f} per user, {multiple:.1f}x the "
             f"portfolio median of {median_ratio:.2f}"
         )
@@ -593,7 +586,7 @@ MEDIAN_CACHE_MIN_USAGE_ROWS = 200_000
 MEDIAN_CACHE_SIZE = 32
 MEDIAN_CACHE_TTL_SECONDS = 300.0
 
-_MedianKey = tuple[date, int]
+_MedianKey = tuple[date, int, int]
 # (largest ticket id, largest usage id): appending rows changes it.
 _Fingerprint = tuple[int, int]
 
@@ -631,17 +624,22 @@ def _engine_of(session: Session) -> Engine | None:
     return bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
 
 
-def _compute_median(session: Session, *, as_of: date, cfg: LeanConfig) -> float | None:
-    muri_since = as_of - timedelta(days=cfg.muri_window_days - 1)
-    tickets = _ticket_counts(
-        session,
-        since=datetime.combine(muri_since, time.min, tzinfo=UTC),
-        cutoff=day_cutoff(as_of),
-    )
+def _muri_tickets(
+    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int] | None
+) -> dict[int, int]:
+    """Tickets opened in the ticket window (``health.normalise.ticket_window_days``, complete
+    days), per account: the same count as the health card's."""
+    days = config.health.normalise.ticket_window_days
+    since = data_end(as_of - timedelta(days=days))
+    return _ticket_counts(session, since=since, cutoff=data_end(as_of), account_ids=account_ids)
+
+
+def _compute_median(session: Session, *, as_of: date, config: ScoringConfig) -> float | None:
+    tickets = _muri_tickets(session, as_of=as_of, config=config, account_ids=None)
     if not tickets:
         return None
     # Only accounts that filed a ticket enter the median: read just their usage.
-    users = peak_active_users(session, since=muri_since, until=as_of, account_ids=list(tickets))
+    users = seats_used(session, as_of=as_of, config=config, account_ids=list(tickets))
     return _median_ticket_ratio(tickets, users)
 
 
@@ -660,13 +658,18 @@ def _store_median(
 
 
 def _remember_median(
-    session: Session, *, as_of: date, cfg: LeanConfig, median: float | None
+    session: Session, *, as_of: date, config: ScoringConfig, median: float | None
 ) -> None:
     """Refresh the cache with a median just computed over the whole portfolio."""
     engine = _engine_of(session)
     fingerprint = _fingerprint(session)
     if engine is not None and fingerprint[1] >= MEDIAN_CACHE_MIN_USAGE_ROWS:
-        _store_median(engine, (as_of, cfg.muri_window_days), fingerprint, median)
+        _store_median(engine, _median_key(as_of, config), fingerprint, median)
+
+
+def _median_key(as_of: date, config: ScoringConfig) -> _MedianKey:
+    norm = config.health.normalise
+    return (as_of, norm.ticket_window_days, norm.usage_window_days)
 
 
 def portfolio_median_ticket_ratio(
@@ -676,12 +679,11 @@ def portfolio_median_ticket_ratio(
 
     Cached on large portfolios (see the module docstring); ``refresh`` recomputes it.
     """
-    cfg = config.lean
     engine = _engine_of(session)
     fingerprint = _fingerprint(session)
     if engine is None or fingerprint[1] < MEDIAN_CACHE_MIN_USAGE_ROWS:
-        return _compute_median(session, as_of=as_of, cfg=cfg)
-    key = (as_of, cfg.muri_window_days)
+        return _compute_median(session, as_of=as_of, config=config)
+    key = _median_key(as_of, config)
     if not refresh:
         with _median_lock:
             entry = _median_cache.get(engine, OrderedDict()).get(key)
@@ -691,7 +693,7 @@ def portfolio_median_ticket_ratio(
             and entry.expires > monotonic_clock.monotonic()
         ):
             return entry.median
-    median = _compute_median(session, as_of=as_of, cfg=cfg)
+    median = _compute_median(session, as_of=as_of, config=config)
     _store_median(engine, key, fingerprint, median)
     return median
 
@@ -709,31 +711,21 @@ def lean_findings(
     empty list when nothing is found); churned accounts are absent.
     """
     cfg = config.lean
+    window = config.health.normalise.usage_window_days
     contracts = active_contracts(session, on=as_of, account_ids=account_ids)
     if not contracts:
         return {}
     ids = list(contracts) if account_ids is not None else None
-    muda_peak = peak_active_users(
-        session,
-        since=as_of - timedelta(days=cfg.muda_window_days - 1),
-        until=as_of,
-        account_ids=ids,
-    )
+    # Seats used: the metric layer's one definition, shared by Muda and Muri.
+    used = seats_used(session, as_of=as_of, config=config, account_ids=ids)
     weekly = weekly_usage(session, as_of=as_of, weeks=cfg.mura_weeks, account_ids=ids)
     week_row = weekly.index()
     gaps = _longest_gaps(session, as_of=as_of, days=7 * cfg.mura_weeks, account_ids=ids)
     # Muri compares with the whole portfolio median (cached for calls on a few accounts).
-    muri_since = as_of - timedelta(days=cfg.muri_window_days - 1)
-    tickets = _ticket_counts(
-        session,
-        since=datetime.combine(muri_since, time.min, tzinfo=UTC),
-        cutoff=day_cutoff(as_of),
-        account_ids=ids,
-    )
-    muri_users = peak_active_users(session, since=muri_since, until=as_of, account_ids=ids)
+    tickets = _muri_tickets(session, as_of=as_of, config=config, account_ids=ids)
     if ids is None:
-        median_ratio = _median_ticket_ratio(tickets, muri_users)
-        _remember_median(session, as_of=as_of, cfg=cfg, median=median_ratio)
+        median_ratio = _median_ticket_ratio(tickets, used)
+        _remember_median(session, as_of=as_of, config=config, median=median_ratio)
     else:
         median_ratio = portfolio_median_ticket_ratio(session, as_of=as_of, config=config)
     urgent = _urgent_open(session, as_of=as_of, days=cfg.muri_urgent_open_days, account_ids=ids)
@@ -742,7 +734,7 @@ def lean_findings(
     for account_id, contract in contracts.items():
         row = week_row.get(account_id)
         candidates = [
-            _muda(contract, muda_peak.get(account_id, 0), cfg),
+            _muda(contract, used.get(account_id, 0), cfg, window),
             _mura(
                 account_id,
                 weekly.mean_dau[row] if row is not None else None,
@@ -752,10 +744,11 @@ def lean_findings(
             _muri(
                 account_id,
                 tickets.get(account_id, 0),
-                muri_users.get(account_id, 0),
+                used.get(account_id, 0),
                 median_ratio,
                 urgent.get(account_id),
                 cfg,
+                config.health.normalise.ticket_window_days,
             ),
         ]
         findings[account_id] = [f for f in candidates if f is not None]

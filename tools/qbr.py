@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from tools.facts.usage import feature_adoption
 from tools.health import health_score_for
 from tools.history import health_history
 from tools.insights import SignalMove, signal_moves
@@ -32,7 +33,7 @@ from tools.models import (
     UsageDaily,
     utcnow,
 )
-from tools.qbr_draft import SECTIONS, QbrDraftView, QbrError, feature_adoption, next_version
+from tools.qbr_draft import SECTIONS, QbrDraftView, QbrError, next_version
 from tools.results import (
     AccountReport,
     AccountSummary,
@@ -514,14 +515,8 @@ def _recommendation(name: str, users: int, gap_users: int) -> str:
 
 def _adoption_section(session: Session, account: AccountSummary, as_of: date) -> AdoptionSection:
     rows = feature_adoption(session, account_id=account.account_id, as_of=as_of, plan=account.plan)
-    peak = session.exec(
-        select(func.max(UsageDaily.active_users)).where(
-            UsageDaily.account_id == account.account_id,
-            col(UsageDaily.day) > as_of - timedelta(days=30),
-            col(UsageDaily.day) <= as_of,
-        )
-    ).one()
-    peak_active = int(peak or 0)
+    # Seats used: the metric layer's one figure (as on the health card and in the ROI section).
+    peak_active = int(account.seats_used or 0)
     table: list[AdoptionRow] = []
     under: list[UnderUsedFeature] = []
     for r in rows:

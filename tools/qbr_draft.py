@@ -6,23 +6,16 @@ Drafts are only drafts: publishing is a person's click, elsewhere.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from decimal import Decimal
-
 from pydantic import BaseModel
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from tools.models import (
     Account,
-    Feature,
-    FeatureUsage,
     QbrDraft,
     QbrDraftStatus,
-    UsageDaily,
     utcnow,
 )
-from tools.results import AccountReport
 
 SECTIONS: tuple[str, ...] = (
     "health_summary",
@@ -36,25 +29,11 @@ SECTION_TITLES = {
     "adoption_scorecard": "Adoption scorecard",
     "expansion_next_steps": "Expansion & next steps",
 }
-TIER_ORDER = {"starter": 0, "pro": 1, "enterprise": 2}
 MAX_SECTION_CHARS = 6_000
 
 
 class QbrError(ValueError):
     """A QBR request that cannot be met (unknown section, no draft yet)."""
-
-
-class FeatureAdoption(BaseModel):
-    """How much of the account uses one feature over a window."""
-
-    feature: str
-    name: str
-    tier: str
-    in_plan: bool
-    users: int
-    events: int
-    adoption: float
-    benchmark: float
 
 
 class QbrDraftView(BaseModel):
@@ -66,109 +45,6 @@ class QbrDraftView(BaseModel):
     version: int
     status: str
     sections: dict[str, str]
-
-
-def _money(amount: Decimal) -> str:
-    return f"${amount:,.0f}"
-
-
-def feature_adoption(
-    session: Session, *, account_id: int, as_of: date, plan: str | None, window_days: int = 30
-) -> list[FeatureAdoption]:
-    """Per feature: peak users / peak active users over the window ending ``as_of``."""
-    since = as_of - timedelta(days=window_days - 1)
-    peak_active = session.exec(
-        select(func.max(UsageDaily.active_users)).where(
-            UsageDaily.account_id == account_id,
-            col(UsageDaily.day) >= since,
-            col(UsageDaily.day) <= as_of,
-        )
-    ).one()
-    usage_rows = session.exec(
-        select(FeatureUsage.feature_id, func.max(FeatureUsage.users), func.sum(FeatureUsage.events))
-        .where(
-            FeatureUsage.account_id == account_id,
-            col(FeatureUsage.day) >= since,
-            col(FeatureUsage.day) <= as_of,
-        )
-        .group_by(col(FeatureUsage.feature_id))
-    ).all()
-    used = {fid: (int(users or 0), int(events or 0)) for fid, users, events in usage_rows}
-    plan_rank = TIER_ORDER.get(plan or "", 0)
-    result = []
-    for feature in session.exec(select(Feature).order_by(col(Feature.key))).all():
-        users, events = used.get(feature.id or 0, (0, 0))
-        base = max(int(peak_active or 0), 1)
-        result.append(
-            FeatureAdoption(
-                feature=feature.key,
-                name=feature.name,
-                tier=feature.tier,
-                in_plan=TIER_ORDER.get(feature.tier, 0) <= plan_rank,
-                users=users,
-                events=events,
-                adoption=round(min(users / base, 1.0), 3),
-                benchmark=feature.benchmark_adoption,
-            )
-        )
-    return sorted(result, key=lambda f: (-f.adoption, f.feature))
-
-
-def build_sections(report: AccountReport, adoption: list[FeatureAdoption]) -> dict[str, str]:
-    """The four QBR sections as markdown, every number taken from ``report`` and ``adoption``."""
-    return {
-        "health_summary": _health_summary(report),
-        "roi_impact": _roi_impact(report),
-        "adoption_scorecard": _adoption_scorecard(adoption),
-        "expansion_next_steps": _expansion_next_steps(report),
-    }
-
-
-def _health_summary(report: AccountReport) -> str:
-    health, churn = report.health, report.churn
-    lines = [f"**Health: {health.score:.0f}/100 ({health.band.value})** as of {health.as_of}."]
-    if health.trend_90d is not None:
-        lines.append(f"Change over 90 days: {health.trend_90d:+.0f} points.")
-    lines += [f"- {d.text} ({d.impact:+.0f})" for d in health.drivers[:4]]
-    lines.append(f"Churn risk: **{churn.level.value}**.")
-    lines += [f"- {t.label}: {t.evidence}" for t in churn.triggers[:4]]
-    return "\n".join(lines)
-
-
-def _roi_impact(report: AccountReport) -> str:
-    acct = report.account
-    lines = [f"Plan: {acct.plan or 'n/a'}, ARR {_money(acct.arr)}."]
-    if acct.seats_purchased:
-        used = acct.seats_used if acct.seats_used is not None else 0
-        share = used / acct.seats_purchased
-        lines.append(f"Seats in use: {used} of {acct.seats_purchased} ({share:.0%}).")
-    for finding in report.lean:
-        if finding.annual_cost:
-            lines.append(f"- {finding.title}: {_money(finding.annual_cost)}/year")
-        else:
-            lines.append(f"- {finding.title}")
-    return "\n".join(lines)
-
-
-def _adoption_scorecard(adoption: list[FeatureAdoption]) -> str:
-    rows = ["| Feature | Adoption | Benchmark |", "|---|---|---|"]
-    for item in [a for a in adoption if a.in_plan][:10]:
-        mark = "✅" if item.adoption >= item.benchmark else "⚠️"
-        rows.append(f"| {item.name} | {item.adoption:.0%} {mark} | {item.benchmark:.0%} |")
-    if len(rows) == 2:
-        return "No feature usage recorded in the last 30 days."
-    return "\n".join(rows)
-
-
-def _expansion_next_steps(report: AccountReport) -> str:
-    lines = []
-    for opp in report.expansion[:3]:
-        lines.append(f"- **{opp.title}** (est. {_money(opp.estimated_arr)} ARR): {opp.formula}")
-    for finding in report.lean[:2]:
-        lines.append(f"- {finding.playbook.title}: {finding.playbook.goal}")
-    if report.account.renewal_date:
-        lines.append(f"- Renewal on {report.account.renewal_date}: agree the renewal plan.")
-    return "\n".join(lines) or "- Agree success goals for next quarter."
 
 
 def _view(draft: QbrDraft, account_name: str | None = None) -> QbrDraftView:
@@ -197,29 +73,6 @@ def next_version(session: Session, account_id: int) -> int:
         select(func.max(QbrDraft.version)).where(QbrDraft.account_id == account_id)
     ).one()
     return int(top or 0) + 1
-
-
-def create_draft(
-    session: Session,
-    *,
-    report: AccountReport,
-    adoption: list[FeatureAdoption],
-    thread_key: str | None = None,
-    created_by: str | None = None,
-) -> QbrDraftView:
-    """A new draft version for the report's account, built from its numbers."""
-    account_id = report.account.account_id
-    draft = QbrDraft(
-        account_id=account_id,
-        version=next_version(session, account_id),
-        sections=build_sections(report, adoption),
-        thread_key=thread_key,
-        created_by=created_by,
-        created_at=utcnow(),
-    )
-    session.add(draft)
-    session.flush()
-    return _view(draft, report.account.name)
 
 
 def revise_section(

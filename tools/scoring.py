@@ -59,6 +59,7 @@ from tools.facts.extract import (
     account_ids_in,
     contract_terms,
     extract_raw,
+    seats_used_by_account,
 )
 from tools.health import (
     UnknownAccountError,
@@ -67,7 +68,7 @@ from tools.health import (
     snapshot_rows,
 )
 from tools.lean import lean_findings
-from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, UsageDaily, utcnow
+from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
 from tools.results import (
     AccountReport,
     AccountSummary,
@@ -83,7 +84,6 @@ from tools.scoring_config import ScoringConfig
 log = logging.getLogger(__name__)
 
 LEVEL_RANK = {RiskLevel.HIGH: 0, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 2}
-SUMMARY_USAGE_DAYS = 28
 # Auto mode: below this many accounts one process scores (starting others would cost more).
 PARALLEL_MIN_ACCOUNTS = 2_000
 MAX_AUTO_WORKERS = 2
@@ -461,19 +461,6 @@ def backfill_snapshots(
     return reports
 
 
-def _peak_seats_used(session: Session, as_of: date, scope: Scope) -> dict[int, int]:
-    stmt = (
-        select(col(UsageDaily.account_id), func.max(col(UsageDaily.active_users)))
-        .where(
-            col(UsageDaily.day) > as_of - timedelta(days=SUMMARY_USAGE_DAYS),
-            col(UsageDaily.day) <= as_of,
-        )
-        .group_by(col(UsageDaily.account_id))
-    )
-    stmt = scope.apply(stmt, col(UsageDaily.account_id))
-    return {int(a): int(m or 0) for a, m in session.execute(stmt).all()}
-
-
 def _summaries(
     session: Session, ids: list[int], terms: dict[str, Any], seats_used: dict[int, int]
 ) -> dict[int, AccountSummary]:
@@ -529,13 +516,19 @@ def _money(value: float) -> Decimal:
 
 
 def account_summaries(
-    session: Session, *, as_of: date, account_ids: Sequence[int] | None = None
+    session: Session,
+    *,
+    as_of: date,
+    account_ids: Sequence[int] | None = None,
+    config: ScoringConfig | None = None,
 ) -> dict[int, AccountSummary]:
-    """Who each account is and its contract in force on ``as_of`` (churned = none in force)."""
+    """Who each account is and its contract in force on ``as_of`` (churned = none in force);
+    seats used is the metric layer's (peak daily active users, usage window, complete days)."""
     scope = Scope(account_ids)
     ids, _ = account_ids_in(session, scope, raw_tam=False)
     terms = contract_terms(session, scope, ids, as_of)
-    seats = _peak_seats_used(session, as_of, scope)
+    window = (config or ScoringConfig()).health.normalise.usage_window_days
+    seats = seats_used_by_account(session, scope, as_of, window)
     return _summaries(session, ids.tolist(), terms, seats)
 
 

@@ -36,7 +36,9 @@ def opportunities(session: Session, as_of: date = AS_OF) -> dict[int, list[Expan
 
 def test_seats_over_the_cap(session: Session) -> None:
     initech = add_account(session, "initech", arr="120000", seats=100)
-    add_usage(session, initech, days_back(28), lambda d: 130 if d == AS_OF else 95)
+    add_usage(
+        session, initech, days_back(28), lambda d: 130 if d == AS_OF - timedelta(days=1) else 95
+    )
 
     seats = kinds(opportunities(session)[initech])["seats"]
 
@@ -56,8 +58,8 @@ def test_seats_threshold_is_inclusive_and_needs_every_week(session: Session) -> 
     at = add_account(session, "at", seats=100)
     add_usage(session, at, days_back(28), 90)
     dip = add_account(session, "dip", seats=100)
-    # The week 14-20 days ago peaks at 89: one week under the threshold breaks the run.
-    add_usage(session, dip, days_back(28), lambda d: 89 if 14 <= (AS_OF - d).days <= 20 else 99)
+    # The week 15-21 days ago peaks at 89: one week under the threshold breaks the run.
+    add_usage(session, dip, days_back(28), lambda d: 89 if 15 <= (AS_OF - d).days <= 21 else 99)
     short = add_account(session, "short", seats=100)
     add_usage(session, short, days_back(21), 99)  # only 3 weeks of data
 

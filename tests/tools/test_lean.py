@@ -67,8 +67,12 @@ def add_contract(
     s.flush()
 
 
-def days_back(n: int, *, until: date = AS_OF) -> list[date]:
-    """The ``n`` days ending ``until``, oldest first."""
+DAY = timedelta(days=1)
+
+
+def days_back(n: int, *, until: date = AS_OF - timedelta(days=1)) -> list[date]:
+    """The ``n`` days ending ``until`` (default: the last complete day before AS_OF), oldest
+    first."""
     return [until - timedelta(days=i) for i in range(n - 1, -1, -1)]
 
 
@@ -144,7 +148,7 @@ def test_muda_prices_unused_seats(session: Session) -> None:
     assert muda.annual_cost == Decimal("72000")
     assert muda.title == "$72,000/year of unused capacity"
     assert muda.severity is Severity.HIGH
-    assert muda.evidence[0] == "60 of 100 seats unused (60%) over the last 30 days"
+    assert muda.evidence[0] == "60 of 100 seats unused (60%) over the last 28 days"
     assert muda.playbook.key == "licence_optimisation"
     assert len(muda.playbook.steps) >= 3
 
@@ -193,7 +197,12 @@ def test_account_without_usage_has_all_seats_unused(session: Session) -> None:
 def test_mura_flags_swinging_weekly_usage(session: Session) -> None:
     hooli = add_account(session, "hooli", seats=60)
     # Alternate busy and quiet weeks: 50 vs 5 daily active users.
-    add_usage(session, hooli, days_back(84), lambda d: 50 if (AS_OF - d).days // 7 % 2 else 5)
+    add_usage(
+        session,
+        hooli,
+        days_back(84),
+        lambda d: 50 if (AS_OF - timedelta(days=1) - d).days // 7 % 2 else 5,
+    )
     steady = add_account(session, "steady", seats=60)
     add_usage(session, steady, days_back(84), lambda d: 48 + (d.day % 3))
 
@@ -225,7 +234,7 @@ def test_mura_counts_missing_rows_and_trailing_silence(session: Session) -> None
 
     mura = kinds(lean_findings(session, as_of=AS_OF, config=CONFIG)[account])["mura"]
 
-    assert any("15 days" in e for e in mura.evidence)
+    assert any("14 days" in e for e in mura.evidence)  # AS_OF-14 .. AS_OF-1, complete days
     assert mura.severity is Severity.HIGH
 
 
@@ -245,12 +254,12 @@ def _portfolio_with_tickets(session: Session) -> tuple[int, list[int]]:
         peer = add_account(session, f"peer{i}", seats=20)
         add_usage(session, peer, days_back(90), 20)
         for k in range(2):
-            add_ticket(session, peer, AS_OF - timedelta(days=10 + k), closed=AS_OF)
+            add_ticket(session, peer, AS_OF - timedelta(days=10 + k), closed=AS_OF - DAY)
         peers.append(peer)
     umbrella = add_account(session, "umbrella", seats=20)
     add_usage(session, umbrella, days_back(90), 20)
-    for k in range(10):  # 10 / 20 = 0.5 per user vs a median of 0.1
-        add_ticket(session, umbrella, AS_OF - timedelta(days=5 * k), closed=AS_OF)
+    for k in range(10):  # 10 / 20 = 0.5 per user vs a median of 0.1 (complete days: from AS_OF-1)
+        add_ticket(session, umbrella, AS_OF - timedelta(days=5 * k + 1), closed=AS_OF - DAY)
     return umbrella, peers
 
 
@@ -292,7 +301,7 @@ def test_muri_flags_urgent_tickets_open_too_long(session: Session) -> None:
         closed=AS_OF + timedelta(days=1),
     )
     add_ticket(session, account, AS_OF - timedelta(days=3), priority="urgent")  # too recent
-    add_ticket(session, account, AS_OF - timedelta(days=30), priority="urgent", closed=AS_OF)
+    add_ticket(session, account, AS_OF - timedelta(days=30), priority="urgent", closed=AS_OF - DAY)
     add_ticket(session, account, AS_OF - timedelta(days=30), priority="high")
 
     muri = kinds(lean_findings(session, as_of=AS_OF, config=CONFIG)[account])["muri"]

@@ -468,6 +468,26 @@ def _usage(
     ]
 
 
+def seats_used_by_account(
+    session: Reader, scope: Scope, as_of: date, window: int
+) -> dict[int, int]:
+    """Seats used: peak daily active users over the ``window`` complete days before ``as_of``
+    (the one definition; ``RawMetrics.seats_used`` is the same). Accounts without usage rows in
+    the window are absent."""
+    day = col(UsageDaily.day)
+
+    def build() -> Any:
+        stmt = (
+            select(col(UsageDaily.account_id), func.max(col(UsageDaily.active_users)))
+            .where(day >= as_of - timedelta(days=window), day < as_of)
+            .group_by(col(UsageDaily.account_id))
+        )
+        return scope.where(stmt, col(UsageDaily.account_id))
+
+    stmt = _statement(("seats_used", as_of, window, scope.kind), build)
+    return {int(a): int(m or 0) for a, m in _fetch(session, stmt, scope)}
+
+
 def _features(
     session: Reader, scope: Scope, ids: IntArray, plans: list[str | None], as_of: date, window: int
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
