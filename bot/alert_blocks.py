@@ -166,7 +166,7 @@ def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
     renewals = data.renewals_90d
     renewal_text = (
         f"{renewals.count} renewals, {money(renewals.arr)} ARR; "
-        f"*{money(renewals.arr_at_risk)} at risk* (AMBER/RED)"
+        f"*{money(renewals.arr_at_risk)} at risk* (churn risk medium/high)"
         if renewals is not None
         else "—"
     )

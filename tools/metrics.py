@@ -11,7 +11,8 @@ Definitions (all as of a day, reading only data dated on or before it):
 - all three are ratios (1.0 = 100%), None when the cohort is empty;
 - NPS = % promoters (9-10) - % detractors (0-6) over NPS answers of the trailing 90 days;
 - renewals: active accounts whose contract ends within 30/60/90 days (cumulative windows);
-  ARR at risk is the ARR of those whose band is AMBER or RED.
+  ARR at risk is the ARR of those **at risk** — churn risk medium or high, the one definition
+  (``tools.facts.definitions``) that ``/churn``, App Home, the digest and Claude use.
 """
 
 from __future__ import annotations
@@ -26,17 +27,17 @@ from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
 from tools.expansion import expansion_opportunities
+from tools.facts.definitions import is_at_risk
 from tools.handoff import expansion_pipeline
 from tools.lean import ActiveContract, active_contracts, day_cutoff, rows
 from tools.models import Contract, HealthSnapshot, NpsResponse, SurveyKind
-from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket
+from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket, RiskLevel
 
 if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
 
 RENEWAL_WINDOWS: tuple[int, ...] = (30, 60, 90)
 NPS_WINDOW_DAYS = 90
-AT_RISK_BANDS = frozenset({Band.AMBER, Band.RED})
 
 
 def one_year_before(day: date) -> date:
@@ -95,6 +96,11 @@ def net_promoter_score(
 
 def latest_health(session: Session, *, as_of: date) -> dict[int, tuple[float, Band]]:
     """Score and band of each account's latest health snapshot on or before ``as_of``."""
+    return {a: (score, band) for a, (score, band, _) in latest_states(session, as_of=as_of).items()}
+
+
+def latest_states(session: Session, *, as_of: date) -> dict[int, tuple[float, Band, RiskLevel]]:
+    """Score, band and churn level of each account's latest snapshot on or before ``as_of``."""
     latest = (
         select(
             col(HealthSnapshot.account_id).label("account_id"),
@@ -105,7 +111,10 @@ def latest_health(session: Session, *, as_of: date) -> dict[int, tuple[float, Ba
         .subquery()
     )
     stmt = select(
-        col(HealthSnapshot.account_id), col(HealthSnapshot.score), col(HealthSnapshot.band)
+        col(HealthSnapshot.account_id),
+        col(HealthSnapshot.score),
+        col(HealthSnapshot.band),
+        col(HealthSnapshot.churn_level),
     ).join(
         latest,
         and_(
@@ -113,10 +122,12 @@ def latest_health(session: Session, *, as_of: date) -> dict[int, tuple[float, Ba
             col(HealthSnapshot.day) == latest.c.day,
         ),
     )
-    result: dict[int, tuple[float, Band]] = {}
-    for account_id, score, band in rows(session, stmt):
+    result: dict[int, tuple[float, Band, RiskLevel]] = {}
+    levels = {level.value for level in RiskLevel}
+    for account_id, score, band, level in rows(session, stmt):
         if band in Band.__members__.values():
-            result[int(account_id)] = (float(score), Band(band))
+            risk = RiskLevel(level) if level in levels else RiskLevel.LOW
+            result[int(account_id)] = (float(score), Band(band), risk)
     return result
 
 
@@ -133,19 +144,18 @@ def _band_mix(bands: Mapping[int, tuple[float, Band]]) -> tuple[float | None, Ba
 
 def renewal_buckets(
     now: Mapping[int, ActiveContract],
-    bands: Mapping[int, tuple[float, Band]],
+    levels: Mapping[int, RiskLevel],
     *,
     as_of: date,
     windows: tuple[int, ...] = RENEWAL_WINDOWS,
 ) -> list[RenewalBucket]:
-    """Renewals due within each window (cumulative), their ARR and ARR at risk."""
+    """Renewals due within each window (cumulative), their ARR and ARR at risk (the accounts
+    whose churn level is at risk, see ``tools.facts.definitions``)."""
     buckets: list[RenewalBucket] = []
     for days in windows:
         horizon = as_of + timedelta(days=days)
         due = [c for c in now.values() if as_of <= c.end_date <= horizon]
-        at_risk = [
-            c for c in due if c.account_id in bands and bands[c.account_id][1] in AT_RISK_BANDS
-        ]
+        at_risk = [c for c in due if is_at_risk(levels.get(c.account_id, RiskLevel.LOW))]
         buckets.append(
             RenewalBucket(
                 days=days,
@@ -163,6 +173,7 @@ def portfolio_metrics(
     as_of: date,
     config: ScoringConfig,
     health: Mapping[int, HealthResult] | None = None,
+    levels: Mapping[int, RiskLevel] | None = None,
 ) -> PortfolioMetrics:
     """Retention, logo churn, health mix, NPS, renewals and expansion pipeline on ``as_of``.
 
@@ -172,10 +183,13 @@ def portfolio_metrics(
     now = active_contracts(session, on=as_of)
     then = active_contracts(session, on=one_year_before(as_of))
     nrr, grr, logo_churn = retention(then, now)
+    states = latest_states(session, as_of=as_of) if health is None or levels is None else {}
     if health is None:
-        all_bands = latest_health(session, as_of=as_of)
+        all_bands = {a: (score, band) for a, (score, band, _) in states.items()}
     else:
         all_bands = {a: (h.score, h.band) for a, h in health.items()}
+    if levels is None:
+        levels = {a: level for a, (_, _, level) in states.items()}
     bands = {a: v for a, v in all_bands.items() if a in now}
     average_health, mix = _band_mix(bands)
     opportunities = [
@@ -195,7 +209,7 @@ def portfolio_metrics(
         average_health=average_health,
         band_mix=mix,
         nps=net_promoter_score(session, as_of=as_of),
-        renewals=renewal_buckets(now, bands, as_of=as_of),
+        renewals=renewal_buckets(now, levels, as_of=as_of),
         expansion_pipeline_count=len(opportunities),
         expansion_pipeline_arr=sum((o.estimated_arr for o in opportunities), Decimal("0")),
         handoff_pipeline_count=handoffs,

@@ -18,7 +18,7 @@ from tests.tools.test_lean import (
 )
 from tools.metrics import net_promoter_score, one_year_before, portfolio_metrics
 from tools.models import HealthSnapshot, NpsResponse
-from tools.results import Band, BandMix, HealthResult
+from tools.results import Band, BandMix, HealthResult, RiskLevel
 
 YEAR_AGO = date(2025, 3, 31)
 
@@ -121,12 +121,16 @@ def test_renewals_and_arr_at_risk_from_given_health(session: Session) -> None:
         far: health(far, 30, Band.RED),
     }
 
-    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG, health=bands)
+    # At risk = churn level medium/high (not the band): the GREEN one at medium risk counts,
+    # the AMBER one at low risk does not.
+    levels = {soon: RiskLevel.HIGH, mid: RiskLevel.MEDIUM, late: RiskLevel.LOW, far: RiskLevel.HIGH}
+
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG, health=bands, levels=levels)
 
     assert [(b.days, b.count, b.arr, b.arr_at_risk) for b in m.renewals] == [
         (30, 1, Decimal("10000"), Decimal("10000")),
-        (60, 2, Decimal("30000"), Decimal("10000")),
-        (90, 3, Decimal("70000"), Decimal("50000")),
+        (60, 2, Decimal("30000"), Decimal("30000")),
+        (90, 3, Decimal("70000"), Decimal("30000")),
     ]
     assert m.band_mix == BandMix(green=1, amber=1, red=2)
     assert m.average_health == 52.5
@@ -137,21 +141,25 @@ def test_health_from_latest_snapshot_on_or_before_as_of(session: Session) -> Non
     b = add_account(session, "b")
     gone = add_account(session, "gone", start=date(2024, 1, 1), end=date(2025, 1, 1))
     rows = [
-        (a, AS_OF - timedelta(days=5), 90.0, "GREEN"),
-        (a, AS_OF - timedelta(days=1), 50.0, "AMBER"),
-        (a, AS_OF + timedelta(days=1), 20.0, "RED"),  # after as_of: ignored
-        (b, AS_OF - timedelta(days=30), 30.0, "RED"),
-        (gone, AS_OF, 10.0, "RED"),  # not active: ignored
+        (a, AS_OF - timedelta(days=5), 90.0, "GREEN", "low"),
+        (a, AS_OF - timedelta(days=1), 50.0, "AMBER", "high"),
+        (a, AS_OF + timedelta(days=1), 20.0, "RED", "low"),  # after as_of: ignored
+        (b, AS_OF - timedelta(days=30), 30.0, "RED", "medium"),
+        (gone, AS_OF, 10.0, "RED", "high"),  # not active: ignored
     ]
-    for account_id, day, score, band in rows:
-        session.add(HealthSnapshot(account_id=account_id, day=day, score=score, band=band))
+    for account_id, day, score, band, level in rows:
+        session.add(
+            HealthSnapshot(
+                account_id=account_id, day=day, score=score, band=band, churn_level=level
+            )
+        )
     session.flush()
 
     m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
 
     assert m.band_mix == BandMix(green=0, amber=1, red=1)
     assert m.average_health == 40.0
-    assert m.renewals[0].arr_at_risk == Decimal("120000")
+    assert m.renewals[0].arr_at_risk == Decimal("120000")  # a: churn risk high on its snapshot
 
 
 def test_expansion_pipeline(session: Session) -> None:
