@@ -557,7 +557,7 @@ def scan(
 
     from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
     from bot.jobs.delivery import scheduler_client
-    from tools.scoring import at_risk_accounts, scan_portfolio
+    from tools.scoring import scan_portfolio, scanned_at_risk
     from tools.wording import plural
 
     ctx = open_context(database_url_from(database))
@@ -584,8 +584,8 @@ def scan(
     else:
         with db.session_scope(ctx.sessions) as session:
             report = scan_portfolio(session, as_of=day, config=config)
-    with db.session_scope(ctx.sessions) as session:
-        top = at_risk_accounts(session, as_of=day, config=config, limit=10)
+    with db.session_scope(ctx.sessions) as session:  # from the scan's snapshots: no rescoring
+        top = scanned_at_risk(session, as_of=day, config=config, limit=10)
     mix = report.band_mix
     console.print(
         f"[bold]Scanned {plural(report.accounts_scored, 'active account')} as of {day}[/bold] "

@@ -665,6 +665,32 @@ def at_risk_accounts(
     )
 
 
+def scanned_at_risk(
+    session: Session, *, as_of: date, config: ScoringConfig, limit: int = 10
+) -> list[AccountReport]:
+    """The top at-risk accounts of the day's scan, ranked like ``at_risk_accounts``, without
+    rescoring the portfolio: ranked on the stored snapshots, then only the top few scored.
+
+    Same accounts, order, health and churn as ``at_risk_accounts`` right after
+    ``scan_portfolio(as_of)``; like ``book_reports``, no trends, Lean or expansion.
+    """
+    levels = [level.value for level in LEVEL_RANK if level != RiskLevel.LOW]
+    stmt = select(
+        col(HealthSnapshot.account_id), col(HealthSnapshot.churn_level), col(HealthSnapshot.score)
+    ).where(col(HealthSnapshot.day) == as_of, col(HealthSnapshot.churn_level).in_(levels))
+    keys = sorted(
+        (LEVEL_RANK[RiskLevel(level)], float(score), int(a))
+        for a, level, score in session.execute(stmt).all()
+    )
+    if not keys or limit <= 0:
+        return []
+    cutoff = keys[min(limit, len(keys)) - 1][:2]
+    candidates = [a for rank, score, a in keys if (rank, score) <= cutoff]  # ties on ARR
+    reports = book_reports(session, as_of=as_of, config=config, account_ids=candidates)
+    reports.sort(key=lambda r: risk_order(r.health, r.churn, float(r.account.arr)))
+    return reports[:limit]
+
+
 def _add_trends(
     session: Session,
     raw: RawMetrics,

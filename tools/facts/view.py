@@ -85,7 +85,7 @@ class AccountFacts:
             activity_recent=int(raw.activity_recent[i]),
             activity_prior=int(raw.activity_prior[i]),
             usage_trend_pct=(
-                None if raw.active_days_prior[i] <= 0 else round(float(trend[i]) * 100.0, 1)
+                None if raw.active_days_prior[i] <= 0 else round(float(trend[i]) * 100.0, 2)
             ),
             features_used=int(raw.features_used[i]),
             features_available=int(raw.features_available[i]),
