@@ -90,7 +90,9 @@ def test_every_surface_reports_the_same_facts(demo: Engine) -> None:
         assert facts.usage_trend_pct == _signal(card, "usage_trend")
         tool = agent_tools.churn_risk(ctx, account=card.account.external_id)
         assert tool["arr_at_risk"] == card.churn.arr_at_risk
-        assert sorted(t["key"] for t in tool["triggers"]) == sorted(t.key for t in card.churn.triggers)
+        assert sorted(t["key"] for t in tool["triggers"]) == sorted(
+            t.key for t in card.churn.triggers
+        )
         overview = agent_tools.account_overview(ctx, account=card.account.external_id)
         assert overview["account"].seats_used == card.account.seats_used
         assert overview["churn"]["arr_at_risk"] == card.churn.arr_at_risk
