@@ -1,10 +1,15 @@
-"""One-line facts about the demo's named stories, computed with simple queries on the data."""
+"""One-line facts about the demo's named stories (the tour's Stories table).
+
+The numbers a card also shows (seats used, usage trend, tickets, ARR, renewal) come from the
+metric layer (``tools.facts.view.AccountFacts``), so the table and the cards agree; the rest
+(weekly swings, gaps, API calls) are story-specific descriptions of the generated data.
+"""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Table, func, select
@@ -13,6 +18,8 @@ from sqlmodel import Session, SQLModel
 from tools import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from tools.demo_catalog import TIERS
 from tools.demo_rows import midnight
+from tools.facts.view import AccountFacts, account_facts
+from tools.scoring_config import load_config
 from tools.wording import days_from_now
 
 FactFn = Callable[[Session, int, date], str]
@@ -54,34 +61,27 @@ def daily_usage(session: Session, account_id: int, since: date, until: date) -> 
     return list(session.execute(query).all())
 
 
+def facts_of(session: Session, account_id: int, today: date) -> AccountFacts:
+    """The metric layer's facts of the account (the same the cards show)."""
+    return account_facts(session, account_id=account_id, as_of=today, config=load_config())
+
+
 def seats_used(session: Session, account_id: int, today: date) -> int:
-    """Peak daily active users over the last 30 days."""
-    rows = daily_usage(session, account_id, today - timedelta(days=30), today)
-    return max((r.active_users for r in rows), default=0)
+    """Seats used, as on the cards: the metric layer's one definition."""
+    return facts_of(session, account_id, today).seats_used
 
 
-def logins_change(session: Session, account_id: int, today: date) -> float | None:
-    """Logins over the last 4 weeks vs the 4 weeks before, as a percentage change."""
-    rows = daily_usage(session, account_id, today - timedelta(days=56), today)
-    cut = today - timedelta(days=28)
-    recent = sum(r.logins for r in rows if r.day >= cut)
-    prior = sum(r.logins for r in rows if r.day < cut)
-    return 100.0 * (recent - prior) / prior if prior else None
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:+.0f}%"
+def _trend(facts: AccountFacts) -> str:
+    weeks = facts.window_days // 7
+    return f"{facts.activity} {facts.trend_text()} vs prior {weeks} weeks"
 
 
 def renewal_risk_fact(session: Session, account_id: int, today: date) -> str:
-    contract = latest_contract(session, account_id)
-    used = seats_used(session, account_id, today)
-    seats = contract.seats_purchased
-    unused = 100.0 * (seats - used) / seats if seats else 0.0
+    facts = facts_of(session, account_id, today)
     return (
-        f"renews {days_from_now((contract.end_date - today).days)}, {unused:.0f}% of {seats} seats "
-        f"unused, logins {_pct(logins_change(session, account_id, today))} vs prior 4 weeks, "
-        f"ARR ${contract.arr:,.0f}"
+        f"renews {days_from_now(facts.days_to_renewal or 0)}, "
+        f"{100 * facts.unused_share:.0f}% of {facts.seats_purchased} seats unused, "
+        f"{_trend(facts)}, ARR {facts.arr_text()}"
     )
 
 
@@ -109,8 +109,7 @@ def champion_left_fact(session: Session, account_id: int, today: date) -> str:
     ).scalar_one()
     return (
         f"champion {champion.name} left {days_from_now(-(today - champion.left_on).days)}; "
-        f"{since} meaningful touchpoints since, logins "
-        f"{_pct(logins_change(session, account_id, today))} vs prior 4 weeks"
+        f"{since} meaningful touchpoints since, {_trend(facts_of(session, account_id, today))}"
     )
 
 
@@ -151,12 +150,7 @@ def over_cap_fact(session: Session, account_id: int, today: date) -> str:
 def ticket_overload_fact(session: Session, account_id: int, today: date) -> str:
     ticket = sql_table("ticket")
     now = midnight(today)
-    month_ago: datetime = now - timedelta(days=30)
-    recent = session.execute(
-        select(func.count(), func.avg(ticket.c.sentiment)).where(
-            ticket.c.account_id == account_id, ticket.c.opened_at >= month_ago
-        )
-    ).one()
+    facts = facts_of(session, account_id, today)
     urgent_open = session.execute(
         select(func.count()).where(
             ticket.c.account_id == account_id,
@@ -172,11 +166,11 @@ def ticket_overload_fact(session: Session, account_id: int, today: date) -> str:
             ticket.c.opened_at >= now - timedelta(days=90),
         )
     ).scalar_one()
-    active = seats_used(session, account_id, today)
-    per_user = recent[0] / active if active else 0.0
+    per_user = facts.tickets_window / facts.seats_used if facts.seats_used else 0.0
+    window = load_config().health.normalise.ticket_window_days
     return (
-        f"{recent[0]} tickets in 30 days ({per_user:.2f} per active user), {urgent_open} urgent "
-        f"open > 7 days, sentiment {float(recent[1] or 0):+.2f}, {escalated} escalated in 90 days"
+        f"{facts.tickets_window} tickets in {window} days ({per_user:.2f} per seat used), "
+        f"{urgent_open} urgent open > 7 days, {escalated} escalated in 90 days"
     )
 
 
@@ -203,7 +197,6 @@ def erratic_fact(session: Session, account_id: int, today: date) -> str:
 
 
 def healthy_fact(session: Session, account_id: int, today: date) -> str:
-    contract = latest_contract(session, account_id)
     nps, invoice = sql_table("nps_response"), sql_table("invoice")
     avg_nps = session.execute(
         select(func.avg(nps.c.score)).where(
@@ -216,12 +209,13 @@ def healthy_fact(session: Session, account_id: int, today: date) -> str:
             invoice.c.account_id == account_id, invoice.c.status == "overdue"
         )
     ).scalar_one()
-    seats = contract.seats_purchased
-    used = 100.0 * seats_used(session, account_id, today) / seats if seats else 0.0
+    facts = facts_of(session, account_id, today)
+    seats = facts.seats_purchased
+    used = 100.0 * facts.seats_used / seats if seats else 0.0
     nps_text = f"NPS avg {float(avg_nps):.1f}" if avg_nps is not None else "no recent NPS"
     return (
         f"{used:.0f}% of {seats} seats used, {nps_text}, {overdue} overdue invoices, "
-        f"renews {days_from_now((contract.end_date - today).days)}"
+        f"renews {days_from_now(facts.days_to_renewal or 0)}"
     )
 
 

@@ -137,3 +137,28 @@ def test_qbr_numbers_are_the_cards(demo: Engine) -> None:
                 assert row.users <= max(card.account.seats_used or 0, 1) or row.users == 0
                 assert row.adoption <= 1.0
             assert money_text(doc.account.arr) == money_text(card.account.arr)
+
+
+def test_stories_table_is_computed_like_the_cards(demo: Engine) -> None:
+    """The demo's Stories table reads the metric layer: its trend, seats and ARR are the card's."""
+    from tools.demo import STORIES
+    from tools.demo_facts import FACTS, account_by_external_id
+
+    with db.session_factory(demo)() as session:
+        checked = 0
+        for story in STORIES:
+            account_id = account_by_external_id(session, story.external_id)
+            if account_id is None:
+                continue
+            card = account_report(session, account_id=account_id, as_of=TODAY, config=CONFIG)
+            fact = FACTS[story.kind](session, account_id, TODAY)
+            trend = _signal(card, "usage_trend")
+            if story.kind in ("renewal_risk", "champion_left") and trend is not None:
+                assert f"{trend:+.0f}% vs prior 4 weeks" in fact, (story.kind, fact, trend)
+                checked += 1
+            if story.kind == "renewal_risk":
+                assert f"ARR {money_text(card.account.arr)}" in fact
+            if story.kind == "ticket_overload":
+                tickets = _signal(card, "tickets")
+                assert f"{int(tickets or 0)} tickets in " in fact
+    assert checked >= 1
