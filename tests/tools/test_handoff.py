@@ -42,10 +42,12 @@ def growing_account(session: Session, name: str = "Initech", *, module: bool = F
         arr=120_000,
         seats=100,
     )
-    add_usage(session, account=account, start=AS_OF - timedelta(days=59), days=60, active_users=130)
+    add_usage(session, account=account, start=AS_OF - timedelta(days=60), days=60, active_users=130)
     if module:
         feature = make_feature(session, key=f"analytics_{name.lower()}", tier="enterprise")
-        add_feature_usage(session, account=account, feature=feature, day=AS_OF, users=40)
+        add_feature_usage(
+            session, account=account, feature=feature, day=AS_OF - timedelta(days=1), users=40
+        )
     assert account.id is not None
     return account.id
 
@@ -59,7 +61,7 @@ def churned_account(session: Session) -> int:
         end=AS_OF - timedelta(days=135),
         seats=10,
     )
-    add_usage(session, account=account, start=AS_OF - timedelta(days=59), days=60, active_users=30)
+    add_usage(session, account=account, start=AS_OF - timedelta(days=60), days=60, active_users=30)
     assert account.id is not None
     return account.id
 
