@@ -8,8 +8,10 @@ with ``RawMetrics.ids``. "As of D" means data through the end of D-1 (UTC, compl
 
 - usage, feature usage: windows of N complete days ``D-N .. D-1``; tickets, NPS, interactions:
   timestamp before the start of D (UTC); a ticket not closed by then is still open; an invoice
-  not paid before D is unpaid; a contact whose ``left_on`` is D or later is still there;
-  ``last_engaged_at`` counts only before D. "Days since" are counted from D.
+  not paid before D is unpaid; a contact whose ``left_on`` is D or later is still there.
+  Recency facts are the exception: the last meaningful interaction and a champion's last
+  engagement count through the end of D (a call logged today shows at once; they are not rates
+  or trends). "Days since" are counted from D.
 - contracts: only those with ``start_date <= D``; "in force" means ``start <= D <= end``.
   ``Contract.status`` and ``Account.lifecycle_stage`` are never read.
 
@@ -639,7 +641,7 @@ def _interactions(session: Reader, scope: Scope, ids: IntArray, as_of: date) -> 
         stmt = (
             select(col(Interaction.account_id), func.max(col(Interaction.occurred_at)))
             .where(
-                col(Interaction.occurred_at) < day_start(as_of),
+                col(Interaction.occurred_at) < end_of(as_of),  # recency: today counts
                 col(Interaction.meaningful).is_(True),
             )
             .group_by(col(Interaction.account_id))
@@ -723,7 +725,7 @@ def _contacts(
             .join(Contact, col(Contact.id) == col(Interaction.contact_id))
             .where(
                 col(Contact.role) == ContactRole.CHAMPION.value,
-                col(Interaction.occurred_at) < day_start(as_of),
+                col(Interaction.occurred_at) < end_of(as_of),  # recency: today counts
             )
             .group_by(col(Interaction.contact_id))
         )
@@ -745,7 +747,7 @@ def _contacts(
         "champion_left_days": _nan(n),
     }
     pos, found = _positions(ids, [r[1] for r in champ_rows])
-    end = day_start(as_of)
+    end = end_of(as_of)  # champion engagement is recency, like interactions
     as_of_ord = as_of.toordinal()
     for row, p, ok in zip(champ_rows, pos.tolist(), found.tolist(), strict=True):
         if not ok:
