@@ -134,9 +134,11 @@ _lock = threading.Lock()
 
 def normalise_name(text: str) -> str:
     """Lower-case ASCII words without punctuation or legal suffixes: "ACME Corp." -> "acme"."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    spaced = ascii_text.lower().replace("&", " and ").replace(".", "")  # "S.A." -> "sa"
-    words = _NON_WORD.sub(" ", spaced).split()
+    return _without_suffixes(exact_name_key(text))  # "S.A." -> "sa"
+
+
+def _without_suffixes(exact: str) -> str:
+    words = exact.split()
     while len(words) > 1 and (words[-1] in LEGAL_SUFFIXES or words[-1] == "and"):
         words.pop()  # "Soylent & Co" -> "soylent"
     return " ".join(words)
@@ -294,16 +296,18 @@ def _build_index(session: Session, signature: tuple[Any, ...]) -> _Index:
     rows = session.exec(
         select(Account.id, Account.external_id, Account.name).order_by(col(Account.name))
     ).all()
-    entries = [
-        _Entry(int(id_), ext, name, key, tuple(key.split()))
-        for id_, ext, name in rows
-        if id_ is not None and (key := normalise_name(name))
-    ]
+    entries: list[_Entry] = []
     by_key: dict[str, list[_Entry]] = {}
     by_exact_name: dict[str, list[_Entry]] = {}
-    for entry in entries:
-        by_key.setdefault(entry.key, []).append(entry)
-        by_exact_name.setdefault(exact_name_key(entry.name), []).append(entry)
+    for id_, ext, name in rows:
+        exact = exact_name_key(name)
+        key = _without_suffixes(exact)
+        if id_ is None or not key:
+            continue
+        entry = _Entry(int(id_), ext, name, key, tuple(key.split()))
+        entries.append(entry)
+        by_key.setdefault(key, []).append(entry)
+        by_exact_name.setdefault(exact, []).append(entry)
     return _Index(
         signature=signature,
         built_at=time.monotonic(),
