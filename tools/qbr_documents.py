@@ -27,6 +27,8 @@ from tools.insights import ticket_summary
 from tools.models import Contact, Interaction, NpsResponse, Ticket
 from tools.qbr import QbrDocument
 from tools.results import AccountReport
+from tools.voc import voice_of_customer
+from tools.voc.render import voice_markdown
 
 DECK_SECTIONS: dict[str, str] = {
     "deck.goals_outcomes": "Your goals and outcomes",
@@ -297,13 +299,18 @@ def _themes(session: Session, account_id: int, as_of: date) -> str:
             f"{detractors} detractors"
         )
     lines += [f"- Comment ({r.score}/10): {_quote(r.comment)}" for r in nps[:3] if r.comment]
+    voice = voice_of_customer(
+        session, as_of=as_of, window_days=RECENT_DAYS, account_ids=[account_id]
+    )
+    lines += ["", "**Voice of the customer**", voice_markdown(voice)]
     return "\n".join(lines)
 
 
-def _interactions(session: Session, account_id: int) -> str:
+def _interactions(session: Session, account_id: int, as_of: date) -> str:
+    until = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)  # nothing after as_of
     rows = session.exec(
         select(Interaction)
-        .where(Interaction.account_id == account_id)
+        .where(Interaction.account_id == account_id, col(Interaction.occurred_at) < until)
         .order_by(col(Interaction.occurred_at).desc())
         .limit(MAX_QUOTES)
     ).all()
@@ -324,7 +331,7 @@ def prep_sections(session: Session, doc: QbrDocument, report: AccountReport) -> 
         "prep.talk_track": _talk_track(doc, report),
         "prep.stakeholders": _stakeholders(session, account_id, doc.as_of),
         "prep.themes": _themes(session, account_id, doc.as_of),
-        "prep.interactions": _interactions(session, account_id),
+        "prep.interactions": _interactions(session, account_id, doc.as_of),
     }
 
 

@@ -205,3 +205,27 @@ def test_save_qbr_returns_a_view(sessions: db.SessionFactory) -> None:
     assert view.account_name == "Acme Corp"
     assert view.version == 1
     assert view.sections["roi_impact"].startswith("Over the last 91 days")
+
+
+def test_prep_doc_carries_the_voice_of_the_customer_and_nothing_after_its_date(
+    sessions: db.SessionFactory,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tools.models import Interaction
+
+    with sessions() as session:
+        acme = _acme(session)
+        session.add(
+            Interaction(
+                external_id="future-call",
+                account_id=acme,
+                kind="call",
+                occurred_at=datetime(2026, 11, 25, 15, tzinfo=UTC),  # after the QBR's date
+                summary="A call from the future",
+            )
+        )
+        session.commit()
+    prep = _doc(sessions).prep
+    assert "**Voice of the customer**" in prep["prep.themes"]
+    assert "A call from the future" not in prep["prep.interactions"]
