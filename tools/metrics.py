@@ -99,14 +99,20 @@ def latest_health(session: Session, *, as_of: date) -> dict[int, tuple[float, Ba
     return {a: (score, band) for a, (score, band, _) in latest_states(session, as_of=as_of).items()}
 
 
-def latest_states(session: Session, *, as_of: date) -> dict[int, tuple[float, Band, RiskLevel]]:
-    """Score, band and churn level of each account's latest snapshot on or before ``as_of``."""
+def latest_states(
+    session: Session, *, as_of: date, within_days: int | None = None
+) -> dict[int, tuple[float, Band, RiskLevel]]:
+    """Score, band and churn level of each account's latest snapshot on or before ``as_of``
+    (and, with ``within_days``, no older than that)."""
+    window = [col(HealthSnapshot.day) <= as_of]
+    if within_days is not None:
+        window.append(col(HealthSnapshot.day) > as_of - timedelta(days=within_days))
     latest = (
         select(
             col(HealthSnapshot.account_id).label("account_id"),
             func.max(col(HealthSnapshot.day)).label("day"),
         )
-        .where(col(HealthSnapshot.day) <= as_of)
+        .where(*window)
         .group_by(col(HealthSnapshot.account_id))
         .subquery()
     )

@@ -7,15 +7,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from tools.alert_outcomes import AlertStats, alert_stats
 from tools.alerts.dates import iso_week_of
 from tools.alerts.policy import LEVEL_RANK
-from tools.lean import active_contracts, rows
-from tools.models import Account, Alert, AlertKind, AlertStatus, HealthSnapshot
+from tools.lean import active_contracts
+from tools.metrics import latest_states
+from tools.models import Account, Alert, AlertKind, AlertStatus
 from tools.results import Band, BandMix, RenewalBucket, RiskLevel
+
+SNAPSHOT_LOOKBACK_DAYS = 31  # an account without a snapshot in a month is not in the mix
 
 
 class NewRisk(BaseModel):
@@ -44,32 +47,6 @@ class DigestData(BaseModel):
     expansion_count: int
     expansion_arr: Decimal
     alerts_sent: int
-
-
-def _snapshot_state(session: Session, *, on: date) -> dict[int, tuple[float, str, str]]:
-    """(score, band, churn level) of each account's latest snapshot on or before ``on``."""
-    latest = (
-        select(
-            col(HealthSnapshot.account_id).label("account_id"),
-            func.max(col(HealthSnapshot.day)).label("day"),
-        )
-        .where(col(HealthSnapshot.day) <= on, col(HealthSnapshot.day) > on - timedelta(days=31))
-        .group_by(col(HealthSnapshot.account_id))
-        .subquery()
-    )
-    stmt = select(
-        col(HealthSnapshot.account_id),
-        col(HealthSnapshot.score),
-        col(HealthSnapshot.band),
-        col(HealthSnapshot.churn_level),
-    ).join(
-        latest,
-        and_(
-            col(HealthSnapshot.account_id) == latest.c.account_id,
-            col(HealthSnapshot.day) == latest.c.day,
-        ),
-    )
-    return {int(a): (float(s), str(b), str(lv)) for a, s, b, lv in rows(session, stmt)}
 
 
 def _mix(states: Mapping[int, tuple[float, str, str]], active: set[int]) -> BandMix:
@@ -139,8 +116,8 @@ def weekly_digest(
     """
     active = set(active_contracts(session, on=as_of))
     week_ago = as_of - timedelta(days=7)
-    now_states = _snapshot_state(session, on=as_of)
-    then_states = _snapshot_state(session, on=week_ago)
+    now_states = latest_states(session, as_of=as_of, within_days=SNAPSHOT_LOOKBACK_DAYS)
+    then_states = latest_states(session, as_of=week_ago, within_days=SNAPSHOT_LOOKBACK_DAYS)
     then_active = set(active_contracts(session, on=week_ago))
     since = datetime.combine(as_of - timedelta(days=6), time.min, tzinfo=UTC)
     return DigestData(
