@@ -33,12 +33,8 @@ from bot.jobs.schedule import (
     guard_job,
     next_runs,
 )
+from tests.utils.alert_world import customer as steady_customer
 from tests.utils.factories import (
-    add_usage,
-    make_account,
-    make_contact,
-    make_contract,
-    make_interaction,
     make_invoice,
     make_nps,
 )
@@ -70,28 +66,15 @@ def customer(
     renewal_in: int = 200,
 ) -> Account:
     """An active, steadily used account; nothing fires until a test adds a problem."""
-    account = make_account(
-        session, name=name, external_id=name.lower(), owner_slack_id=owner, segment=segment
-    )
-    make_contract(
+    return steady_customer(
         session,
-        account=account,
-        start=AS_OF - timedelta(days=400),
-        end=AS_OF + timedelta(days=renewal_in),
-        arr=120_000,
+        name=name,
+        owner=owner,
+        segment=segment,
+        renewal_in=renewal_in,
+        champion="Jo",
+        champion_engaged=AS_OF,
     )
-    add_usage(
-        session,
-        account=account,
-        start=AS_OF - timedelta(days=90),
-        days=150,
-        logins=50,
-        active_users=40,
-    )
-    champion = make_contact(session, account=account, name="Jo", last_engaged=AS_OF)
-    for k in range(0, 60, 7):
-        make_interaction(session, account=account, day=AS_OF - timedelta(days=k), contact=champion)
-    return account
 
 
 def overdue(session: Session, account: Account) -> None:

@@ -36,6 +36,7 @@ def customer(
     champion: str = "Jo Champion",
     last_touch_days: int = 0,
     renewal_in: int = 200,
+    champion_engaged: date | None = None,
 ) -> Account:
     """An active, steadily used account; nothing fires until a test adds a problem.
 
@@ -59,7 +60,7 @@ def customer(
         logins=50,
         active_users=40,
     )
-    contact = make_contact(session, account=account, name=champion)
+    contact = make_contact(session, account=account, name=champion, last_engaged=champion_engaged)
     for k in range(last_touch_days, last_touch_days + 60, 7):
         make_interaction(session, account=account, day=AS_OF - timedelta(days=k), contact=contact)
     return account
