@@ -210,6 +210,7 @@ def import_data(
                 progress=on_progress,
                 # the newest usage lands on yesterday, the last complete day
                 shift_to=context.today() - timedelta(days=1) if shift_dates else None,
+                login_events=context.config.activity.login_events,
             )
         except ImportValidationError as exc:
             bar.stop()
@@ -228,6 +229,15 @@ def import_data(
     console.print(table)
     if report.event_rows:
         console.print(f"{report.event_rows:,} product events aggregated into daily usage.")
+        if not report.logins:
+            console.print(
+                "No event counted as a login (login_events: "
+                + ", ".join(report.login_events)
+                + "): activity is measured as active users. Set [activity] login_events in the "
+                "scoring config if your login event has another name.",
+                markup=False,
+                soft_wrap=True,
+            )
     if report.ignored_files:
         console.print("Ignored (not a known entity): " + ", ".join(report.ignored_files))
     if report.shifted_days and report.newest_activity is not None:

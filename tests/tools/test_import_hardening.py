@@ -16,7 +16,8 @@ from bot.cli import app
 from tests.utils.import_files import dump, write
 from tools import db
 from tools.importer import ImportValidationError, import_directory
-from tools.importer_parse import MAX_FIELD_CHARS, MAX_JSON_DEPTH
+from tools.importer.parse import MAX_FIELD_CHARS
+from tools.importer.readers import MAX_JSON_DEPTH
 
 ACCOUNTS = "external_id,name,segment\na1,Acme,smb\na2,Beta,enterprise\n"
 CONTRACTS_HEADER = "external_id,account_id,arr,seats_purchased,start_date,end_date\n"

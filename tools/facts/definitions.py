@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tools.models import Tier
 from tools.results import RiskLevel
@@ -47,6 +47,11 @@ class ActivityConfig(BaseModel):
         default="auto",
         description="auto: logins when the account has any, else active user-days.",
     )
+    login_events: list[str] = Field(
+        default_factory=lambda: ["login"],
+        description="Raw event names (any case) that `csbot import` counts as logins, "
+        'e.g. ["login", "sign_in", "session_start"].',
+    )
     active_days_per_seat_week_target: float = Field(
         default=4.0,
         gt=0,
@@ -54,6 +59,15 @@ class ActivityConfig(BaseModel):
         description="Login frequency scoring 100 when activity is active user-days "
         "(health.normalise.logins_per_seat_week_target applies to logins).",
     )
+
+
+    @field_validator("login_events")
+    @classmethod
+    def _named(cls, names: list[str]) -> list[str]:
+        stripped = [name.strip() for name in names]
+        if any(not name for name in stripped):
+            raise ValueError("login event names must not be blank")
+        return stripped
 
 
 def tier_rank(tier: str | None) -> int | None:
