@@ -60,7 +60,6 @@ class ActivityConfig(BaseModel):
         "(health.normalise.logins_per_seat_week_target applies to logins).",
     )
 
-
     @field_validator("login_events")
     @classmethod
     def _named(cls, names: list[str]) -> list[str]:
