@@ -27,7 +27,7 @@ from bot.blocks import (
     section,
 )
 from bot.slack_out import mention as slack_mention
-from tools.alert_actions import SNOOZE_DAYS, FollowupView, TaskView
+from tools.alert_actions import SNOOZE_DAYS, FollowupView
 from tools.interactions import LOGGABLE_KINDS, InteractionView
 from tools.models_followup import ActionKind
 from tools.subscriptions import SubscriptionView
@@ -114,9 +114,14 @@ def followup_lines(view: FollowupView) -> list[str]:
     if view.assignee:
         lines.append(f":bust_in_silhouette: Assigned to {mention(view.assignee)}")
     if view.task is not None:
-        where = {"written": "in Notion", "pending": "going to Notion", "writing": "going to Notion"}
+        where = {"written": "in Notion", "pending": "going to Notion"}
         place = where.get(view.task.notion_status, "in App Home")
         lines.append(f":clipboard: Task #{view.task.task_id} created {place}")
+        if view.task.closed_at is not None:
+            lines.append(
+                f":ballot_box_with_check: Task #{view.task.task_id} done by "
+                f"{mention(view.task.closed_by)} at {_when(view.task.closed_at)}"
+            )
     if view.notes:
         lines.append(f":memo: {view.notes} note{'s' if view.notes != 1 else ''} logged")
     if len(view.actions) > 1:
@@ -131,6 +136,7 @@ def _verb(kind: str) -> str:
         ActionKind.SNOOZED.value: "snoozed",
         ActionKind.ASSIGNED.value: "assigned",
         ActionKind.TASK_CREATED.value: "task created",
+        ActionKind.TASK_DONE.value: "task done",
         ActionKind.NOTE_LOGGED.value: "note logged",
     }.get(kind, esc(kind))
 
@@ -286,19 +292,6 @@ def with_interactions(rendered: Rendered, items: Sequence[InteractionView]) -> R
 
 
 # -- App Home ---------------------------------------------------------------------------------
-
-
-def home_tasks(tasks: Sequence[TaskView]) -> list[Block]:
-    """The viewer's open follow-up tasks."""
-    if not tasks:
-        return [section("*Your open tasks*\n_none — “Create task” on a churn alert adds one_")]
-    lines = [
-        f"• #{t.task_id} {esc(t.title)}"
-        + (f" · {mention(t.assignee)}" if t.assignee else "")
-        + (" · in Notion" if t.notion_status == "written" else "")
-        for t in tasks
-    ]
-    return [section("*Your open tasks*\n" + "\n".join(lines))]
 
 
 def home_settings(

@@ -8,9 +8,10 @@ or anything else the decision depends on.
 
 The rules (docs/security.md):
 - **Account work** (hand-off edit/approve/dismiss, QBR draft publish/discard, alert
-  acknowledge/snooze/assign/task/note, logging work with ``/log`` or "Log to account"): the
-  account's owner (``owner_slack_id``), the person a churn alert is assigned to, or an approver
-  (``HANDOFF_APPROVERS``: CS leads). A QBR draft's creator may also publish or discard it. An
+  acknowledge/snooze/assign/task/note, closing a follow-up task ("Done"), logging work with
+  ``/log`` or "Log to account"): the account's owner (``owner_slack_id``), the person a churn
+  alert or a task is assigned to, or an approver (``HANDOFF_APPROVERS``: CS leads). A QBR
+  draft's creator may also publish or discard it. An
   account without an owner: approvers; when no approver is configured, any member of the
   workspace (the tenant gate has already refused every other organisation).
 - **Sales answers** (accept/decline a sent hand-off): members of ``SALES_REPS`` (user ids, and
@@ -34,6 +35,7 @@ from bot.config import Settings
 from tools import handoff
 from tools.alert_actions import AlertActionError, followup_view
 from tools.models import Account, QbrDraft
+from tools.models_followup import AccountTask
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Action(StrEnum):
     ALERT_ASSIGN = "alert.assign"
     ALERT_TASK = "alert.task"
     ALERT_NOTE = "alert.note"
+    TASK_CLOSE = "task.close"
     INTERACTION_LOG = "interaction.log"
 
 
@@ -74,6 +77,7 @@ OWNER_ACTIONS = frozenset(
         Action.ALERT_ASSIGN,
         Action.ALERT_TASK,
         Action.ALERT_NOTE,
+        Action.TASK_CLOSE,
         Action.INTERACTION_LOG,
     }
 )
@@ -205,6 +209,20 @@ def alert_resource(session: Session, alert_id: int) -> Resource | None:
         return None
     return Resource(
         kind="churn alert", id=alert_id, owner=view.owner_slack_id, assignee=view.assignee
+    )
+
+
+def task_resource(session: Session, task_id: int) -> Resource | None:
+    """A follow-up task: its account's owner and the person it is assigned to; None when gone."""
+    task = session.get(AccountTask, task_id)
+    if task is None:
+        return None
+    account = session.get(Account, task.account_id)
+    return Resource(
+        kind="task",
+        id=task_id,
+        owner=account.owner_slack_id if account is not None else None,
+        assignee=task.assignee,
     )
 
 

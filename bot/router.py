@@ -17,10 +17,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot import asks, blocks
-from bot.alert_action_blocks import home_settings, home_tasks, with_interactions
+from bot.alert_action_blocks import home_settings, with_interactions
 from bot.deps import Deps
 from bot.intents import Intent, IntentKind, Reply, rendered_reply, report_for
 from bot.onboarding_blocks import onboarding_home, time_to_value_lines
+from bot.task_blocks import home_tasks
 from bot.voc_blocks import health_voice
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from tools import outbox
 from tools.interactions import InteractionView, log_interaction
 from tools.models import Account, Alert, AlertKind, AlertStatus
 from tools.models_followup import (
@@ -31,7 +32,6 @@ from tools.models_followup import (
     ActionKind,
     AlertAction,
     AlertFollowup,
-    NotionWrite,
 )
 
 SNOOZE_DAYS: tuple[int, ...] = (7, 14, 30)
@@ -64,7 +64,10 @@ class TaskView(BaseModel):
     created_by: str
     assignee: str | None
     created_at: datetime
+    closed_by: str | None = None
+    closed_at: datetime | None = None
     notion_status: str
+    """``none``, ``pending``, ``written`` or ``failed``: its Notion page's delivery."""
     notion_page_id: str | None
 
 
@@ -136,6 +139,7 @@ def _followup_row(session: Session, alert_id: int) -> AlertFollowup | None:
 def task_view(session: Session, task: AccountTask) -> TaskView:
     """A task as surfaces show it."""
     account = session.get(Account, task.account_id)
+    page = outbox.task_page(session, task)
     return TaskView(
         task_id=int(task.id or 0),
         account_id=task.account_id,
@@ -146,8 +150,10 @@ def task_view(session: Session, task: AccountTask) -> TaskView:
         created_by=task.created_by,
         assignee=task.assignee,
         created_at=task.created_at,
-        notion_status=task.notion_status,
-        notion_page_id=task.notion_page_id,
+        closed_by=task.closed_by,
+        closed_at=task.closed_at,
+        notion_status=outbox.notion_state(page).value,
+        notion_page_id=page.external_id if page is not None else None,
     )
 
 
@@ -356,8 +362,8 @@ def create_task(
 ) -> ActionResult:
     """The alert's follow-up task, created once (a second press returns the same task).
 
-    With ``to_notion`` the task is queued for the Notion task database (``bot/`` writes it,
-    claimed so that at most one page is created); otherwise it lives here and App Home lists it.
+    App Home lists it until someone closes it. With ``to_notion`` its page is queued in the
+    delivery ledger (``tools.outbox``) in the same transaction; ``bot.notion`` writes it once.
     """
     alert = churn_alert(session, alert_id=alert_id)
     _ensure_followup(session, alert, now)
@@ -376,7 +382,6 @@ def create_task(
         created_by=actor[:64],
         assignee=assignee,
         created_at=now,
-        notion_status=(NotionWrite.PENDING if to_notion else NotionWrite.NONE).value,
     )
     applied = True
     try:
@@ -389,6 +394,8 @@ def create_task(
         ).scalars()
         task = found.one()
     if applied:
+        if to_notion:
+            outbox.enqueue(session, outbox.task_claim(task), now=now)
         _changed(session, alert_id, col(AlertFollowup.task_id).is_(None), {"task_id": task.id})
         detail = {"task_id": task.id, "notion": to_notion}
         _log(
@@ -403,6 +410,18 @@ def create_task(
     return _result(
         session, alert_id, ActionKind.TASK_CREATED, applied, task=task_view(session, task)
     )
+
+
+def log_task_done(
+    session: Session, *, alert_id: int, actor: str, now: datetime, key: str, task_id: int
+) -> None:
+    """Record on its alert that the alert's task was closed (``tools.tasks.close_task``)."""
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        return
+    _ensure_followup(session, alert, now)
+    detail = {"task_id": task_id}
+    _log(session, alert, kind=ActionKind.TASK_DONE, actor=actor, now=now, key=key, detail=detail)
 
 
 def log_note(

@@ -425,13 +425,6 @@ class ProcessedEvent(SQLModel, table=True):
 # --- QBR documents and Notion publishing (issue 7) ---------------------------------------------
 
 
-class PublishStatus(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    PUBLISHED = "published"
-    FAILED = "failed"
-
-
 class QbrDocumentRecord(SQLModel, table=True):
     """The structured QBR document behind a draft version (numbers, narratives, quarter)."""
 
@@ -444,33 +437,6 @@ class QbrDocumentRecord(SQLModel, table=True):
     as_of: date
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
-
-
-class PublishRequest(SQLModel, table=True):
-    """The outbox: a publish request is stored before anything is sent, and retried until done.
-
-    ``idempotency_key`` (draft id + version) is unique, so one draft version has one request and
-    at most one Notion page; the same key is written to the page so a lost outcome is found.
-    """
-
-    __tablename__ = "publish_request"
-    __table_args__ = (Index("ix_publish_request_status_next", "status", "next_attempt_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(default="qbr", max_length=16)
-    draft_id: int = Field(foreign_key="qbr_draft.id", index=True, ondelete="CASCADE")
-    idempotency_key: str = Field(unique=True, max_length=128)
-    status: str = Field(default=PublishStatus.QUEUED.value, max_length=16)
-    attempts: int = Field(default=0, ge=0)
-    next_attempt_at: datetime | None = None
-    last_error: str | None = Field(default=None, max_length=500)
-    notion_page_id: str | None = Field(default=None, max_length=64)
-    notion_url: str | None = Field(default=None, max_length=500)
-    notify_channel: str | None = Field(default=None, max_length=64)
-    notify_thread_ts: str | None = Field(default=None, max_length=64)
-    requested_by: str | None = Field(default=None, max_length=64)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
 
 
 # --- Scheduled jobs (issue 6): alerts claimed exactly once -------------------------------------
@@ -490,6 +456,12 @@ class AlertKind(StrEnum):
     """The daily "your book today" DM gathering an owner's QBR-due and proposal items."""
     DAILY_RUN = "daily_run"
     """A marker: the daily scan delivered on this day (how a catch-up after downtime is seen)."""
+    NOTION_QBR = "notion_qbr"
+    """A QBR draft version's Notion page (the "Publish to Notion" button)."""
+    NOTION_TASK = "notion_task"
+    """A follow-up task's Notion page (an alert's "Create task" with a task database)."""
+    NOTION_TASK_STATUS = "notion_task_status"
+    """A closed task's Notion page set to Done."""
 
 
 class AlertStatus(StrEnum):
@@ -499,13 +471,16 @@ class AlertStatus(StrEnum):
 
 
 class Alert(SQLModel, table=True):
-    """One scheduled message, claimed under a unique ``key`` before it is posted.
+    """The delivery ledger: one outbound write (a Slack message or a Notion page), claimed under
+    a unique ``key`` before it is sent (``tools.alerts.ledger``).
 
     ``key`` is ``kind:account:period`` (``churn_alert:17:2026-11-21``, ``qbr_t90:17:ctr-9``,
     ``digest:-:2026-W47``): a non-null unique string, so a portfolio-wide alert (no account) is
     as unique as a per-account one. ``payload`` holds the rendered message, so a retry after a
     crash posts exactly what was claimed. ``level``/``band``/``triggers`` snapshot the churn state
-    that was alerted, for "did it get worse?" comparisons.
+    that was alerted, for "did it get worse?" comparisons. A Slack message is recorded by
+    ``channel``/``message_ts``; a Notion page by ``external_id``/``external_url``. A claim whose
+    send failed waits for ``next_attempt_at``; one without it belongs to its claimer for the lease.
     """
 
     __table_args__ = (
@@ -532,6 +507,9 @@ class Alert(SQLModel, table=True):
     posted_at: datetime | None = None
     attempts: int = Field(default=0, ge=0)
     last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: datetime | None = None
+    external_id: str | None = Field(default=None, max_length=64)
+    external_url: str | None = Field(default=None, max_length=500)
 
 
 # --- Expansion hand-offs to Sales (issue 8): the timeline of each hand-off ---------------------

@@ -6,7 +6,8 @@
   first action.
 - ``alert_action``: the log of who did what to an alert and when (shown on the alert message).
 - ``account_task``: a follow-up task, created from an alert (one per alert: ``key`` is unique),
-  written to Notion when a task database is configured, else listed in App Home.
+  listed in App Home until someone closes it; its Notion page (when a task database is
+  configured) is a row of the delivery ledger (``tools.outbox``), not columns here.
 - ``alert_subscription``: who wants which churn alerts, delivered how.
 
 Registered on ``SQLModel.metadata`` by ``tools.models`` (which imports this module).
@@ -29,6 +30,7 @@ class ActionKind(StrEnum):
     SNOOZED = "snoozed"
     ASSIGNED = "assigned"
     TASK_CREATED = "task_created"
+    TASK_DONE = "task_done"
     NOTE_LOGGED = "note_logged"
 
 
@@ -43,9 +45,10 @@ class TaskStatus(StrEnum):
 
 
 class NotionWrite(StrEnum):
+    """A task's Notion page as surfaces show it (derived from its delivery-ledger row)."""
+
     NONE = "none"
     PENDING = "pending"
-    WRITING = "writing"
     WRITTEN = "written"
     FAILED = "failed"
 
@@ -111,11 +114,8 @@ class AccountTask(SQLModel, table=True):
     created_by: str = Field(max_length=64)
     assignee: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
-    notion_status: str = Field(default=NotionWrite.NONE.value, max_length=16)
-    notion_page_id: str | None = Field(default=None, max_length=64)
-    notion_attempts: int = Field(default=0, ge=0)
-    notion_error: str | None = Field(default=None, max_length=500)
-    notion_claimed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=64)
+    closed_at: datetime | None = None
 
 
 class AlertSubscription(SQLModel, table=True):

@@ -1,35 +1,31 @@
-"""The publish outbox: a request is stored before anything is sent, then claimed, sent, settled.
+"""The Notion outbox: Notion writes are deliveries in the one delivery ledger.
 
-States: ``queued`` → ``sending`` (claimed by one worker; attempts + 1) → ``published`` (page id
-and URL kept), back to ``queued`` with ``next_attempt_at`` after a transient failure, or
-``failed`` after a permanent one (a person fixes the cause and asks again, which re-queues it).
-A ``sending`` row older than ``STALE_SENDING`` belongs to a worker that died; it is claimable
-again, which is safe because the sender looks the page up by its idempotency key first.
-No network I/O here: ``bot.notion`` does the sending.
+A Notion write (a QBR draft version's page, a follow-up task's page, a closed task's status) is a
+row of ``tools.alerts.ledger`` under its delivery key, stored *queued* (due now, owned by nobody)
+in the same transaction as what asks for it. Whoever takes it over first sends it
+(``bot.notion.delivery``): the "Publish to Notion" button or the "Create task" press at once, the
+Notion job every few minutes after a failure. The same key is written to the page's "Idempotency
+key" property, so an attempt whose answer was lost is found in Notion, not created again.
+
+No network I/O here.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, update
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from tools.models import PublishRequest, PublishStatus, QbrDraft, utcnow
+from tools.alerts import ledger
+from tools.alerts.ledger import AlertClaim
+from tools.models import Alert, AlertKind, AlertStatus, QbrDraft
+from tools.models_followup import AccountTask, NotionWrite
 from tools.qbr_draft import QbrError
 
-STALE_SENDING = timedelta(minutes=10)
-FIRST_RETRY = timedelta(minutes=1)
-MAX_RETRY = timedelta(hours=1)
 ERROR_MAX = 300
 _SECRETS = re.compile(r"\b(secret_|ntn_|xox[abp]-)[A-Za-z0-9_-]+|Bearer\s+\S+")
-
-
-def idempotency_key_for(draft: QbrDraft) -> str:
-    """The key of one draft version: the same draft version always maps to the same page."""
-    return f"qbr:draft-{draft.id}:v{draft.version}"
 
 
 def short_error(text: str) -> str:
@@ -38,14 +34,65 @@ def short_error(text: str) -> str:
     return clean if len(clean) <= ERROR_MAX else clean[: ERROR_MAX - 1] + "…"
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Back-off before the next run retries: 1 min, 2, 4 … capped at an hour."""
-    delay: timedelta = FIRST_RETRY * (2 ** max(attempts - 1, 0))
-    return min(delay, MAX_RETRY)
+# -- keys ------------------------------------------------------------------------------------
 
 
-def _by_key(session: Session, key: str) -> PublishRequest | None:
-    return session.exec(select(PublishRequest).where(PublishRequest.idempotency_key == key)).first()
+def qbr_claim(draft: QbrDraft, payload: dict[str, Any] | None = None) -> AlertClaim:
+    """The delivery of one draft version's page: the same version always maps to one page."""
+    return AlertClaim(
+        kind=AlertKind.NOTION_QBR,
+        account_id=draft.account_id,
+        period=f"draft-{draft.id}:v{draft.version}",
+        payload={"draft_id": draft.id, **(payload or {})},
+    )
+
+
+def task_claim(task: AccountTask) -> AlertClaim:
+    """The delivery of a task's Notion page."""
+    return AlertClaim(
+        kind=AlertKind.NOTION_TASK,
+        account_id=task.account_id,
+        period=f"task-{task.id}",
+        payload={"task_id": task.id},
+    )
+
+
+def task_status_claim(task: AccountTask, status: str) -> AlertClaim:
+    """The delivery of a task's status (``Done``) to its Notion page."""
+    return AlertClaim(
+        kind=AlertKind.NOTION_TASK_STATUS,
+        account_id=task.account_id,
+        period=f"task-{task.id}:{status.lower()}",
+        payload={"task_id": task.id, "status": status},
+    )
+
+
+def page_key(delivery: Alert) -> str:
+    """The value of the page's "Idempotency key" property (rows migrated from the old outbox
+    keep the key their page was written with)."""
+    return str(delivery.payload.get("page_key") or delivery.key)
+
+
+# -- queueing --------------------------------------------------------------------------------
+
+
+def enqueue(session: Session, claim: AlertClaim, *, now: datetime) -> Alert:
+    """Store the delivery due now (or find it); the caller commits, then sends it.
+
+    Asking again for a delivery that failed, or that waits for its retry, makes it due now;
+    a posted one is returned as it is.
+    """
+    alert_id = ledger.claim_alert(session, claim=claim, claimed_by="", now=now, queued=True)
+    if alert_id is None:
+        existing = ledger.by_key(session, claim.key)
+        if existing is None:  # pragma: no cover - the key exists: the insert lost to it
+            raise QbrError(f"delivery {claim.key} vanished")
+        if ledger.requeue(session, alert_id=existing.id or 0, now=now):
+            session.expire(existing)
+        return existing
+    found = session.get(Alert, alert_id)
+    assert found is not None
+    return found
 
 
 def request_publish(
@@ -55,168 +102,34 @@ def request_publish(
     requested_by: str | None = None,
     notify_channel: str | None = None,
     notify_thread_ts: str | None = None,
-    now: datetime | None = None,
-) -> PublishRequest:
-    """Store (or find) the publish request of a draft version; the caller commits before sending.
-
-    Asking twice returns the same request: a queued one becomes due now, one that failed
-    permanently is re-queued, a published one is returned as it is.
-    """
+    now: datetime,
+) -> Alert:
+    """Queue (or find) the Notion page of a draft version; the caller commits before sending."""
     draft = session.get(QbrDraft, draft_id)
     if draft is None:
         raise QbrError(f"no QBR draft with id {draft_id}")
-    now = now or utcnow()
-    key = idempotency_key_for(draft)
-    existing = _by_key(session, key)
-    if existing is None:
-        request = PublishRequest(
-            kind="qbr",
-            draft_id=draft_id,
-            idempotency_key=key,
-            next_attempt_at=now,
-            requested_by=requested_by,
-            notify_channel=notify_channel,
-            notify_thread_ts=notify_thread_ts,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(request)
-        except IntegrityError:  # a concurrent click stored it first
-            existing = _by_key(session, key)
-            if existing is None:
-                raise
-        else:
-            return request
-    if existing.status in (PublishStatus.FAILED.value, PublishStatus.QUEUED.value):
-        existing.status = PublishStatus.QUEUED.value
-        existing.next_attempt_at = now
-        existing.updated_at = now
-        session.add(existing)
-        session.flush()
-    return existing
-
-
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    return or_(
-        and_(
-            col(PublishRequest.status) == PublishStatus.QUEUED.value,
-            or_(
-                col(PublishRequest.next_attempt_at).is_(None),
-                col(PublishRequest.next_attempt_at) <= now,
-            ),
-        ),
-        and_(
-            col(PublishRequest.status) == PublishStatus.SENDING.value,
-            col(PublishRequest.updated_at) < now - STALE_SENDING,
-        ),
-    )
-
-
-def due_requests(session: Session, *, now: datetime, limit: int = 20) -> list[int]:
-    """Ids of requests a worker may claim now, oldest first."""
-    rows = session.exec(
-        select(PublishRequest.id)
-        .where(_claimable(now))
-        .order_by(col(PublishRequest.created_at), col(PublishRequest.id))
-        .limit(limit)
-    ).all()
-    return [int(r) for r in rows if r is not None]
-
-
-def claim(session: Session, *, request_id: int, now: datetime) -> PublishRequest | None:
-    """Atomically mark a due request ``sending`` (attempts + 1); None if someone else has it."""
-    result = session.execute(
-        update(PublishRequest)
-        .where(col(PublishRequest.id) == request_id, _claimable(now))
-        .values(
-            status=PublishStatus.SENDING.value,
-            attempts=col(PublishRequest.attempts) + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    session.flush()
-    request = session.get(PublishRequest, request_id, populate_existing=True)
-    return request
-
-
-def _settle(session: Session, request_id: int, now: datetime, **values: object) -> PublishRequest:
-    request = session.get(PublishRequest, request_id, populate_existing=True)
-    if request is None:
-        raise QbrError(f"no publish request with id {request_id}")
-    for name, value in values.items():
-        setattr(request, name, value)
-    request.updated_at = now
-    session.add(request)
-    session.flush()
-    return request
-
-
-def mark_published(
-    session: Session, *, request_id: int, page_id: str, url: str, now: datetime
-) -> PublishRequest:
-    """The page exists with all its content."""
-    return _settle(
-        session,
-        request_id,
-        now,
-        status=PublishStatus.PUBLISHED.value,
-        notion_page_id=page_id,
-        notion_url=url,
-        last_error=None,
-        next_attempt_at=None,
-    )
-
-
-def mark_retry(
-    session: Session,
-    *,
-    request_id: int,
-    error: str,
-    now: datetime,
-    not_before: datetime | None = None,
-    page_id: str | None = None,
-) -> PublishRequest:
-    """A transient failure: back to ``queued``, due again after the back-off (or ``not_before``)."""
-    current = session.get(PublishRequest, request_id, populate_existing=True)
-    attempts = current.attempts if current else 1
-    due = now + retry_delay(attempts)
-    if not_before is not None:
-        due = max(due, not_before)
-    values: dict[str, object] = {
-        "status": PublishStatus.QUEUED.value,
-        "last_error": short_error(error),
-        "next_attempt_at": due,
+    payload = {
+        "requested_by": requested_by,
+        "notify_channel": notify_channel,
+        "notify_thread_ts": notify_thread_ts,
     }
-    if page_id:
-        values["notion_page_id"] = page_id
-    return _settle(session, request_id, now, **values)
+    return enqueue(session, qbr_claim(draft, payload), now=now)
 
 
-def mark_failed(session: Session, *, request_id: int, error: str, now: datetime) -> PublishRequest:
-    """A permanent failure: nothing is retried until a person asks again."""
-    return _settle(
-        session,
-        request_id,
-        now,
-        status=PublishStatus.FAILED.value,
-        last_error=short_error(error),
-        next_attempt_at=None,
-    )
+# -- reading -----------------------------------------------------------------------------------
 
 
-def pending_count(session: Session) -> int:
-    """Requests not yet published or failed (for health checks and the CLI)."""
-    return len(
-        session.exec(
-            select(PublishRequest.id).where(
-                col(PublishRequest.status).in_(
-                    [PublishStatus.QUEUED.value, PublishStatus.SENDING.value]
-                )
-            )
-        ).all()
-    )
+def task_page(session: Session, task: AccountTask) -> Alert | None:
+    """The delivery of a task's Notion page, if it has one."""
+    return ledger.by_key(session, task_claim(task).key)
+
+
+def notion_state(delivery: Alert | None) -> NotionWrite:
+    """A delivery's state in the words task surfaces use."""
+    if delivery is None:
+        return NotionWrite.NONE
+    if delivery.status == AlertStatus.POSTED.value:
+        return NotionWrite.WRITTEN
+    if delivery.status == AlertStatus.FAILED.value:
+        return NotionWrite.FAILED
+    return NotionWrite.PENDING

@@ -1,24 +1,43 @@
-"""Follow-up tasks: listed in App Home, and written to Notion once when a task database is set.
+"""Follow-up tasks: listed in App Home until someone closes them; mirrored to Notion when a task
+database is configured.
 
-The Notion write goes through the same outbox discipline as hand-off tasks: ``pending`` is
-claimed (``writing``, attempts + 1) by one writer, which settles it ``written`` (page id kept)
-or back to ``pending`` (``failed`` after ``MAX_NOTION_ATTEMPTS``). A ``writing`` claim older
-than ``LEASE`` belongs to a writer that died and may be claimed again.
+A task's Notion page and, once it is closed, the page's status are deliveries in the one
+delivery ledger (``tools.outbox``): queued in the transaction that creates or closes the task,
+written once by ``bot.notion``, retried by the Notion job when Notion is down.
+
+Closing is a conditional update (``open`` → ``done``), so a double click, a Slack retry or two
+replicas close it once: only the request that changed it logs it on the alert and queues the
+Notion status.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, or_, update
+from pydantic import BaseModel
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
-from tools.alert_actions import TaskView, task_view
+from tools import outbox
+from tools.alert_actions import TaskView, log_task_done, task_view
 from tools.models import Account
-from tools.models_followup import AccountTask, NotionWrite, TaskStatus
+from tools.models_followup import AccountTask, TaskStatus
 
-MAX_NOTION_ATTEMPTS = 5
-LEASE = timedelta(minutes=10)
+NOTION_DONE = "Done"
+"""The Notion status a closed task's page gets."""
+
+
+class TaskClosed(BaseModel):
+    """The outcome of closing a task: whether this request closed it, and the task after it."""
+
+    applied: bool
+    task: TaskView
+    status_delivery: int | None = None
+    """The queued Notion status delivery, when this request closed a task with a page."""
+
+
+class TaskNotFoundError(LookupError):
+    """No task with that id."""
 
 
 def open_tasks_for(session: Session, *, user_id: str, limit: int = 10) -> list[TaskView]:
@@ -36,56 +55,32 @@ def open_tasks_for(session: Session, *, user_id: str, limit: int = 10) -> list[T
     return [task_view(session, t) for t in session.execute(stmt).scalars()]
 
 
-def _claimable(now: datetime) -> object:
-    return or_(
-        col(AccountTask.notion_status) == NotionWrite.PENDING.value,
-        and_(
-            col(AccountTask.notion_status) == NotionWrite.WRITING.value,
-            col(AccountTask.notion_claimed_at) < now - LEASE,
-        ),
-    )
+def close_task(
+    session: Session, *, task_id: int, actor: str, now: datetime, key: str
+) -> TaskClosed:
+    """Mark the task done once; the caller has checked the permission policy. Does not commit.
 
-
-def claim_notion_write(session: Session, *, task_id: int, now: datetime) -> bool:
-    """pending -> writing for one writer; False when someone else has it or it is done."""
+    ``key`` identifies the request (Slack's ``action_ts``), so a retried request logs nothing new.
+    """
     stmt = (
         update(AccountTask)
-        .where(col(AccountTask.id) == task_id, _claimable(now))  # type: ignore[arg-type]
-        .values(
-            notion_status=NotionWrite.WRITING.value,
-            notion_attempts=col(AccountTask.notion_attempts) + 1,
-            notion_claimed_at=now,
-        )
+        .where(col(AccountTask.id) == task_id, col(AccountTask.status) == TaskStatus.OPEN.value)
+        .values(status=TaskStatus.DONE.value, closed_by=actor[:64], closed_at=now)
         .execution_options(synchronize_session=False)
     )
-    changed = int(getattr(session.execute(stmt), "rowcount", 0) or 0) == 1
+    applied = int(getattr(session.execute(stmt), "rowcount", 0) or 0) == 1
     session.expire_all()
-    return changed
-
-
-def record_notion_result(
-    session: Session, *, task_id: int, page_id: str | None, error: str | None = None
-) -> None:
-    """Settle a claimed write: written, or pending again (failed after too many attempts)."""
     task = session.get(AccountTask, task_id)
     if task is None:
-        return
-    if page_id is not None:
-        task.notion_status, task.notion_page_id, task.notion_error = "written", page_id, None
-    else:
-        gave_up = task.notion_attempts >= MAX_NOTION_ATTEMPTS
-        task.notion_status = (NotionWrite.FAILED if gave_up else NotionWrite.PENDING).value
-        task.notion_error = (error or "unknown error")[:500]
-    session.add(task)
-    session.flush()
-
-
-def pending_notion_tasks(session: Session, *, now: datetime, limit: int = 50) -> list[int]:
-    """Ids of tasks whose Notion page is still to be written, oldest first."""
-    stmt = (
-        select(col(AccountTask.id))
-        .where(_claimable(now))  # type: ignore[arg-type]
-        .order_by(col(AccountTask.created_at), col(AccountTask.id))
-        .limit(limit)
-    )
-    return [int(i) for i in session.execute(stmt).scalars() if i is not None]
+        raise TaskNotFoundError(f"no task with id {task_id}")
+    delivery = None
+    if applied:
+        if outbox.task_page(session, task) is not None:
+            queued = outbox.enqueue(session, outbox.task_status_claim(task, NOTION_DONE), now=now)
+            delivery = queued.id
+        if task.alert_id is not None:
+            log_task_done(
+                session, alert_id=task.alert_id, actor=actor, now=now, key=key, task_id=task_id
+            )
+        session.flush()
+    return TaskClosed(applied=applied, task=task_view(session, task), status_delivery=delivery)

@@ -7,7 +7,8 @@
 - ``qbr_drafts``: T-90 and quarterly QBR drafts, DM'd to owners
 - ``proposals``: expansion proposals DM'd to owners
 - ``digest``: the weekly leaders' digest
-- ``notion_outbox``: Notion retries (QBR pages, hand-off tasks)
+- ``notion_outbox``: Notion deliveries due again (QBR pages, task pages and statuses) and
+  hand-off tasks
 
 Adding a job: see ``bot.jobs.schedule`` (one module + one row in ``SCHEDULE``).
 """

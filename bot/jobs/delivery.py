@@ -399,6 +399,7 @@ class Poster:
             alert_id=alert_id,
             error=f"{type(exc).__name__}: {error or exc}",
             permanent=permanent,
+            now=self.now,
         )
         log.warning(
             "posting alert %s failed (%s, %s): %s",

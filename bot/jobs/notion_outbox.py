@@ -1,8 +1,9 @@
-"""The Notion outbox: queued QBR pages and pending hand-off tasks, retried every few minutes.
+"""The Notion job: every few minutes, write the Notion deliveries that are due again.
 
-Notion writes have their own outbox (``tools.outbox``: a request stored before sending, claimed
-with a lease, and a page looked up by its idempotency key before it is created again) — the
-same claim / look-up-before-resend discipline as Slack posts, against Notion.
+Notion writes are deliveries in the same ledger as Slack posts (``tools.alerts.ledger``, queued
+by ``tools.outbox``): QBR pages, follow-up task pages and closed tasks' status are sent by
+``bot.notion.NotionSender``, which looks each page up by its delivery key before creating it.
+Hand-off tasks (``bot.handoff_flow.retry_notion_tasks``) are retried here too.
 """
 
 from __future__ import annotations
@@ -20,31 +21,34 @@ OUTBOX_MINUTES = 5
 def notion_outbox_job(
     settings: Settings, *, session_factory: SessionFactory, config: ScoringConfig
 ) -> Callable[[datetime], object] | None:
-    """The Notion retries as one job: queued QBR pages (``bot.notion.publish_pending``),
-    pending hand-off tasks (``bot.handoff_flow.retry_notion_tasks``) and alert follow-up tasks
-    (``bot.task_notion.retry_task_writes``); None without Notion."""
+    """The Notion deliveries as one job (how many QBR pages, hand-off tasks and alert-task
+    writes it completed); None without Notion."""
     from bot.deps import Deps
     from bot.handoff_flow import retry_notion_tasks
     from bot.handoff_notion import notion_configured
-    from bot.notion import make_publisher, publish_pending
-    from bot.task_notion import retry_task_writes
+    from bot.notion import NotionSender, make_publisher
+    from bot.notion.tasks import task_publisher
 
-    publisher = make_publisher(settings)
-    tasks = notion_configured(settings)
-    if publisher is None and not tasks:
+    if make_publisher(settings) is None and not notion_configured(settings):
         return None
 
     def publish(now: datetime) -> object:
-        pages = (
-            publish_pending(session_factory, publisher, now=now, config=config) if publisher else []
-        )
-        written = alert_tasks = 0
-        if tasks:
+        # Fresh publishers each run: a database's schema is looked up again (a property added
+        # since the last run counts).
+        qbr, tasks = make_publisher(settings), task_publisher(settings)
+        sender = NotionSender(session_factory, now, qbr=qbr, tasks=tasks, config=config)
+        sent = sender.send_due()
+        handoffs = 0
+        if notion_configured(settings):
             deps = Deps(
                 settings=settings, sessions=session_factory, clock=lambda: now, config=config
             )
-            written = retry_notion_tasks(deps)
-            alert_tasks = retry_task_writes(deps)
-        return {"qbr_pages": len(pages), "handoff_tasks": written, "alert_tasks": alert_tasks}
+            handoffs = retry_notion_tasks(deps)
+        written = [d.kind for d in sent if d.status == "posted"]
+        return {
+            "qbr_pages": written.count("notion_qbr"),
+            "handoff_tasks": handoffs,
+            "alert_tasks": len(written) - written.count("notion_qbr"),
+        }
 
     return publish

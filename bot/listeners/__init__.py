@@ -21,13 +21,19 @@ from bot.listeners import (
     log,
     qbr,
     subscribe,
+    tasks,
     views,
 )
 
 REGISTERED: dict[str, frozenset[str]] = {
     "commands": commands.COMMANDS | log.COMMANDS,
     "events": events.EVENTS | home.EVENTS,
-    "actions": actions.ACTIONS | handoff.ACTIONS | qbr.ACTIONS | alerts.ACTIONS | subscribe.ACTIONS,
+    "actions": actions.ACTIONS
+    | handoff.ACTIONS
+    | qbr.ACTIONS
+    | alerts.ACTIONS
+    | subscribe.ACTIONS
+    | tasks.ACTIONS,
     "views": views.VIEWS | alerts.VIEWS | log.VIEWS,
     "shortcuts": log.SHORTCUTS,
 }
@@ -48,5 +54,6 @@ def register_listeners(app: App, deps: Deps, agent: Agent | None = None) -> None
     alerts.register(app, deps)
     log.register(app, deps)
     subscribe.register(app, deps)
+    tasks.register(app, deps)
     views.register(app, deps, handoff_cards=cards)
     home.register(app, deps)

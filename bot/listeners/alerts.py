@@ -23,9 +23,9 @@ from bot.deps import Deps
 from bot.handoff_notion import notion_configured
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import respond_privately, user_of
+from bot.notion.delivery import send_task_page
 from bot.policy import Action, alert_resource, policy_for
 from bot.router import Reply
-from bot.task_notion import write_task_to_notion
 from tools import alert_actions
 from tools.alert_actions import ActionResult, AlertActionError, FollowupView
 from tools.db import session_scope
@@ -171,7 +171,7 @@ def act(action_id: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
         return
     view = result.followup
     task = result.task if kind == ActionKind.TASK_CREATED and result.applied else None
-    if task is not None and write_task_to_notion(deps, task.task_id):
+    if task is not None and send_task_page(deps, task.task_id):
         with session_scope(deps.sessions) as session:
             view = alert_actions.followup_view(session, alert_id=alert_id)
     if result.applied:

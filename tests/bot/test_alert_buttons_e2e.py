@@ -198,7 +198,7 @@ def test_assign_then_create_task_lists_it_in_app_home(world: World) -> None:
     world.fake.wait_for("response_url", 3)
     with db.session_factory(world.engine)() as session:
         (task,) = session.exec(select(AccountTask)).all()
-        assert (task.assignee, task.notion_status) == (OTHER, "none")
+        assert (task.assignee, task.status) == (OTHER, "open")
     world.driver.event({"type": "app_home_opened", "user": OTHER, "tab": "home"})
     (home,) = world.fake.wait_for("views.publish")
     assert "Churn risk follow-up: Acme" in json.dumps(home.params.get("view"))

@@ -22,7 +22,7 @@ from bot.notion import (
 from tools import db
 from tools.accounts import resolve_account
 from tools.demo import generate_demo
-from tools.models import PublishRequest, QbrDraft
+from tools.models import Alert, AlertKind, QbrDraft
 from tools.outbox import request_publish
 from tools.qbr import create_qbr_draft, load_qbr
 from tools.qbr_documents import publish_blocks
@@ -98,6 +98,12 @@ def _signature(block: dict[str, Any]) -> tuple[str, str]:
     kind = block["type"]
     text = "".join(t["text"]["content"] for t in block[kind].get("rich_text", []))
     return kind, text
+
+
+def _notion_rows(session: Any) -> list[Alert]:
+    """The Notion deliveries in the ledger."""
+    stmt = select(Alert).where(Alert.kind == AlertKind.NOTION_QBR.value)
+    return list(session.exec(stmt).all())
 
 
 def _only_page(fake: FakeNotion) -> str:
@@ -209,8 +215,8 @@ def test_outage_leaves_it_queued_and_a_later_run_publishes(
     assert outcome.status == "queued"
     assert "will publish" in outcome.message
     with sessions() as session:
-        stored = session.exec(select(PublishRequest)).one()
-        assert stored.status == "queued"
+        stored = _notion_rows(session)[0]
+        assert stored.status == "claimed"
         assert stored.next_attempt_at is not None
         assert stored.next_attempt_at > NOW
         assert stored.last_error
@@ -260,8 +266,8 @@ def test_crashed_sender_is_taken_over_after_a_while(
     draft_id = _draft(sessions)
     with db.session_scope(sessions) as session:
         request = request_publish(session, draft_id=draft_id, now=NOW)
-        request.status = "sending"  # a worker claimed it and died
-        request.updated_at = NOW
+        request.claimed_by, request.next_attempt_at = "dead-worker", None  # claimed, then died
+        request.attempts = 1
     assert publish_pending(sessions, publisher, now=NOW + timedelta(minutes=1)) == []
     done = publish_pending(sessions, publisher, now=NOW + timedelta(minutes=11))
     assert [o.status for o in done] == ["published"]
@@ -326,6 +332,8 @@ def test_request_publish_is_idempotent(sessions: db.SessionFactory) -> None:
         first = request_publish(session, draft_id=draft_id, now=NOW)
         second = request_publish(session, draft_id=draft_id, now=NOW)
         assert first.id == second.id
-        assert first.idempotency_key == f"qbr:draft-{draft_id}:v1"
+        draft = session.get(QbrDraft, draft_id)
+        assert draft is not None
+        assert first.key == f"notion_qbr:{draft.account_id}:draft-{draft_id}:v1"
     with sessions() as session:
-        assert len(session.exec(select(PublishRequest)).all()) == 1
+        assert len(_notion_rows(session)) == 1

@@ -5,6 +5,7 @@ being unconfigured or down is said plainly; "Discard" discards once."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -13,9 +14,15 @@ from bot.harness import FakeSlack, SlackCall, SlackDriver
 from bot.harness.fake_notion import FakeNotion
 from tests.utils.slack_e2e import NOW, driving, e2e_settings
 from tools import db
-from tools.models import PublishRequest, QbrDraft
+from tools.models import Alert, AlertKind, QbrDraft
 
 DEMO_ACCOUNTS = 20  # a small portfolio: these tests only look at Acme
+
+
+def _page_deliveries(session: Any, draft_id: int) -> list[Alert]:
+    """The draft's Notion page deliveries in the delivery ledger."""
+    rows = session.exec(select(Alert).where(Alert.kind == AlertKind.NOTION_QBR.value)).all()
+    return [r for r in rows if r.payload.get("draft_id") == draft_id]
 
 
 def serve(fake: FakeSlack, engine: Engine, notion: FakeNotion | None) -> Iterator[SlackDriver]:
@@ -71,10 +78,8 @@ def test_publish_writes_one_notion_page_and_posts_its_url(
     replies = thread_texts(fake, str(starter.response["ts"]))
     assert sum("notion" in t.lower() for t in replies) >= 2
     with db.session_factory(demo_engine)() as session:
-        request = session.exec(
-            select(PublishRequest).where(PublishRequest.draft_id == int(draft_id))
-        ).one()
-        assert request.status == "published"
+        (request,) = _page_deliveries(session, int(draft_id))
+        assert request.status == "posted"
 
 
 def test_publish_without_notion_says_how_to_configure_it(
@@ -126,9 +131,7 @@ def test_a_non_owner_can_neither_publish_nor_discard(fake: FakeSlack, demo_engin
     assert not notion.pages
     with db.session_factory(demo_engine)() as session:
         assert session.get(QbrDraft, int(draft_id)).status == "draft"  # type: ignore[union-attr]
-        assert not session.exec(
-            select(PublishRequest).where(PublishRequest.draft_id == int(draft_id))
-        ).all()
+        assert not _page_deliveries(session, int(draft_id))
 
 
 def test_continue_a_scheduled_draft_in_a_thread(fake: FakeSlack, demo_engine: Engine) -> None:

@@ -1,4 +1,4 @@
-"""The delivery ledger: every scheduled message is claimed under a unique key before it is sent.
+"""The delivery ledger: every outbound write is claimed under a unique key before it is sent.
 
 The database is the arbiter (several schedulers may run): a message is a row in ``alert`` with a
 unique ``key`` (kind, account, period). A job *claims* the key (``INSERT ... ON CONFLICT DO
@@ -10,7 +10,12 @@ in the message metadata). Marking a claim posted is conditional too (``WHERE sta
 'claimed'``), so nothing is posted or counted twice.
 
 Churn alerts, QBR DMs, expansion-proposal DMs, the digest and the book messages all go through
-this one ledger; no Slack here (``bot.jobs.delivery`` posts).
+this one ledger, and so do Notion pages (QBR pages, follow-up tasks and their status: see
+``tools.outbox``). One row per delivery key holds its state (``claimed`` → ``posted`` or
+``failed``), attempts, last error, the next retry (``next_attempt_at``) and what it produced (a
+Slack ``ts``, a Notion page id). A claim without ``next_attempt_at`` belongs to its claimer for
+the lease; a failed send sets ``next_attempt_at`` by the kind's ``RetryPolicy`` and anyone may
+take it over then. No Slack or Notion here (``bot.jobs.delivery`` posts, ``bot.notion`` writes).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -32,6 +37,49 @@ LEASE = timedelta(minutes=10)
 RETRY_WINDOW = timedelta(days=3)
 """Claims older than this are not retried any more: they are marked failed ("expired")."""
 MAX_ATTEMPTS = 5
+ERROR_MAX = 1000
+
+NOTION_KINDS = frozenset(
+    {AlertKind.NOTION_QBR, AlertKind.NOTION_TASK, AlertKind.NOTION_TASK_STATUS}
+)
+"""Deliveries written to Notion (``bot.notion`` sends them); every other kind is a Slack post."""
+SLACK_KINDS = frozenset(k for k in AlertKind if k not in NOTION_KINDS)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a delivery that failed is tried again, and for how long.
+
+    ``backoff=None`` waits for the lease to run out from the last claim (Slack: a lost response
+    is looked up in the history, which needs a moment to settle); otherwise ``backoff`` doubles
+    per attempt up to ``max_backoff``, and never before a server's ``Retry-After``.
+    """
+
+    max_attempts: int = MAX_ATTEMPTS
+    window: timedelta = RETRY_WINDOW
+    backoff: timedelta | None = None
+    max_backoff: timedelta = timedelta(hours=1)
+
+    def next_attempt(
+        self, *, attempts: int, now: datetime, claimed_at: datetime, retry_after: timedelta | None
+    ) -> datetime:
+        """When a delivery that failed its ``attempts``-th attempt at ``now`` is due again."""
+        if self.backoff is None:
+            due = max(claimed_at + LEASE, now)
+        else:
+            due = now + min(self.backoff * (2 ** max(attempts - 1, 0)), self.max_backoff)
+        return max(due, now + retry_after) if retry_after is not None else due
+
+
+SLACK_RETRY = RetryPolicy()
+NOTION_RETRY = RetryPolicy(max_attempts=20, window=timedelta(days=14), backoff=timedelta(minutes=1))
+"""A Notion outage of a day is ridden out: 1, 2, 4 … 60 minutes apart, twenty times."""
+
+
+def retry_policy(kind: str) -> RetryPolicy:
+    """The retry policy of a delivery kind."""
+    return NOTION_RETRY if kind in {k.value for k in NOTION_KINDS} else SLACK_RETRY
+
 
 # -- keys -----------------------------------------------------------------------------------------
 
@@ -77,12 +125,15 @@ def claim_alert(
     claimed_by: str,
     now: datetime,
     status: AlertStatus = AlertStatus.CLAIMED,
+    queued: bool = False,
 ) -> int | None:
     """Insert the alert unless its key exists: its id when this caller won, else None.
 
     Does not commit: the caller commits (with anything that must happen atomically with the
     claim, such as storing a QBR draft) before posting. ``status=POSTED`` records an item that
     is delivered inside another message (its payload names it in ``via``) or a marker.
+    ``queued`` stores it due now and owned by nobody (no attempt yet): whoever takes it over
+    first (``take_over``) sends it.
     """
     values = {
         "key": claim.key,
@@ -95,9 +146,10 @@ def claim_alert(
         "score": claim.score,
         "triggers": list(claim.triggers),
         "payload": claim.payload,
-        "claimed_by": claimed_by[:128],
+        "claimed_by": "" if queued else claimed_by[:128],
         "claimed_at": now,
-        "attempts": 1,
+        "attempts": 0 if queued else 1,
+        "next_attempt_at": now if queued else None,
         "posted_at": now if status == AlertStatus.POSTED else None,
     }
     table = _alert_table()
@@ -122,34 +174,54 @@ def set_payload(session: Session, *, alert_id: int, payload: dict[str, Any]) -> 
     )
 
 
+def _due(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Claimed and nobody's: its retry is due, or its claimer's lease ran out (a crash)."""
+    return and_(
+        col(Alert.status) == AlertStatus.CLAIMED.value,
+        or_(
+            and_(col(Alert.next_attempt_at).is_not(None), col(Alert.next_attempt_at) <= now),
+            and_(col(Alert.next_attempt_at).is_(None), col(Alert.claimed_at) < now - lease),
+        ),
+    )
+
+
 def stale_claims(
     session: Session,
     *,
     now: datetime,
-    kinds: Iterable[AlertKind] = tuple(AlertKind),
+    kinds: Iterable[AlertKind] = SLACK_KINDS,
     lease: timedelta = LEASE,
     window: timedelta = RETRY_WINDOW,
+    limit: int | None = None,
 ) -> list[Alert]:
-    """Claimed-but-unposted alerts whose lease expired (a crash or a failed post), oldest first."""
+    """Claimed-but-unsent deliveries that are due again (a failed send or a crash), oldest first."""
     stmt = (
         select(Alert)
         .where(
-            col(Alert.status) == AlertStatus.CLAIMED.value,
+            _due(now, lease),
             col(Alert.kind).in_([k.value for k in kinds]),
-            col(Alert.claimed_at) < now - lease,
             col(Alert.claimed_at) >= now - window,
         )
         .order_by(col(Alert.claimed_at), col(Alert.id))
     )
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(session.execute(stmt).scalars())
 
 
-def expire_claims(session: Session, *, now: datetime, window: timedelta = RETRY_WINDOW) -> int:
+def expire_claims(
+    session: Session,
+    *,
+    now: datetime,
+    window: timedelta = RETRY_WINDOW,
+    kinds: Iterable[AlertKind] = SLACK_KINDS,
+) -> int:
     """Mark claims older than ``window`` failed (too late to be news); returns how many. Commits."""
     result = session.execute(
         update(Alert)
         .where(
             col(Alert.status) == AlertStatus.CLAIMED.value,
+            col(Alert.kind).in_([k.value for k in kinds]),
             col(Alert.claimed_at) < now - window,
         )
         .values(status=AlertStatus.FAILED.value, last_error="expired before it could be posted")
@@ -161,15 +233,16 @@ def expire_claims(session: Session, *, now: datetime, window: timedelta = RETRY_
 def take_over(
     session: Session, *, alert_id: int, claimed_by: str, now: datetime, lease: timedelta = LEASE
 ) -> bool:
-    """Take over a stale claim; True when this caller now owns it. Commits."""
+    """Take over a due claim (see ``stale_claims``); True when this caller now owns it. Commits."""
     result = session.execute(
         update(Alert)
-        .where(
-            col(Alert.id) == alert_id,
-            col(Alert.status) == AlertStatus.CLAIMED.value,
-            col(Alert.claimed_at) < now - lease,
+        .where(col(Alert.id) == alert_id, _due(now, lease))
+        .values(
+            claimed_by=claimed_by[:128],
+            claimed_at=now,
+            attempts=col(Alert.attempts) + 1,
+            next_attempt_at=None,
         )
-        .values(claimed_by=claimed_by[:128], claimed_at=now, attempts=col(Alert.attempts) + 1)
     )
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0) == 1
@@ -188,6 +261,18 @@ def record_message(
     session.commit()
 
 
+def record_target(
+    session: Session, *, alert_id: int, external_id: str, url: str | None = None
+) -> None:
+    """Remember what a Notion delivery produced (its page) so a retry finds it. Commits."""
+    session.execute(
+        update(Alert)
+        .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.CLAIMED.value)
+        .values(external_id=external_id[:64], external_url=(url or None) and url[:500])
+    )
+    session.commit()
+
+
 def mark_posted(session: Session, *, alert_id: int, claimed_by: str, now: datetime) -> bool:
     """Mark the claim posted; False when it was not ours any more. Commits."""
     result = session.execute(
@@ -197,7 +282,9 @@ def mark_posted(session: Session, *, alert_id: int, claimed_by: str, now: dateti
             col(Alert.status) == AlertStatus.CLAIMED.value,
             col(Alert.claimed_by) == claimed_by[:128],
         )
-        .values(status=AlertStatus.POSTED.value, posted_at=now, last_error=None)
+        .values(
+            status=AlertStatus.POSTED.value, posted_at=now, last_error=None, next_attempt_at=None
+        )
     )
     session.commit()
     return int(getattr(result, "rowcount", 0) or 0) == 1
@@ -209,24 +296,66 @@ def record_failure(
     alert_id: int,
     error: str,
     permanent: bool,
-    max_attempts: int = MAX_ATTEMPTS,
+    max_attempts: int | None = None,
+    now: datetime | None = None,
+    retry_after: timedelta | None = None,
 ) -> str:
-    """Note a failed post: ``failed`` when permanent or out of attempts, else stays claimed.
-
-    Returns the new status. Commits.
+    """Note a failed send: ``failed`` when permanent or out of attempts, else it stays claimed
+    and is due again at ``next_attempt_at`` (the kind's ``RetryPolicy``; ``retry_after`` is the
+    server's Retry-After). Returns the new status. Commits.
     """
     alert = session.get(Alert, alert_id)
     if alert is None or alert.status != AlertStatus.CLAIMED.value:
         return alert.status if alert is not None else AlertStatus.FAILED.value
-    give_up = permanent or alert.attempts >= max_attempts
+    policy = retry_policy(alert.kind)
+    limit = policy.max_attempts if max_attempts is None else max_attempts
+    give_up = permanent or alert.attempts >= limit
     status = AlertStatus.FAILED if give_up else AlertStatus.CLAIMED
+    due = None
+    if not give_up:
+        due = policy.next_attempt(
+            attempts=alert.attempts,
+            now=now or alert.claimed_at,
+            claimed_at=alert.claimed_at,
+            retry_after=retry_after,
+        )
     session.execute(
         update(Alert)
         .where(col(Alert.id) == alert_id, col(Alert.status) == AlertStatus.CLAIMED.value)
-        .values(status=status.value, last_error=error[:1000])
+        .values(status=status.value, last_error=error[:ERROR_MAX], next_attempt_at=due)
     )
     session.commit()
     return status.value
+
+
+def requeue(session: Session, *, alert_id: int, now: datetime) -> bool:
+    """A person asks again: a failed delivery, or one waiting for its retry, is due now with a
+    fresh set of attempts. False when it is posted or someone is sending it. Does not commit."""
+    result = session.execute(
+        update(Alert)
+        .where(
+            col(Alert.id) == alert_id,
+            or_(
+                col(Alert.status) == AlertStatus.FAILED.value,
+                and_(
+                    col(Alert.status) == AlertStatus.CLAIMED.value,
+                    col(Alert.next_attempt_at).is_not(None),
+                ),
+            ),
+        )
+        .values(
+            status=AlertStatus.CLAIMED.value,
+            next_attempt_at=now,
+            claimed_at=now,
+            attempts=0,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def by_key(session: Session, key: str) -> Alert | None:
+    """The delivery stored under ``key``, if any."""
+    return session.execute(select(Alert).where(col(Alert.key) == key)).scalars().first()
 
 
 def latest_alerts(

@@ -1,14 +1,13 @@
-"""Publish QBR drafts to Notion, durably: outbox first, idempotent pages, bounded retries.
+"""Write pages to a Notion database, idempotently, with bounded retries.
 
-- ``NotionPublisher`` talks to Notion (API 2025-09-03) through an injected
-  ``notion_client.Client``: it resolves the QBR database's data source, finds an earlier page
-  by its "Idempotency key" property before creating one, creates the page with the first 100
-  blocks and appends the rest 100 at a time (resuming from the page's current child count after
-  a lost answer), and retries: 429 after Retry-After, 5xx/529/timeouts with exponential back-off.
-  The SDK's own retries are turned off (``retry=False``) so that every wait goes through the
-  injected ``sleep`` and no non-idempotent call is repeated without a look-up first.
-- ``publish_pending`` (for the scheduler) and ``publish_draft_to_notion`` (for the Slack
-  "Publish to Notion" button) drive the outbox in ``tools.outbox``.
+``NotionPublisher`` talks to Notion (API 2025-09-03) through an injected ``notion_client.Client``:
+it resolves a database's data source, finds an earlier page by its "Idempotency key" property
+before creating one (and again after a create whose answer was lost), creates a QBR page with the
+first 100 blocks and appends the rest 100 at a time (resuming from the page's current child
+count after a lost answer), and retries: 429 after Retry-After, 5xx/529/timeouts with
+exponential back-off. The SDK's own retries are turned off (``retry=False``) so that every wait
+goes through the injected ``sleep`` and no non-idempotent call is repeated without a look-up
+first. The same publisher on the task database writes follow-up tasks (``bot.notion.tasks``).
 """
 
 from __future__ import annotations
@@ -16,23 +15,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from notion_client import Client
 from notion_client.errors import HTTPResponseError, RequestTimeoutError
 from pydantic import BaseModel, Field
 
 from bot.config import Settings
-from tools import outbox
-from tools.db import SessionFactory, session_scope
-from tools.models import PublishRequest, PublishStatus
-from tools.qbr import QbrDocument, load_qbr
+from tools.qbr import QbrDocument
 from tools.qbr_documents import publish_blocks
-from tools.qbr_draft import QbrError
 from tools.qbr_render import PROPERTY_TYPES, notion_properties, split_text
-from tools.scoring_config import ScoringConfig
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +35,8 @@ BATCH = 100
 NOT_CONFIGURED = "Notion is not configured: set NOTION_TOKEN and NOTION_QBR_DATABASE_ID"
 STATUS_PUBLISHING = "Publishing"
 STATUS_PUBLISHED = "Published"
+KEY_PROPERTY = "Idempotency key"
+"""The rich-text property holding a page's delivery key: how a lost answer is found again."""
 PROPERTY_SCHEMAS: dict[str, dict[str, Any]] = {
     "Name": {"title": {}},
     "Account": {"rich_text": {}},
@@ -143,7 +138,7 @@ class CheckReport(BaseModel):
 
 
 class NotionPublisher:
-    """Creates QBR pages in the QBR database; see the module docstring for the guarantees."""
+    """Creates pages in one database; see the module docstring for the guarantees."""
 
     def __init__(
         self,
@@ -166,6 +161,7 @@ class NotionPublisher:
         self.max_wait_seconds = max_wait_seconds
         self.min_interval = min_interval
         self._data_source_id: str | None = None
+        self._schema: dict[str, Any] | None = None
         self._next_request_at = 0.0
 
     # -- the retry loop ------------------------------------------------------------------------
@@ -232,6 +228,14 @@ class NotionPublisher:
             self._data_source_id = str(sources[0]["id"])
         return self._data_source_id
 
+    def schema(self) -> dict[str, Any]:
+        """The data source's properties (name -> property object), looked up once."""
+        if self._schema is None:
+            source = self.data_source_id()
+            found = self._call(lambda: _obj(self.client.data_sources.retrieve(source)))
+            self._schema = dict(found.get("properties") or {})
+        return self._schema
+
     def find_page(self, idempotency_key: str) -> dict[str, Any] | None:
         """The page already written for ``idempotency_key``, if any."""
         source = self.data_source_id()
@@ -240,7 +244,7 @@ class NotionPublisher:
                 self.client.data_sources.query(
                     source,
                     filter={
-                        "property": "Idempotency key",
+                        "property": KEY_PROPERTY,
                         "rich_text": {"equals": idempotency_key},
                     },
                     page_size=1,
@@ -289,6 +293,42 @@ class NotionPublisher:
         )
         url = str(page.get("url") or f"https://www.notion.so/{page_id.replace('-', '')}")
         return PublishedPage(page_id=page_id, url=url, created=created, blocks=len(blocks))
+
+    def create_page(
+        self, properties: dict[str, Any], children: list[Block], *, idempotency_key: str
+    ) -> PublishedPage:
+        """A small page (at most 100 blocks) written once under ``idempotency_key``.
+
+        Needs the key property in the database (``KEY_PROPERTY``): without it a create whose
+        answer was lost could not be found again, so it is refused rather than risk a duplicate.
+        """
+        if self.schema().get(KEY_PROPERTY, {}).get("type") != "rich_text":
+            raise PermanentPublishError(
+                f"the Notion database has no {KEY_PROPERTY!r} text property: add it so that "
+                "csbot can find a page it already wrote"
+            )
+        page = self.find_page(idempotency_key)
+        if page is not None:
+            return _published(page, created=False, blocks=len(children))
+        key_value = {"rich_text": [{"type": "text", "text": {"content": idempotency_key}}]}
+        props = {**properties, KEY_PROPERTY: key_value}
+        source = self.data_source_id()
+
+        def create() -> dict[str, Any]:
+            return _obj(
+                self.client.pages.create(
+                    parent={"type": "data_source_id", "data_source_id": source},
+                    properties=props,
+                    children=children[:BATCH],
+                )
+            )
+
+        page = self._call(create, recheck=lambda: self.find_page(idempotency_key))
+        return _published(page, created=True, blocks=len(children))
+
+    def update_properties(self, page_id: str, properties: dict[str, Any]) -> None:
+        """Set page properties (idempotent: the same update twice is the same page)."""
+        self._call(lambda: self.client.pages.update(page_id, properties=properties))
 
     def _create(self, document: QbrDocument, key: str, first: list[Block]) -> dict[str, Any]:
         source = self.data_source_id()
@@ -370,6 +410,12 @@ def _obj(value: object) -> dict[str, Any]:
     return value
 
 
+def _published(page: dict[str, Any], *, created: bool, blocks: int) -> PublishedPage:
+    page_id = str(page["id"])
+    url = str(page.get("url") or f"https://www.notion.so/{page_id.replace('-', '')}")
+    return PublishedPage(page_id=page_id, url=url, created=created, blocks=blocks)
+
+
 def _is_new(page: dict[str, Any]) -> bool:
     return bool(page.pop("_new", False))
 
@@ -428,162 +474,3 @@ def missing_settings(settings: Settings) -> list[str]:
     if not settings.notion_qbr_database_id:
         missing.append("NOTION_QBR_DATABASE_ID")
     return missing
-
-
-# -- the outbox driver -----------------------------------------------------------------------------
-
-
-class PublishOutcome(BaseModel):
-    """What happened to one publish request, in words a CSM can act on."""
-
-    status: Literal["published", "queued", "failed", "not_configured"]
-    message: str
-    draft_id: int
-    request_id: int | None = None
-    url: str | None = None
-    page_id: str | None = None
-    attempts: int = 0
-    notify_channel: str | None = None
-    notify_thread_ts: str | None = None
-
-
-def outcome_for(request: PublishRequest) -> PublishOutcome:
-    """The user-facing outcome of a stored request."""
-    base = {
-        "draft_id": request.draft_id,
-        "request_id": request.id,
-        "attempts": request.attempts,
-        "page_id": request.notion_page_id,
-        "notify_channel": request.notify_channel,
-        "notify_thread_ts": request.notify_thread_ts,
-    }
-    if request.status == PublishStatus.PUBLISHED.value:
-        return PublishOutcome(
-            status="published",
-            url=request.notion_url,
-            message=f"Published to Notion: {request.notion_url}",
-            **base,
-        )
-    if request.status == PublishStatus.FAILED.value:
-        return PublishOutcome(
-            status="failed",
-            message=f"Could not publish to Notion: {request.last_error}. Fix it, then press "
-            "Publish again.",
-            **base,
-        )
-    when = request.next_attempt_at
-    later = f" (next try after {when.astimezone(UTC):%H:%M} UTC)" if when else ""
-    return PublishOutcome(
-        status="queued",
-        message=f"Notion is busy: the QBR is queued, will publish automatically{later}.",
-        **base,
-    )
-
-
-def _send_one(
-    sessions: SessionFactory,
-    publisher: NotionPublisher,
-    request_id: int,
-    now: datetime,
-    config: ScoringConfig | None,
-) -> PublishOutcome | None:
-    with session_scope(sessions) as session:
-        request = outbox.claim(session, request_id=request_id, now=now)
-        if request is None:
-            return None
-        key = request.idempotency_key
-        try:
-            document = load_qbr(session, draft_id=request.draft_id, config=config)
-        except QbrError as exc:
-            failed = outbox.mark_failed(session, request_id=request_id, error=str(exc), now=now)
-            return outcome_for(failed)
-    try:
-        page = publisher.publish(document, idempotency_key=key)
-    except TransientPublishError as exc:
-        not_before = now + timedelta(seconds=exc.retry_after) if exc.retry_after else None
-        return _settle(sessions, request_id, now, retry=str(exc), not_before=not_before)
-    except PermanentPublishError as exc:
-        return _settle(sessions, request_id, now, failed=str(exc))
-    except Exception as exc:  # never lose a request to a bug: log it and keep it queued
-        log.exception("notion: unexpected error publishing request %s", request_id)
-        return _settle(sessions, request_id, now, retry=f"unexpected error ({type(exc).__name__})")
-    with session_scope(sessions) as session:
-        done = outbox.mark_published(
-            session, request_id=request_id, page_id=page.page_id, url=page.url, now=now
-        )
-        return outcome_for(done)
-
-
-def _settle(
-    sessions: SessionFactory,
-    request_id: int,
-    now: datetime,
-    *,
-    retry: str | None = None,
-    failed: str | None = None,
-    not_before: datetime | None = None,
-) -> PublishOutcome:
-    with session_scope(sessions) as session:
-        if failed is not None:
-            request = outbox.mark_failed(session, request_id=request_id, error=failed, now=now)
-        else:
-            request = outbox.mark_retry(
-                session, request_id=request_id, error=retry or "", now=now, not_before=not_before
-            )
-        log.warning("notion: request %s %s: %s", request_id, request.status, request.last_error)
-        return outcome_for(request)
-
-
-def publish_pending(
-    session_factory: SessionFactory,
-    publisher: NotionPublisher,
-    *,
-    now: datetime,
-    limit: int = 20,
-    config: ScoringConfig | None = None,
-) -> list[PublishOutcome]:
-    """Send every due request (the scheduler calls this every few minutes); oldest first."""
-    with session_factory() as session:
-        due = outbox.due_requests(session, now=now, limit=limit)
-    outcomes = []
-    for request_id in due:
-        outcome = _send_one(session_factory, publisher, request_id, now, config)
-        if outcome is not None:
-            outcomes.append(outcome)
-    return outcomes
-
-
-def publish_draft_to_notion(
-    session_factory: SessionFactory,
-    publisher: NotionPublisher | None,
-    draft_id: int,
-    *,
-    now: datetime | None = None,
-    requested_by: str | None = None,
-    channel: str | None = None,
-    thread_ts: str | None = None,
-    config: ScoringConfig | None = None,
-) -> PublishOutcome:
-    """What the "Publish to Notion" button calls: store the request, then try to send it now."""
-    if publisher is None:
-        return PublishOutcome(status="not_configured", message=NOT_CONFIGURED, draft_id=draft_id)
-    now = now or datetime.now(UTC)
-    with session_scope(session_factory) as session:
-        request = outbox.request_publish(
-            session,
-            draft_id=draft_id,
-            requested_by=requested_by,
-            notify_channel=channel,
-            notify_thread_ts=thread_ts,
-            now=now,
-        )
-        request_id = request.id or 0
-        if request.status in (PublishStatus.PUBLISHED.value, PublishStatus.SENDING.value):
-            return outcome_for(request)
-    outcome = _send_one(session_factory, publisher, request_id, now, config)
-    if outcome is not None:
-        return outcome
-    with session_factory() as session:  # another worker holds it, or it is not due yet
-        stored = session.get(PublishRequest, request_id)
-        assert stored is not None
-        return outcome_for(stored)
