@@ -1,8 +1,9 @@
 """QBR draft buttons: "Publish to Notion" and "Discard" under a draft in its thread.
 
-Publishing is durable (bot/notion.py + tools/outbox.py): the request is stored before anything
-is sent, retried with backoff, and left in the outbox for the scheduler when Notion is down, so
-the thread always learns the outcome: the page URL, "queued, will publish", or why it failed.
+Publishing is durable (bot/notion/ + tools/outbox.py): the page is queued in the delivery
+ledger before anything is sent, retried with backoff, and left there for the Notion job when
+Notion is down, so the thread always learns the outcome: the page URL, "queued, will publish",
+or why it failed.
 """
 
 from __future__ import annotations
