@@ -78,8 +78,9 @@ def close(body: dict[str, Any], context: BoltContext, deps: Deps) -> None:
             update_alert_message(context.client, view)
         except AlertActionError:
             pass  # the alert is gone; the task is closed all the same
-    _show(task_blocks.task_done_receipt(closed.task, applied=closed.applied), body, context)
-    if user:
+    if body.get("response_url"):  # pressed in a message: say what happened there
+        _show(task_blocks.task_done_receipt(closed.task, applied=closed.applied), body, context)
+    if user:  # App Home redrawn: the task leaves the open list (no DM for every press)
         context.client.views_publish(user_id=str(user), view=home_view(str(user), deps))
 
 

@@ -203,6 +203,7 @@ def test_done_twice_closes_once_and_updates_notion_and_the_alert(world: World) -
     assert f"done by <@{OWNER}>" in all_text(updates[-1])
     home = world.fake.calls_to("views.publish")[-1]
     assert "Churn risk follow-up" not in str(home.params.get("view"))
+    assert not [c for c in world.fake.calls_to("chat.postMessage") if c.params["channel"] == OWNER]
 
 
 def test_status_write_during_an_outage_is_retried(world: World) -> None:
