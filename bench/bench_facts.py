@@ -58,8 +58,9 @@ def _health(sessions: db.SessionFactory, name: str) -> None:
 
     config = load_config()
     with sessions() as session:
-        try:
-            account_id = resolve_account(session, query=name).id
+        try:  # held while the report is built, as bot.intents does
+            account = resolve_account(session, query=name)
+            account_id = account.id
         except AmbiguousAccount as exc:  # before issue 12: exact names could be ambiguous
             account_id = next(c.account_id for c in exc.candidates if c.name == name)
         assert account_id is not None

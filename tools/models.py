@@ -188,7 +188,7 @@ class Ticket(SQLModel, table=True):
 
     __table_args__ = (
         Index("ix_ticket_account_opened", "account_id", "opened_at"),
-        # Covers the scan's per-account ticket aggregates (tools.facts.extract._tickets).
+        # Covers the scan's per-account ticket aggregates (tools.facts.extract.support).
         Index(
             "ix_ticket_account_scan",
             "account_id",

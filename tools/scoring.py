@@ -44,6 +44,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
 )
 from sqlmodel import Session, col
@@ -63,9 +64,10 @@ from tools.facts.extract import (
 )
 from tools.health import (
     UnknownAccountError,
-    past_scores,
+    extract_with_history,
     score_raw,
     snapshot_rows,
+    trend_baselines,
 )
 from tools.lean import lean_findings
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
@@ -464,10 +466,13 @@ def backfill_snapshots(
 def _summaries(
     session: Session, ids: list[int], terms: dict[str, Any], seats_used: dict[int, int]
 ) -> dict[int, AccountSummary]:
-    stmt = select(Account)
-    if len(ids) <= IN_LIST_LIMIT:
-        stmt = stmt.where(col(Account.id).in_(ids))
-    accounts = {a.id: a for a in session.execute(stmt).scalars()}
+    accounts = _loaded_accounts(session, ids)
+    unloaded = [a for a in ids if a not in accounts]
+    if unloaded:
+        stmt = select(Account)
+        if len(unloaded) <= IN_LIST_LIMIT:
+            stmt = stmt.where(col(Account.id).in_(unloaded))
+        accounts.update({a.id: a for a in session.execute(stmt).scalars() if a.id is not None})
     out: dict[int, AccountSummary] = {}
     for i, account_id in enumerate(ids):
         account = accounts.get(account_id)
@@ -490,6 +495,17 @@ def _summaries(
             renewal_date=terms["renewal_date"][i],
             churned=not active,
         )
+    return out
+
+
+def _loaded_accounts(session: Session, ids: list[int]) -> dict[int, Account]:
+    """The accounts among ``ids`` this session already holds, loaded (e.g. the one ``/health``
+    just resolved): a query would return these same objects, so none is run for them."""
+    out: dict[int, Account] = {}
+    for account_id in ids:
+        found = session.identity_map.get(session.identity_key(Account, account_id))
+        if isinstance(found, Account) and not inspect(found).expired_attributes:
+            out[account_id] = found
     return out
 
 
@@ -605,10 +621,12 @@ def account_report(
     session: Session, *, account_id: int, as_of: date, config: ScoringConfig
 ) -> AccountReport:
     """Everything ``/health <account>`` shows: summary, health, churn risk, Lean, expansion."""
-    raw = extract_raw(session, as_of=as_of, config=config, account_ids=[account_id])
+    raw, baselines = extract_with_history(
+        session, as_of=as_of, config=config, account_ids=[account_id]
+    )
     if account_id not in raw.ids.tolist():
         raise UnknownAccountError(f"no account with id {account_id}")
-    health = score_raw(session, raw, config=config)
+    health = score_raw(session, raw, config=config, baselines=baselines)
     risks = churn_from_raw(raw, config=config, health=health)
     reports = _reports(
         session,
@@ -700,10 +718,11 @@ def _add_trends(
 ) -> None:
     if not account_ids:
         return
-    for days, field in ((30, "trend_30d"), (90, "trend_90d")):
-        past = past_scores(
-            session, day=raw.as_of - timedelta(days=days), config=config, account_ids=account_ids
-        )
-        for a in account_ids:
-            if a in past:
-                setattr(health[a], field, round(health[a].score - past[a], 1))
+    past30, past90 = trend_baselines(
+        session, as_of=raw.as_of, config=config, account_ids=account_ids
+    )
+    for a in account_ids:
+        if a in past30:
+            health[a].trend_30d = round(health[a].score - past30[a], 1)
+        if a in past90:
+            health[a].trend_90d = round(health[a].score - past90[a], 1)

@@ -1,0 +1,200 @@
+"""Set-based extraction of the facts of many accounts at once, as of one or more days.
+
+``extract_raw`` runs a fixed number of aggregate queries (one per source table, ``GROUP BY
+account_id`` with the as-of windows in conditional aggregates) and returns NumPy arrays aligned
+with ``RawMetrics.ids``. ``extract_days`` does the same for several as-of days in the same
+statements (a few accounts; the portfolio is read day by day): ``/health`` reads today and the
+trend days' history in one pass. "As of D" means data through the end of D-1 (UTC, complete
+days; see ``tools.facts.definitions``): nothing dated D or later is read, so a scan at 00:30
+and one at 23:30 of the same day agree.
+
+- usage, feature usage: windows of N complete days ``D-N .. D-1`` (``product``);
+- tickets, NPS, invoices (``support``), contacts and interactions (``people``): timestamp
+  before the start of D; recency facts (last meaningful interaction, a champion's last
+  engagement) count through the end of D;
+- contracts (``contracts``): only those with ``start_date <= D``; "in force" means
+  ``start <= D <= end``. ``Contract.status`` and ``Account.lifecycle_stage`` are never read.
+
+``Account.tam_health`` is current-only; callers drop it with ``use_static_fields=False``.
+The SQL plumbing (scope, statement cache) is in ``sql``; ``RawMetrics`` in ``arrays``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from tools.facts.extract.arrays import BoolArray, FloatArray, IntArray, RawMetrics
+from tools.facts.extract.contracts import (
+    account_ids_in,
+    accounts_with_contracts,
+    contract_terms,
+    terms_from_rows,
+)
+from tools.facts.extract.people import people
+from tools.facts.extract.product import activity, features, seats_used_by_account, usage
+from tools.facts.extract.sql import IN_LIST_LIMIT, Reader, Scope, day_start, end_of
+from tools.facts.extract.support import invoices, surveys, tickets
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
+
+__all__ = [
+    "IN_LIST_LIMIT",
+    "BoolArray",
+    "FloatArray",
+    "IntArray",
+    "RawMetrics",
+    "Reader",
+    "Scope",
+    "account_ids_in",
+    "contract_terms",
+    "day_start",
+    "end_of",
+    "extract_days",
+    "extract_raw",
+    "seats_used_by_account",
+]
+
+
+def extract_raw(
+    session: Reader,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    account_ids: Sequence[int] | None = None,
+    use_static_fields: bool = True,
+    id_range: tuple[int, int] | None = None,
+) -> RawMetrics:
+    """Raw metrics of every account (or of ``account_ids``) as of ``as_of``, in ~12 queries.
+
+    ``id_range`` (inclusive ``(low, high)``) restricts them to the accounts with ids in it.
+    """
+    (raw,) = extract_days(
+        session,
+        days=[as_of],
+        config=config,
+        account_ids=account_ids,
+        use_static_fields=use_static_fields,
+        id_range=id_range,
+    )
+    return raw
+
+
+def extract_days(
+    session: Reader,
+    *,
+    days: Sequence[date],
+    config: ScoringConfig,
+    account_ids: Sequence[int] | None = None,
+    use_static_fields: bool = True,
+    id_range: tuple[int, int] | None = None,
+) -> list[RawMetrics]:
+    """``extract_raw`` for each of ``days`` (the first is the main day), from one read of each
+    table: the same numbers as one ``extract_raw`` per day. Only the first day gets the
+    onboarding facts (``extra``); the others are history (scores, trends)."""
+    days = list(days)
+    if not days:
+        return []
+    scope = Scope(account_ids, id_range)
+    norm = config.health.normalise
+    ids, tam, contract_rows = accounts_with_contracts(session, scope, max(days), use_static_fields)
+    terms = [terms_from_rows(contract_rows, ids, d) for d in days]
+    usage_by_day = usage(session, scope, ids, days, norm.usage_window_days)
+    plans = [t["plan"] for t in terms]
+    features_by_day = features(session, scope, ids, plans, days, norm.adoption_window_days)
+    tickets_by_day = tickets(session, scope, ids, days, config)
+    invoices_by_day = invoices(session, scope, ids, days)
+    contacts_by_day, interactions_by_day = people(session, scope, ids, days)
+    surveys_by_day = surveys(session, scope, ids, days, config)
+    out = []
+    for k, as_of in enumerate(days):
+        raw = _raw(
+            as_of,
+            ids,
+            tam,
+            terms[k],
+            usage_by_day[k],
+            features_by_day[k],
+            tickets_by_day[k],
+            invoices_by_day[k],
+            contacts_by_day[k],
+            surveys_by_day[k],
+            interactions_by_day[k],
+            config,
+        )
+        if k == 0:
+            raw.extra["onboarding_overdue"] = _onboarding(session, ids, terms[0], as_of, config)
+        out.append(raw)
+    return out
+
+
+def _raw(
+    as_of: date,
+    ids: IntArray,
+    tam: FloatArray,
+    terms: dict[str, Any],
+    use: list[FloatArray],
+    adoption: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    support: list[FloatArray],
+    billing: tuple[FloatArray, FloatArray, FloatArray],
+    people: dict[str, Any],
+    nps: list[FloatArray],
+    last_interaction: FloatArray,
+    config: ScoringConfig,
+) -> RawMetrics:
+    is_logins, activity_recent, activity_prior = activity(config, use)
+    return RawMetrics(
+        as_of=as_of,
+        ids=ids,
+        tam_health=tam,
+        **terms,
+        usage_rows_recent=use[0],
+        usage_rows_prior=use[1],
+        logins_recent=use[2],
+        logins_prior=use[3],
+        user_days_recent=use[4],
+        user_days_prior=use[5],
+        seats_used=use[6],
+        active_days_recent=use[7],
+        active_days_prior=use[8],
+        activity_is_logins=is_logins,
+        activity_recent=activity_recent,
+        activity_prior=activity_prior,
+        features_used=adoption[0],
+        features_used_any=adoption[1],
+        features_available=adoption[2],
+        feature_rows=adoption[3],
+        tickets_window=support[0],
+        sentiment_mean=support[1],
+        tickets_spike=support[2],
+        tickets_baseline=support[3],
+        escalated_window=support[4],
+        open_escalated=support[5],
+        open_tickets=support[6],
+        days_since_interaction=last_interaction,
+        invoices=billing[0],
+        overdue_amount=billing[1],
+        overdue_days=billing[2],
+        **people,
+        nps_mean=nps[0],
+        nps_count=nps[1],
+        csat_mean=nps[2],
+        nps_promoters=nps[3],
+        nps_detractors=nps[4],
+        nps_recent_mean=nps[5],
+        nps_recent_count=nps[6],
+    )
+
+
+def _onboarding(
+    session: Reader, ids: IntArray, terms: dict[str, Any], as_of: date, config: ScoringConfig
+) -> dict[int, list[tuple[str, str, str, str, bool]]]:
+    """The onboarding-overdue trigger of the accounts younger than the onboarding window."""
+    from tools.onboarding import onboarding_triggers
+
+    young = terms["tenure_days"] < config.onboarding.window_days
+    return onboarding_triggers(
+        session, as_of=as_of, config=config.onboarding, account_ids=ids[young].tolist()
+    )

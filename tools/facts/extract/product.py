@@ -1,0 +1,279 @@
+"""Product usage as of some days: daily usage (logins, active users, seats used), feature
+adoption, and activity (``[activity]``: logins, or active user-days without a login event).
+
+Windows are complete days before each as-of day D: recent = ``D-w .. D-1``, prior = the ``w``
+days before. For a few accounts one statement reads every window of every day (conditional
+aggregates); for the whole portfolio (one day) each window is its own range aggregate, which
+reads only its days through the ``(account_id, day)`` index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import and_, case, func, or_, select
+from sqlmodel import col
+
+from tools.facts.definitions import TIER_RANK
+from tools.facts.extract.arrays import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    fill_counts,
+    per_day,
+    positions,
+    sum_by_account,
+    zeros,
+)
+from tools.facts.extract.sql import Reader, Scope, count_if, fetch, per_account, statement
+from tools.models import Feature, FeatureUsage, UsageDaily
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
+
+_USAGE = UsageDaily.__table__  # type: ignore[attr-defined]
+_FEATURE_USAGE = FeatureUsage.__table__  # type: ignore[attr-defined]
+# Per day: rows, logins, active-user-days, peak users, active days (recent), then the same
+# without the peak (prior).
+USAGE_WIDTH = 9
+
+
+def _usage_columns(window: Any, peak: bool) -> list[Any]:
+    """Rows, logins, user-days, [peak users], days with activity, among the rows in ``window``
+    (None: every row the statement reads)."""
+    users, logins = col(UsageDaily.active_users), col(UsageDaily.logins)
+    active = or_(users > 0, logins > 0)
+
+    def only(value: Any) -> Any:
+        return value if window is None else case((window, value), else_=None)
+
+    columns = [
+        func.count() if window is None else count_if(window),
+        func.sum(only(logins)),
+        func.sum(only(users)),
+    ]
+    if peak:
+        # active_users >= 0, so the peak of the window's rows is max over them.
+        columns.append(func.max(only(users)))
+    columns.append(count_if(active if window is None else and_(window, active)))
+    return columns
+
+
+def usage(
+    session: Reader, scope: Scope, ids: IntArray, days: Sequence[date], window: int
+) -> list[list[FloatArray]]:
+    """Per day: rows, logins and active-user-days in the recent and the prior window, the
+    recent peak (seats used), and days with any activity in each window."""
+    day = col(UsageDaily.day)
+    account = col(UsageDaily.account_id)
+
+    def bounds(as_of: date) -> tuple[date, date]:
+        recent_start = as_of - timedelta(days=window)
+        return recent_start, recent_start - timedelta(days=window)
+
+    if scope.scoped:
+
+        def build() -> Any:
+            columns: list[Any] = []
+            for as_of in days:
+                recent_start, prior_start = bounds(as_of)
+                columns += _usage_columns(and_(day >= recent_start, day < as_of), peak=True)
+                columns += _usage_columns(and_(day >= prior_start, day < recent_start), peak=False)
+            lowest = min(bounds(d)[1] for d in days)
+            return per_account(scope, _USAGE, account, columns, day >= lowest, day < max(days))
+
+        stmt = statement(("usage", tuple(days), window, scope.kind), build)
+        columns = fill_counts(ids, fetch(session, stmt, scope), USAGE_WIDTH * len(days))
+        return [_usage_order(c) for c in per_day(columns, USAGE_WIDTH, len(days))]
+    return [_usage_of_portfolio(session, scope, ids, as_of, window) for as_of in days]
+
+
+def _usage_of_portfolio(
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
+) -> list[FloatArray]:
+    """``usage`` of one day as two plain range aggregates (recent, prior): each reads only its
+    own days through the ``(account_id, day)`` index and costs far less per row."""
+    day, account = col(UsageDaily.day), col(UsageDaily.account_id)
+    recent_start = as_of - timedelta(days=window)
+    prior_start = recent_start - timedelta(days=window)
+
+    def build_recent() -> Any:
+        columns = _usage_columns(None, peak=True)
+        return per_account(scope, _USAGE, account, columns, day >= recent_start, day < as_of)
+
+    def build_prior() -> Any:
+        columns = _usage_columns(None, peak=False)
+        return per_account(scope, _USAGE, account, columns, day >= prior_start, day < recent_start)
+
+    recent = statement(("usage_recent", as_of, window, scope.kind), build_recent)
+    prior = statement(("usage_prior", as_of, window, scope.kind), build_prior)
+    columns = fill_counts(ids, fetch(session, recent, scope), 5)
+    columns += fill_counts(ids, fetch(session, prior, scope), 4)
+    return _usage_order(columns)
+
+
+def _usage_order(c: list[FloatArray]) -> list[FloatArray]:
+    """(rows, logins, users, peak, days) recent + (rows, logins, users, days) prior, as
+    rows r/p, logins r/p, user-days r/p, peak, active days r/p."""
+    return [c[0], c[5], c[1], c[6], c[2], c[7], c[3], c[4], c[8]]
+
+
+def seats_used_by_account(
+    session: Reader, scope: Scope, as_of: date, window: int
+) -> dict[int, int]:
+    """Seats used: peak daily active users over the ``window`` complete days before ``as_of``
+    (the one definition; ``RawMetrics.seats_used`` is the same). Accounts without usage rows in
+    the window are absent."""
+    day = col(UsageDaily.day)
+
+    def build() -> Any:
+        stmt = (
+            select(col(UsageDaily.account_id), func.max(col(UsageDaily.active_users)))
+            .where(day >= as_of - timedelta(days=window), day < as_of)
+            .group_by(col(UsageDaily.account_id))
+        )
+        return scope.where(stmt, col(UsageDaily.account_id))
+
+    stmt = statement(("seats_used", as_of, window, scope.kind), build)
+    return {int(a): int(m or 0) for a, m in fetch(session, stmt, scope)}
+
+
+def features(
+    session: Reader,
+    scope: Scope,
+    ids: IntArray,
+    plans: Sequence[list[str | None]],
+    days: Sequence[date],
+    window: int,
+) -> list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    """Per day: features of the plan used in the window, all features used, features in the
+    plan, and feature-usage rows in the last 3 windows (complete days).
+
+    A feature counts as used when a row in the window has users or events. Only features of the
+    plan's tier or below count towards adoption, so adoption never reads "11 of 9 features".
+    """
+    day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
+    used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
+    feature = col(FeatureUsage.feature_id)
+    pairs_by_day: list[list[tuple[int, int]]] = []
+    rows_by_day: list[FloatArray] = []
+    if scope.scoped:
+
+        def build() -> Any:
+            columns: list[Any] = []
+            for as_of in days:
+                start, lookback = as_of - timedelta(days=window), as_of - timedelta(days=3 * window)
+                columns.append(func.max(case((and_(day >= start, day < as_of, used), 1), else_=0)))
+                columns.append(count_if(and_(day >= lookback, day < as_of)))
+            lowest = min(days) - timedelta(days=3 * window)
+            return per_account(
+                scope,
+                _FEATURE_USAGE,
+                account,
+                columns,
+                day >= lowest,
+                day < max(days),
+                by=[feature],
+            )
+
+        stmt = statement(("features", tuple(days), window, scope.kind), build)
+        rows = fetch(session, stmt, scope)
+        for k in range(len(days)):
+            pairs_by_day.append([(int(r[0]), int(r[1])) for r in rows if r[2 + 2 * k]])
+            totals = [(r[0], r[3 + 2 * k]) for r in rows]
+            rows_by_day.append(sum_by_account(ids, totals))
+    else:
+        for as_of in days:
+            pairs, row_count = _features_of_portfolio(session, scope, ids, as_of, window)
+            pairs_by_day.append(pairs)
+            rows_by_day.append(row_count)
+    feature_rank = feature_tiers(session)
+    out = []
+    for pairs, row_count, day_plans in zip(pairs_by_day, rows_by_day, plans, strict=True):
+        in_plan, total, available = _adoption(ids, pairs, feature_rank, day_plans)
+        out.append((in_plan, total, available, row_count))
+    return out
+
+
+def _features_of_portfolio(
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
+) -> tuple[list[tuple[int, int]], FloatArray]:
+    """Used (account, feature) pairs and feature-usage rows of one day, as range aggregates."""
+    day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
+    used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
+    start, lookback = as_of - timedelta(days=window), as_of - timedelta(days=3 * window)
+
+    def build_used() -> Any:
+        by = [col(FeatureUsage.feature_id)]
+        return per_account(
+            scope, _FEATURE_USAGE, account, [], day >= start, day < as_of, used, by=by
+        )
+
+    def build_rows() -> Any:
+        return per_account(
+            scope, _FEATURE_USAGE, account, [func.count()], day >= lookback, day < as_of
+        )
+
+    used_stmt = statement(("features_used", as_of, window, scope.kind), build_used)
+    rows_stmt = statement(("feature_rows", as_of, window, scope.kind), build_rows)
+    pairs = [(int(a), int(f)) for a, f in fetch(session, used_stmt, scope)]
+    (row_count,) = fill_counts(ids, fetch(session, rows_stmt, scope), 1)
+    return pairs, row_count
+
+
+def feature_tiers(session: Reader) -> dict[int, int]:
+    """Tier rank of each feature of the catalogue."""
+    stmt = statement(("tiers",), lambda: select(col(Feature.id), col(Feature.tier)))
+    return {int(i): TIER_RANK.get(str(t), 0) for i, t in fetch(session, stmt)}
+
+
+def _adoption(
+    ids: IntArray,
+    pairs: Sequence[tuple[int, int]],
+    feature_rank: dict[int, int],
+    plans: Sequence[str | None],
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Features of the plan used, all features used, and features in the plan, per account.
+
+    An unknown plan (or none) includes every feature.
+    """
+    n = len(ids)
+    top = max(TIER_RANK.values())
+    plan_rank = np.array([TIER_RANK.get(p or "", top) for p in plans], dtype=np.int64)
+    ranks = np.array(list(feature_rank.values()), dtype=np.int64)
+    per_rank = {r: float(np.sum(ranks <= r)) for r in TIER_RANK.values()}
+    available = np.array([per_rank[int(r)] for r in plan_rank], dtype=np.float64)
+    in_plan, total = zeros(n), zeros(n)
+    if pairs:
+        table = np.array(pairs, dtype=np.int64)
+        pos, found = positions(ids, table[:, 0])
+        pos, used_features = pos[found], table[found, 1]
+        rank = np.array([feature_rank.get(int(f), 0) for f in used_features], dtype=np.int64)
+        inside = rank <= plan_rank[pos]
+        total = np.bincount(pos, minlength=n).astype(np.float64)
+        in_plan = np.bincount(pos[inside], minlength=n).astype(np.float64)
+    return in_plan, total, available
+
+
+def activity(
+    config: ScoringConfig, usage_of_day: list[FloatArray]
+) -> tuple[BoolArray, FloatArray, FloatArray]:
+    """Per account: whether activity is logins, and activity in the recent and prior window.
+
+    ``auto``: logins for an account with any login in either window, else active user-days.
+    """
+    logins_recent, logins_prior = usage_of_day[2], usage_of_day[3]
+    users_recent, users_prior = usage_of_day[4], usage_of_day[5]
+    measure = config.activity.measure
+    if measure == "logins":
+        is_logins = np.ones(len(logins_recent), dtype=np.bool_)
+    elif measure == "active_users":
+        is_logins = np.zeros(len(logins_recent), dtype=np.bool_)
+    else:
+        is_logins = (logins_recent + logins_prior) > 0
+    recent = np.where(is_logins, logins_recent, users_recent)
+    prior = np.where(is_logins, logins_prior, users_prior)
+    return is_logins, recent, prior
