@@ -4,11 +4,12 @@
 says why (``AccountNotFound`` with suggestions, ``AmbiguousAccount`` with candidates).
 
 Matching works on a normalised name (case, accents, punctuation and legal suffixes such as
-"Corp", "Inc" or "GmbH" removed). The index of normalised names is built once per database
-engine and rebuilt when a cheap aggregate signature of the account table changes (count, newest
-id and creation time, total name and id lengths) or after ``INDEX_TTL_SECONDS`` (a rename to a
-name of the same length), so a lookup over 10k accounts costs one aggregate query, a dictionary
-probe and, only when that fails, one pass of prefix checks and difflib.
+"Corp", "Inc" or "GmbH" removed). The index of normalised names lives in an ``AccountIndexCache``
+carried by the session's injected ``Caches`` (``tools.facts.cache``: one per session factory),
+and is rebuilt when a cheap aggregate signature of the account table changes (count, newest id
+and creation time, total name and id lengths) or after ``ttl_seconds`` (a rename to a name of
+the same length), so a lookup over 10k accounts costs one aggregate query, a dictionary probe
+and, only when that fails, one pass of prefix checks and difflib.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ import re
 import threading
 import time
 import unicodedata
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from tools.facts.cache import caches_of
 from tools.models import Account
 
 INDEX_TTL_SECONDS = 60.0
@@ -128,8 +129,33 @@ class _Index:
     by_external_id: dict[str, _Entry]
 
 
-_indexes: weakref.WeakKeyDictionary[Engine, _Index] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
+@dataclass
+class AccountIndexCache:
+    """The name index of one database, rebuilt when the account table's signature changes or
+    after ``ttl_seconds`` of ``clock`` (held by the session's ``Caches``)."""
+
+    ttl_seconds: float = INDEX_TTL_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    index: _Index | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fresh(self, signature: tuple[Any, ...]) -> _Index | None:
+        """The cached index when it matches ``signature`` and has not expired."""
+        with self._lock:
+            index = self.index
+        if index is None or index.signature != signature:
+            return None
+        return index if self.clock() - index.built_at < self.ttl_seconds else None
+
+    def store(self, index: _Index) -> None:
+        """Keep ``index`` as the current one."""
+        with self._lock:
+            self.index = index
+
+    def forget(self) -> None:
+        """Drop the cached index."""
+        with self._lock:
+            self.index = None
 
 
 def normalise_name(text: str) -> str:
@@ -183,8 +209,7 @@ def example_account_names(session: Session, *, limit: int = 3) -> list[str]:
 
 def invalidate_index(session: Session) -> None:
     """Forget the cached name index of this session's database."""
-    with _lock:
-        _indexes.pop(_engine_of(session), None)
+    caches_of(session).get(AccountIndexCache).forget()
 
 
 def _single_winner(matches: list[AccountMatch]) -> AccountMatch | None:
@@ -259,11 +284,6 @@ def _words_prefix(query_words: list[str], name_words: tuple[str, ...]) -> bool:
     return all(any(word.startswith(q) for word in name_words) for q in query_words)
 
 
-def _engine_of(session: Session) -> Engine:
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
-
-
 def _signature(session: Session) -> tuple[Any, ...]:
     """Cheap aggregates that change when accounts are added, removed, replaced or renamed."""
     row = session.execute(
@@ -279,20 +299,17 @@ def _signature(session: Session) -> tuple[Any, ...]:
 
 
 def _index_for(session: Session) -> _Index:
-    engine = _engine_of(session)
+    cache = caches_of(session).get(AccountIndexCache)
     signature = _signature(session)
-    with _lock:
-        cached = _indexes.get(engine)
-    fresh = time.monotonic() - cached.built_at < INDEX_TTL_SECONDS if cached else False
-    if cached is not None and fresh and cached.signature == signature:
+    cached = cache.fresh(signature)
+    if cached is not None:
         return cached
-    index = _build_index(session, signature)
-    with _lock:
-        _indexes[engine] = index
+    index = _build_index(session, signature, built_at=cache.clock())
+    cache.store(index)
     return index
 
 
-def _build_index(session: Session, signature: tuple[Any, ...]) -> _Index:
+def _build_index(session: Session, signature: tuple[Any, ...], *, built_at: float) -> _Index:
     rows = session.exec(
         select(Account.id, Account.external_id, Account.name).order_by(col(Account.name))
     ).all()
@@ -310,7 +327,7 @@ def _build_index(session: Session, signature: tuple[Any, ...]) -> _Index:
         by_exact_name.setdefault(exact, []).append(entry)
     return _Index(
         signature=signature,
-        built_at=time.monotonic(),
+        built_at=built_at,
         entries=entries,
         by_key=by_key,
         by_exact_name=by_exact_name,

@@ -18,10 +18,11 @@ from tools import accounts as account_lookup
 from tools import handoff_draft, qbr_draft, qbr_revise
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities as expansion_for
+from tools.facts import active_contracts
 from tools.facts import usage as usage_facts
 from tools.health import UnknownAccountError, band_for, health_score_for, past_scores
 from tools.insight_tools import INSIGHT_TOOLS
-from tools.lean import active_contracts, lean_findings
+from tools.lean import lean_findings
 from tools.metrics import latest_health
 from tools.metrics import portfolio_metrics as metrics_for
 from tools.models import Account, Interaction, NpsResponse, Ticket

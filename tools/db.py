@@ -15,6 +15,8 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
+from tools.facts.cache import CACHES_KEY, Caches
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 SessionFactory = Callable[[], Session]
@@ -78,11 +80,13 @@ def upgrade(engine: Engine) -> bool:
     return True
 
 
-def session_factory(engine: Engine) -> SessionFactory:
-    """A callable that opens a new session on ``engine``."""
+def session_factory(engine: Engine, *, caches: Caches | None = None) -> SessionFactory:
+    """A callable that opens a new session on ``engine``; its sessions share ``caches`` (a new
+    ``Caches`` per factory by default: the name index, the Muri median; ``tools.facts.cache``)."""
+    shared = caches if caches is not None else Caches()
 
     def open_session() -> Session:
-        return Session(engine, expire_on_commit=False)
+        return Session(engine, expire_on_commit=False, info={CACHES_KEY: shared})
 
     return open_session
 

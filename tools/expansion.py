@@ -18,30 +18,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, or_, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from tools.expansion_strength import StrengthWeights, strength_matrix
-from tools.lean import (
+from tools.facts import (
     TIER_RANK,
     ActiveContract,
+    FeatureUse,
     active_contracts,
     dollars,
-    format_money,
-    in_ids,
-    pct,
-    rows,
+    feature_use,
+    money_text,
+    percent_text,
     weekly_usage,
 )
-from tools.models import Feature, FeatureUsage
 from tools.results import ExpansionOpportunity
 
 if TYPE_CHECKING:
@@ -79,58 +76,19 @@ class ExpansionConfig(BaseModel):
     strength: StrengthWeights = Field(default_factory=StrengthWeights)
 
 
-@dataclass(frozen=True)
-class _FeatureUse:
-    key: str
-    name: str
-    tier: str
-    is_integration: bool
-    peak_users: int
-    events: int
-
-
 def _feature_use(
     session: Session, *, as_of: date, cfg: ExpansionConfig, account_ids: Sequence[int] | None
-) -> dict[int, list[_FeatureUse]]:
+) -> dict[int, list[FeatureUse]]:
     """Per-account use of each feature over the window, only rows that could matter."""
-    since = as_of - timedelta(days=cfg.window_days)  # complete days: as_of - window .. as_of - 1
-    peak = func.max(col(FeatureUsage.users))
-    events = func.sum(col(FeatureUsage.events))
-    floor_events = min(cfg.module_min_events, cfg.integration_min_events)
-    stmt = (
-        select(
-            col(FeatureUsage.account_id),
-            col(Feature.key),
-            col(Feature.name),
-            col(Feature.tier),
-            col(Feature.is_integration),
-            peak,
-            events,
-        )
-        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
-        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) < as_of)
-        .group_by(
-            col(FeatureUsage.account_id),
-            col(Feature.key),
-            col(Feature.name),
-            col(Feature.tier),
-            col(Feature.is_integration),
-        )
-        .having(
-            or_(
-                peak >= cfg.module_min_users,
-                events >= floor_events,
-                col(Feature.key).in_(cfg.api_feature_keys or [""]),
-            )
-        )
+    return feature_use(
+        session,
+        as_of=as_of,
+        window_days=cfg.window_days,
+        min_users=cfg.module_min_users,
+        min_events=min(cfg.module_min_events, cfg.integration_min_events),
+        always=cfg.api_feature_keys,
+        account_ids=account_ids,
     )
-    if account_ids is not None:
-        stmt = stmt.where(in_ids(col(FeatureUsage.account_id), account_ids))
-    result: dict[int, list[_FeatureUse]] = {}
-    for account_id, key, name, tier, is_integration, users, n in rows(session, stmt):
-        use = _FeatureUse(key, name, tier, bool(is_integration), int(users or 0), int(n or 0))
-        result.setdefault(int(account_id), []).append(use)
-    return result
 
 
 def _ref(contract: ActiveContract) -> str:
@@ -153,12 +111,12 @@ def _seats(
     seat_price = contract.arr / purchased
     estimated = dollars(seat_price * extra)
     weeks = len(weekly_peaks)
-    threshold = pct(cfg.seat_utilisation_threshold)
-    shares = ", ".join(pct(float(u)) for u in utilisation)
+    threshold = percent_text(cfg.seat_utilisation_threshold)
+    shares = ", ".join(percent_text(float(u)) for u in utilisation)
     formula = (
         f"ceil(max(peak {peak:,}, purchased {purchased:,}) x {factor:.2f}) - {purchased:,} "
-        f"= {extra:,} extra seats x {format_money(seat_price)}/seat "
-        f"({format_money(contract.arr)} ARR / {purchased:,} seats) = {format_money(estimated)}"
+        f"= {extra:,} extra seats x {money_text(seat_price)}/seat "
+        f"({money_text(contract.arr)} ARR / {purchased:,} seats) = {money_text(estimated)}"
     )
     return ExpansionOpportunity(
         account_id=contract.account_id,
@@ -174,18 +132,18 @@ def _seats(
         talk_track=(
             f"Your team has used {threshold} or more of its {purchased:,} seats every week for "
             f"the last {weeks} weeks, peaking at {peak:,} active users. Adding {extra:,} seats "
-            f"keeps everyone working without hitting the cap, at {format_money(seat_price)} "
-            f"per seat ({format_money(estimated)} a year)."
+            f"keeps everyone working without hitting the cap, at {money_text(seat_price)} "
+            f"per seat ({money_text(estimated)} a year)."
         ),
         key=f"{_ref(contract)}:seats:cap",
     )
 
 
-def _heavy(use: _FeatureUse, min_users: int, min_events: int) -> bool:
+def _heavy(use: FeatureUse, min_users: int, min_events: int) -> bool:
     return use.peak_users >= min_users or use.events >= min_events
 
 
-def _usage_text(use: _FeatureUse, days: int) -> str:
+def _usage_text(use: FeatureUse, days: int) -> str:
     return (
         f"{use.name} ({use.tier} tier): {use.peak_users:,} users and {use.events:,} events "
         f"in the last {days} days"
@@ -193,7 +151,7 @@ def _usage_text(use: _FeatureUse, days: int) -> str:
 
 
 def _module(
-    contract: ActiveContract, uses: list[_FeatureUse], cfg: ExpansionConfig
+    contract: ActiveContract, uses: list[FeatureUse], cfg: ExpansionConfig
 ) -> ExpansionOpportunity | None:
     plan_rank = TIER_RANK.get(contract.plan)
     if plan_rank is None:
@@ -221,21 +179,21 @@ def _module(
         + [f"current plan: {contract.plan}"],
         estimated_arr=estimated,
         formula=(
-            f"{format_money(contract.arr)} current ARR x {uplift:.0%} {target} tier uplift "
-            f"= {format_money(estimated)}"
+            f"{money_text(contract.arr)} current ARR x {uplift:.0%} {target} tier uplift "
+            f"= {money_text(estimated)}"
         ),
         talk_track=(
             f"Your team is already leaning on {names}, which the {target} plan is built "
             f"around: {heavy[0].peak_users:,} users and {heavy[0].events:,} events in the last "
             f"{cfg.window_days} days on {heavy[0].name}. Moving from {contract.plan} to "
-            f"{target} (about {format_money(estimated)} a year) makes that use fully supported."
+            f"{target} (about {money_text(estimated)} a year) makes that use fully supported."
         ),
         key=f"{_ref(contract)}:module:{target}",
     )
 
 
 def _integration(
-    contract: ActiveContract, uses: list[_FeatureUse], cfg: ExpansionConfig
+    contract: ActiveContract, uses: list[FeatureUse], cfg: ExpansionConfig
 ) -> ExpansionOpportunity | None:
     plan_rank = TIER_RANK.get(contract.plan, len(TIER_RANK))
     outside_plan = [
@@ -271,13 +229,13 @@ def _integration(
         evidence=evidence,
         estimated_arr=estimated,
         formula=(
-            f"{format_money(contract.arr)} current ARR x {uplift:.0%} integration uplift "
-            f"= {format_money(estimated)}"
+            f"{money_text(contract.arr)} current ARR x {uplift:.0%} integration uplift "
+            f"= {money_text(estimated)}"
         ),
         talk_track=(
             f"Your systems are wired into ours: {usage} in the last {cfg.window_days} days. "
             f"The integration package covers {what} with higher limits and support, "
-            f"for about {format_money(estimated)} a year."
+            f"for about {money_text(estimated)} a year."
         ),
         key=f"{_ref(contract)}:integration:package",
     )

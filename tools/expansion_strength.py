@@ -22,18 +22,15 @@ still decide which opportunities are shown; ``/expansion`` and the proposals ran
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
-from tools.lean import TIER_RANK, ActiveContract, in_ids, rows, weekly_usage
-from tools.models import Feature, FeatureUsage
+from tools.facts import TIER_RANK, ActiveContract, tier_peak_users, weekly_usage
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,24 +67,6 @@ class StrengthMatrix:
         return {a: round(float(v), 4) for a, v in zip(self.ids, values.tolist(), strict=True)}
 
 
-def _tier_users(
-    session: Session, *, as_of: date, window_days: int, account_ids: Sequence[int]
-) -> dict[int, list[tuple[str, int]]]:
-    """Peak users per (account, feature tier) over the window."""
-    since = as_of - timedelta(days=window_days - 1)
-    stmt = (
-        select(col(FeatureUsage.account_id), col(Feature.tier), func.max(col(FeatureUsage.users)))
-        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
-        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) <= as_of)
-        .where(in_ids(col(FeatureUsage.account_id), account_ids))
-        .group_by(col(FeatureUsage.account_id), col(Feature.tier))
-    )
-    found: dict[int, list[tuple[str, int]]] = {}
-    for account_id, tier, users in rows(session, stmt):
-        found.setdefault(int(account_id), []).append((str(tier), int(users or 0)))
-    return found
-
-
 def strength_matrix(
     session: Session,
     *,
@@ -102,7 +81,7 @@ def strength_matrix(
         return StrengthMatrix(ids=ids, components=out)
     weekly = weekly_usage(session, as_of=as_of, weeks=WEEKS, account_ids=ids)
     week_row = weekly.index()
-    tiers = _tier_users(session, as_of=as_of, window_days=window_days, account_ids=ids)
+    tiers = tier_peak_users(session, as_of=as_of, window_days=window_days, account_ids=ids)
     for i, account_id in enumerate(ids):
         contract = contracts[account_id]
         seats = float(contract.seats_purchased)

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from tools.lean import active_contracts
+from tools.facts import active_contracts
 from tools.models import Account, Contract
 
 IMPORT_HINT = "`csbot import DIR` (see docs/data-format.md)"

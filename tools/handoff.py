@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tools.expansion import expansion_opportunities
-from tools.lean import active_contracts
+from tools.facts import active_contracts
 from tools.models import Account, HandoffEvent, HandoffProposal, HandoffStatus, utcnow
 from tools.results import ExpansionOpportunity
 

@@ -27,9 +27,9 @@ from sqlalchemy import and_, case, func, select
 from sqlmodel import Session, col
 
 from tools.expansion import expansion_opportunities
+from tools.facts import ActiveContract, active_contracts, day_cutoff, rows
 from tools.facts.definitions import is_at_risk
 from tools.handoff import expansion_pipeline
-from tools.lean import ActiveContract, active_contracts, day_cutoff, rows
 from tools.models import Contract, HealthSnapshot, NpsResponse, SurveyKind
 from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket, RiskLevel
 

@@ -34,7 +34,7 @@ from tests.utils.slack_e2e import (
 )
 from tools import db, handoff
 from tools.expansion import expansion_opportunities
-from tools.lean import active_contracts
+from tools.facts import active_contracts
 from tools.models import Account
 from tools.scoring_config import ScoringConfig
 

@@ -8,7 +8,7 @@ from sqlmodel import Session
 from tests.tools.test_lean import AS_OF, CONFIG, add_account, add_usage, days_back
 from tools.expansion import expansion_opportunities
 from tools.expansion_strength import COMPONENTS, StrengthWeights, strength_matrix
-from tools.lean import active_contracts
+from tools.facts import active_contracts
 
 
 def test_strength_grows_with_utilisation_and_its_trend(session: Session) -> None:

@@ -174,7 +174,7 @@ def test_adoption_never_exceeds_the_plan(session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("amount", "text"),
-    [(45000.4, "$45,000"), (0.5, "$1"), (-1200, "-$1,200"), (None, "-"), (135600, "$135,600")],
+    [(45000.4, "$45,000"), (0.5, "$1"), (-1200, "-$1,200"), (None, "—"), (135600, "$135,600")],
 )
 def test_one_money_format(amount: float | None, text: str) -> None:
     assert money_text(amount) == text

@@ -10,12 +10,13 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from tools import lean
+from tools import db
 from tools.db import SessionFactory
 from tools.demo import generate_demo
+from tools.facts import Caches, MedianCache
 from tools.health import health_score_for
 from tools.lean import lean_findings
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
@@ -69,18 +70,17 @@ def test_scan_matches_single_account_calls(sessions: SessionFactory, demo: list[
         assert fired == stored
 
 
-def test_lean_for_one_account_equals_the_portfolio(
-    sessions: SessionFactory, demo: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(lean, "MEDIAN_CACHE_MIN_USAGE_ROWS", 0)  # cache even a tiny portfolio
-    lean.clear_median_cache()
-    with sessions() as s:
+def test_lean_for_one_account_equals_the_portfolio(engine: Engine, demo: list[int]) -> None:
+    cached = MedianCache(min_usage_rows=0)  # cache even a tiny portfolio
+    warm = db.session_factory(engine, caches=Caches(cached))
+    with warm() as s:
         everyone = lean_findings(s, as_of=TODAY, config=CONFIG)
         for account_id in demo:
             one = lean_findings(s, as_of=TODAY, config=CONFIG, account_ids=[account_id])
             assert one.get(account_id) == everyone.get(account_id)
-    lean.clear_median_cache()
-    with sessions() as s:  # cold cache: the single-account call computes the median itself
+    assert len(cached) == 1, "the portfolio median was cached for the single-account calls"
+    cold = db.session_factory(engine, caches=Caches(MedianCache(min_usage_rows=0)))
+    with cold() as s:  # cold cache: the single-account call computes the median itself
         for account_id in demo[:5]:
             one = lean_findings(s, as_of=TODAY, config=CONFIG, account_ids=[account_id])
             assert one.get(account_id) == everyone.get(account_id)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from tools.lean import active_contracts, rows
+from tools.facts import active_contracts, rows
 from tools.models import Contract, ContractStatus
 
 T90_DAYS = 90

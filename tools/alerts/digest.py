@@ -13,7 +13,7 @@ from sqlmodel import Session, col
 from tools.alert_outcomes import AlertStats, alert_stats
 from tools.alerts.dates import iso_week_of
 from tools.alerts.policy import LEVEL_RANK
-from tools.lean import active_contracts
+from tools.facts import active_contracts
 from tools.metrics import latest_states
 from tools.models import Account, Alert, AlertKind, AlertStatus
 from tools.results import Band, BandMix, RenewalBucket, RiskLevel

@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 from tools.alert_actions import followups_of
 from tools.alert_outcomes import quiet_reason
 from tools.alerts.ledger import AlertClaim, latest_alerts
-from tools.lean import in_ids, rows
+from tools.facts import in_ids, rows
 from tools.models import Alert, AlertKind, AlertStatus, ChurnTriggerRecord, HealthSnapshot
 from tools.models_followup import AlertFollowup
 from tools.results import AccountReport, Band, RiskLevel

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
-from tools.lean import (
+from tools.lean.playbooks import (
     adoption_training_playbook,
     licence_optimisation_playbook,
     qbr_support_alignment_playbook,

@@ -38,9 +38,9 @@ from tools.backtest.report import (
 from tools.churn import churn_from_raw
 from tools.expansion import expansion_opportunities
 from tools.expansion_strength import strength_matrix
+from tools.facts import active_contracts
 from tools.facts.extract import extract_raw
 from tools.health import score_raw
-from tools.lean import active_contracts
 from tools.results import Band, RiskLevel
 from tools.scoring_config import ScoringConfig
 

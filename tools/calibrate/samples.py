@@ -13,9 +13,9 @@ from sqlmodel import Session
 
 from tools.backtest.labels import Term, outcome
 from tools.expansion_strength import strength_matrix
+from tools.facts import active_contracts
 from tools.facts.extract import RawMetrics, extract_raw
 from tools.health import signal_matrix
-from tools.lean import active_contracts
 from tools.scoring_config import ScoringConfig
 
 FloatArray = npt.NDArray[np.float64]

@@ -10,7 +10,8 @@
   ``"active_users"`` force one. ``no_usage`` means no activity at all: no day with a login or an
   active user in the window.
 - **Plan tiers**: starter < pro < enterprise; a plan includes its tier's features and those below.
-- **Money**: whole dollars, rounded half up, ``$45,000``; ``money_text`` is the one formatter.
+- **Money**: whole dollars, rounded half up, ``$45,000``; ``money_text`` is the one formatter
+  (``—`` when unknown). **Shares** are written as whole percents by ``percent_text``.
 - **At risk**: an account with a contract in force whose churn level is MEDIUM or HIGH. Its
   **ARR at risk** is its whole current ARR (the revenue that does not renew if it churns);
   the ARR at risk of a set of accounts is the sum over its at-risk accounts.
@@ -34,6 +35,8 @@ AT_RISK_MEANING = (
     "at risk = churn risk medium or high (renewal within 60 days while AMBER/RED, or a "
     "behavioural trigger); ARR at risk = the current ARR of those accounts"
 )
+
+MISSING = "—"  # how every surface writes an unknown number
 
 ActivityMeasure = Literal["auto", "logins", "active_users"]
 
@@ -96,8 +99,13 @@ def dollars(amount: Decimal | float | int) -> Decimal:
 
 
 def money_text(amount: Decimal | float | int | None) -> str:
-    """``45000.4`` -> ``"$45,000"``; negative amounts as ``-$1,200``; None as ``"-"``."""
+    """``45000.4`` -> ``"$45,000"``; negative amounts as ``-$1,200``; None as ``"—"``."""
     if amount is None:
-        return "-"
+        return MISSING
     whole = dollars(amount)
     return f"-${-whole:,}" if whole < 0 else f"${whole:,}"
+
+
+def percent_text(share: float | None, missing: str = MISSING) -> str:
+    """A share as a whole percent: ``0.354`` -> ``"35%"`` (half to even); None as ``missing``."""
+    return missing if share is None else f"{share:.0%}"

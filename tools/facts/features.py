@@ -1,0 +1,128 @@
+"""Feature use for one account set: heavy use per feature, peak users per tier, event totals.
+
+Expansion's module and integration rules, the expansion strength's tier pull and the QBR's
+product-action totals read these; none of them queries ``feature_usage`` itself. Per-feature
+adoption against seats used (the QBR scorecard) is in ``tools.facts.usage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session, col
+
+from tools.facts.query import in_ids, rows
+from tools.models import Feature, FeatureUsage
+
+
+@dataclass(frozen=True)
+class FeatureUse:
+    """One account's use of one feature over a window: peak daily users and events."""
+
+    key: str
+    name: str
+    tier: str
+    is_integration: bool
+    peak_users: int
+    events: int
+
+
+def feature_use(
+    session: Session,
+    *,
+    as_of: date,
+    window_days: int,
+    min_users: int,
+    min_events: int,
+    always: Sequence[str] = (),
+    account_ids: Sequence[int] | None = None,
+) -> dict[int, list[FeatureUse]]:
+    """Per account, the features used over the ``window_days`` complete days before ``as_of``
+    with at least ``min_users`` peak users or ``min_events`` events (features keyed in
+    ``always``, e.g. the API, whatever their use)."""
+    since = as_of - timedelta(days=window_days)
+    peak = func.max(col(FeatureUsage.users))
+    events = func.sum(col(FeatureUsage.events))
+    stmt = (
+        select(
+            col(FeatureUsage.account_id),
+            col(Feature.key),
+            col(Feature.name),
+            col(Feature.tier),
+            col(Feature.is_integration),
+            peak,
+            events,
+        )
+        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
+        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) < as_of)
+        .group_by(
+            col(FeatureUsage.account_id),
+            col(Feature.key),
+            col(Feature.name),
+            col(Feature.tier),
+            col(Feature.is_integration),
+        )
+        .having(
+            or_(
+                peak >= min_users,
+                events >= min_events,
+                col(Feature.key).in_(list(always) or [""]),
+            )
+        )
+    )
+    if account_ids is not None:
+        stmt = stmt.where(in_ids(col(FeatureUsage.account_id), account_ids))
+    result: dict[int, list[FeatureUse]] = {}
+    for account_id, key, name, tier, is_integration, users, n in rows(session, stmt):
+        use = FeatureUse(key, name, tier, bool(is_integration), int(users or 0), int(n or 0))
+        result.setdefault(int(account_id), []).append(use)
+    return result
+
+
+def tier_peak_users(
+    session: Session, *, as_of: date, window_days: int, account_ids: Sequence[int]
+) -> dict[int, list[tuple[str, int]]]:
+    """Peak daily users per (account, feature tier) over the ``window_days`` days ending on
+    ``as_of`` (included)."""
+    since = as_of - timedelta(days=window_days - 1)
+    stmt = (
+        select(col(FeatureUsage.account_id), col(Feature.tier), func.max(col(FeatureUsage.users)))
+        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
+        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) <= as_of)
+        .where(in_ids(col(FeatureUsage.account_id), account_ids))
+        .group_by(col(FeatureUsage.account_id), col(Feature.tier))
+    )
+    found: dict[int, list[tuple[str, int]]] = {}
+    for account_id, tier, users in rows(session, stmt):
+        found.setdefault(int(account_id), []).append((str(tier), int(users or 0)))
+    return found
+
+
+@dataclass(frozen=True)
+class EventTotals:
+    """Feature events of one account over a period, product vs integration features."""
+
+    product: int
+    integration: int
+
+
+def event_totals(session: Session, *, account_id: int, since: date, until: date) -> EventTotals:
+    """Feature events of one account over the days ``since`` .. ``until`` (both included),
+    split into product and integration features (the QBR's product actions)."""
+    stmt = (
+        select(col(Feature.is_integration), func.sum(col(FeatureUsage.events)))
+        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
+        .where(
+            col(FeatureUsage.account_id) == account_id,
+            col(FeatureUsage.day) >= since,
+            col(FeatureUsage.day) <= until,
+        )
+        .group_by(col(Feature.is_integration))
+    )
+    found = rows(session, stmt)
+    product = sum(int(n or 0) for integ, n in found if not integ)
+    integration = sum(int(n or 0) for integ, n in found if integ)
+    return EventTotals(product, integration)
