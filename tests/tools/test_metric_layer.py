@@ -57,7 +57,7 @@ RAW_SQL = re.compile(
 # Not scoring: they write the rows, build the schema or the demo, or quote customer text.
 ALLOWED: dict[str, str] = {
     "tools/models.py": "the table definitions",
-    "tools/importer.py": "writes imported rows",
+    "tools/importer/": "reads files and writes imported rows",
     "tools/interactions.py": "records interactions logged from Slack (CRUD)",
     "tools/demo.py": "demo generator",
     "tools/demo_rows.py": "demo generator",
