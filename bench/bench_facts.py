@@ -30,7 +30,7 @@ from bench.bench_slack import TODAY, demo_database
 from bench.common import Measurement, median, percentile
 from tools import db
 from tools.models import Account
-from tools.scoring_config import load_config
+from tools.scoring_config import ScoringConfig, load_config
 
 SAMPLES = 100
 HOME_SAMPLES = 30
@@ -51,12 +51,12 @@ def counted(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
-def _health(sessions: db.SessionFactory, name: str) -> None:
+def _health(sessions: db.SessionFactory, name: str, config: ScoringConfig) -> None:
+    """``/health <name>`` as the bot answers it (the config is loaded once, as in ``Deps``)."""
     from bot import blocks
     from tools.accounts import AmbiguousAccount, resolve_account
     from tools.scoring import account_report
 
-    config = load_config()
     with sessions() as session:
         try:  # held while the report is built, as bot.intents does
             account = resolve_account(session, query=name)
@@ -77,14 +77,15 @@ def _names(sessions: db.SessionFactory, count: int) -> list[str]:
 
 def _health_measurements(engine: Engine, sessions: db.SessionFactory) -> list[Measurement]:
     names = _names(sessions, SAMPLES + 5)
+    config = load_config()
     for name in names[:5]:  # warm caches (statements, the name index)
-        _health(sessions, name)
+        _health(sessions, name, config)
     statements: list[float] = []
     latencies: list[float] = []
     for name in names[5:]:
         with counted(engine) as seen:
             started = time.perf_counter()
-            _health(sessions, name)
+            _health(sessions, name, config)
             latencies.append((time.perf_counter() - started) * 1000)
         statements.append(float(len(seen)))
     p99 = percentile(latencies, 99)

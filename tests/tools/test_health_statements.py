@@ -15,11 +15,13 @@ from sqlmodel import col
 
 from bot import blocks
 from tests.utils.demo_db import demo_database
-from tools import db, scoring
+from tools import db
 from tools.accounts import resolve_account
 from tools.facts.extract import extract_days, extract_raw
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
 from tools.results import AccountReport
+from tools.scoring import reports as scoring
+from tools.scoring import scan_portfolio
 from tools.scoring_config import load_config
 
 TODAY = date(2026, 6, 30)
@@ -89,9 +91,7 @@ def test_health_reads_each_table_once_with_or_without_snapshots(demo: Engine) ->
 
     with db.session_factory(demo)() as session:
         for back in (30, 90):
-            scoring.scan_portfolio(
-                session, as_of=TODAY - timedelta(days=back), config=CONFIG, workers=1
-            )
+            scan_portfolio(session, as_of=TODAY - timedelta(days=back), config=CONFIG, workers=1)
     stored, with_snapshots = _report(demo, name)
     assert len(with_snapshots) <= len(without)
     # Stored snapshots and the in-pass history give the same trends.

@@ -18,11 +18,12 @@ from sqlalchemy import delete, select, text
 from sqlmodel import Session, col
 
 from tests.utils.factories import make_account, make_contract
-from tools import db, scoring
+from tools import db
 from tools.db import SessionFactory
 from tools.demo import generate_demo
 from tools.models import ChurnTriggerRecord, HealthSnapshot
 from tools.scoring import ScanReport, scan_portfolio
+from tools.scoring import scan as scoring
 from tools.scoring_config import load_config
 
 TODAY = date(2026, 6, 30)
