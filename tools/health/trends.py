@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlmodel import Session, col
 
-from tools.facts.extract import IN_LIST_LIMIT, RawMetrics, extract_days, extract_raw
+from tools.facts.extract import RawMetrics, Scope, extract_days, extract_raw
+from tools.facts.extract.sql import fetch, statement
 from tools.health.signals import composite, signal_matrix, signal_weights
 from tools.models import HealthSnapshot
 from tools.scoring_config import ScoringConfig
@@ -57,14 +59,19 @@ def stored_scores(
     """Per day, the score of each account's latest snapshot within the tolerance before it, in
     one statement for every day."""
     tolerance = timedelta(days=TREND_TOLERANCE_DAYS)
-    day = col(HealthSnapshot.day)
-    stmt = select(col(HealthSnapshot.account_id), day, col(HealthSnapshot.score)).where(
-        or_(*[and_(day >= d - tolerance, day <= d) for d in days])
-    )
-    if account_ids is not None and len(account_ids) <= IN_LIST_LIMIT:
-        stmt = stmt.where(col(HealthSnapshot.account_id).in_(list(account_ids)))
+    scope = Scope(account_ids)
+
+    def build() -> Any:
+        day = col(HealthSnapshot.day)
+        stmt = select(col(HealthSnapshot.account_id), day, col(HealthSnapshot.score)).where(
+            or_(*[and_(day >= d - tolerance, day <= d) for d in days])
+        )
+        return scope.where(stmt, col(HealthSnapshot.account_id))
+
+    stmt = statement(("stored_scores", tuple(days), scope.kind), build)
+    rows = fetch(session, stmt, scope)
     best: dict[date, dict[int, tuple[date, float]]] = {d: {} for d in days}
-    for account_id, snap_day, score in session.execute(stmt).all():
+    for account_id, snap_day, score in rows:
         for d in days:
             if d - tolerance <= snap_day <= d:
                 seen = best[d].get(account_id)

@@ -81,26 +81,30 @@ def _contact_rows(session: Reader, scope: Scope, days: Sequence[date]) -> list[A
     A few accounts: one statement. The portfolio: the counts per account and the champions as
     two plain statements (cheaper than grouping every contact by account and champion).
     """
-    left_on, account = col(Contact.left_on), col(Contact.account_id)
-    present = [count_if(or_(left_on.is_(None), left_on >= d)) for d in days]
-    details = [col(Contact.name), left_on, col(Contact.last_engaged_at)]
+    account = col(Contact.account_id)
     key = (tuple(days), scope.kind)
+
+    def present() -> list[Any]:
+        left_on = col(Contact.left_on)
+        return [count_if(or_(left_on.is_(None), left_on >= d)) for d in days]
+
+    details = (Contact.name, Contact.left_on, Contact.last_engaged_at)
     if scope.scoped:
 
         def build() -> Any:
             champion = _champion_of_contact().label("champion")
-            grouped = [func.max(c) for c in details]
-            stmt = select(account, champion, *grouped, *present, func.count())
+            grouped = [func.max(col(c)) for c in details]
+            stmt = select(account, champion, *grouped, *present(), func.count())
             stmt = scope.where(stmt.group_by(account, champion), account)
             return stmt.order_by(account, champion)
 
         return list(fetch(session, statement(("contacts", *key), build), scope))
 
     def build_counts() -> Any:
-        return scope.where(select(account, *present, func.count()).group_by(account), account)
+        return scope.where(select(account, *present(), func.count()).group_by(account), account)
 
     def build_champions() -> Any:
-        champions = select(account, col(Contact.id), *details).where(
+        champions = select(account, col(Contact.id), *[col(c) for c in details]).where(
             col(Contact.role) == ContactRole.CHAMPION.value
         )
         return scope.where(champions, account).order_by(account, col(Contact.id))
@@ -124,19 +128,25 @@ def _interaction_rows(session: Reader, scope: Scope, days: Sequence[date]) -> li
     """
     occurred, meaningful = col(Interaction.occurred_at), col(Interaction.meaningful)
     account = col(Interaction.account_id)
-    by_meaning = [_latest_by(occurred, d, meaningful.is_(True)) for d in days]
-    by_any = [_latest_by(occurred, d, only_day=len(days) == 1) for d in days]
-    until = occurred < end_of(max(days))  # recency: today counts
     key = (tuple(days), scope.kind)
+    # Expressions are built inside ``build*`` only: the statements are cached.
+    one_day = len(days) == 1
+
+    def until() -> Any:
+        return occurred < end_of(max(days))  # recency: today counts
+
+    def latest(*also: Any) -> list[Any]:
+        return [_latest_by(occurred, d, *also, only_day=one_day and not also) for d in days]
+
     if scope.scoped:
 
         def build() -> Any:
             champion = _champion_of_contact().label("champion")
             stmt = (
-                select(account, champion, *by_meaning, *by_any)
+                select(account, champion, *latest(meaningful.is_(True)), *latest())
                 .select_from(Interaction)
                 .outerjoin(Contact, col(Contact.id) == col(Interaction.contact_id))
-                .where(until)
+                .where(until())
                 .group_by(account, champion)
             )
             return scope.where(stmt, account)
@@ -144,16 +154,15 @@ def _interaction_rows(session: Reader, scope: Scope, days: Sequence[date]) -> li
         return list(fetch(session, statement(("interactions", *key), build), scope))
 
     def build_meaningful() -> Any:
-        plain = [_latest_by(occurred, d, only_day=len(days) == 1) for d in days]
-        stmt = select(account, *plain).where(until, meaningful.is_(True)).group_by(account)
+        stmt = select(account, *latest()).where(until(), meaningful.is_(True)).group_by(account)
         return scope.where(stmt, account)
 
     def build_touched() -> Any:
         contact = col(Interaction.contact_id)
         stmt = (
-            select(account, contact, *by_any)
+            select(account, contact, *latest())
             .join(Contact, col(Contact.id) == contact)
-            .where(col(Contact.role) == ContactRole.CHAMPION.value, until)
+            .where(col(Contact.role) == ContactRole.CHAMPION.value, until())
             .group_by(account, contact)
         )
         return scope.where(stmt, account)

@@ -156,13 +156,13 @@ def features(
     plan's tier or below count towards adoption, so adoption never reads "11 of 9 features".
     """
     day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
-    used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
-    feature = col(FeatureUsage.feature_id)
     pairs_by_day: list[list[tuple[int, int]]] = []
     rows_by_day: list[FloatArray] = []
     if scope.scoped:
 
         def build() -> Any:
+            used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
+            feature = col(FeatureUsage.feature_id)
             columns: list[Any] = []
             for as_of in days:
                 start, lookback = as_of - timedelta(days=window), as_of - timedelta(days=3 * window)

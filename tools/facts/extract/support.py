@@ -206,9 +206,7 @@ def surveys(
     """Per day: NPS mean, count, CSAT mean, promoters, detractors (NPS window), and the NPS
     mean and count of the detractor window."""
     norm, churn = config.health.normalise, config.churn
-    responded, score = col(NpsResponse.responded_at), col(NpsResponse.score)
-    is_nps = col(NpsResponse.kind) == SurveyKind.NPS.value
-    is_csat = col(NpsResponse.kind) == SurveyKind.CSAT.value
+    responded = col(NpsResponse.responded_at)
 
     def starts(as_of: date) -> tuple[Any, Any]:
         return (
@@ -217,6 +215,9 @@ def surveys(
         )
 
     def build() -> Any:
+        score = col(NpsResponse.score)
+        is_nps = col(NpsResponse.kind) == SurveyKind.NPS.value
+        is_csat = col(NpsResponse.kind) == SurveyKind.CSAT.value
         columns: list[Any] = []
         for as_of in days:
             start, recent_start = starts(as_of)
