@@ -23,13 +23,13 @@ from bot.blocks import (
     esc,
     header,
     message,
-    money,
     owner_label,
     renewal_label,
     section,
 )
 from bot.slack_out import mention
 from tools.alerts import DigestData, OutreachDraft
+from tools.facts import money_text
 from tools.qbr_draft import SECTION_TITLES, QbrDraftView
 from tools.results import AccountReport, BandMix, Playbook
 
@@ -71,7 +71,7 @@ def churn_alert(
                 f"*Health*\n{health.score:.0f}/100 {band_label(health.band)}",
                 f"*Churn risk*\n{RISK_EMOJI[churn.level]} {churn.level.value}",
                 f"*Renewal*\n{renewal_label(acct, as_of)}",
-                f"*ARR at risk*\n{money(churn.arr_at_risk)}",
+                f"*ARR at risk*\n{money_text(churn.arr_at_risk)}",
             ]
         ),
         section(f"*Triggers*\n{triggers}"),
@@ -165,8 +165,8 @@ def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
     )
     renewals = data.renewals_90d
     renewal_text = (
-        f"{renewals.count} renewals, {money(renewals.arr)} ARR; "
-        f"*{money(renewals.arr_at_risk)} at risk* (churn risk medium/high)"
+        f"{renewals.count} renewals, {money_text(renewals.arr)} ARR; "
+        f"*{money_text(renewals.arr_at_risk)} at risk* (churn risk medium/high)"
         if renewals is not None
         else "—"
     )
@@ -181,7 +181,7 @@ def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
             fields=[
                 f"*Renewals next 90 days*\n{renewal_text}",
                 f"*Expansion pipeline*\n{data.expansion_count} opportunities, "
-                f"{money(data.expansion_arr)} est. ARR",
+                f"{money_text(data.expansion_arr)} est. ARR",
                 f"*Churn alerts sent*\n{data.alerts_sent} this week",
                 f"*Alert follow-up*\n{_follow_up(data)}",
             ]

@@ -21,11 +21,12 @@ from dataclasses import replace
 from decimal import Decimal
 
 from bot import blocks
-from bot.blocks import Block, context, esc, header, message, money, section
+from bot.blocks import Block, context, esc, header, message, section
 from bot.deps import Deps
 from bot.intents import Intent, IntentKind, Reply, rendered_reply, report_for
 from tools.alerts import churn_playbook
 from tools.db import session_scope
+from tools.facts import money_text, percent_text
 from tools.insights import SignalMove, quiet_accounts, score_change, ticket_summary
 from tools.metrics import portfolio_metrics
 from tools.results import AccountReport
@@ -233,10 +234,6 @@ RULES: tuple[Callable[[str], Intent | None], ...] = (
 # -- answers ----------------------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
 def _band(band: object) -> str:
     return str(getattr(band, "value", band or "?"))
 
@@ -303,9 +300,11 @@ def answer_metrics(intent: Intent, deps: Deps) -> Reply:
     with session_scope(deps.sessions) as session:
         metrics = portfolio_metrics(session, as_of=as_of, config=deps.config)
     rows = {
-        "nrr": f"*NRR* (net revenue retention, trailing 12 months): *{_pct(metrics.nrr)}*",
-        "grr": f"*GRR* (gross revenue retention, trailing 12 months): *{_pct(metrics.grr)}*",
-        "logo_churn": f"*Logo churn* (12 months): *{_pct(metrics.logo_churn)}*",
+        "nrr": "*NRR* (net revenue retention, trailing 12 months): "
+        f"*{percent_text(metrics.nrr, 'n/a')}*",
+        "grr": "*GRR* (gross revenue retention, trailing 12 months): "
+        f"*{percent_text(metrics.grr, 'n/a')}*",
+        "logo_churn": f"*Logo churn* (12 months): *{percent_text(metrics.logo_churn, 'n/a')}*",
         "nps": "*NPS* (90 days): *"
         + ("n/a" if metrics.nps is None else f"{metrics.nps:+.0f}")
         + "*",
@@ -315,10 +314,10 @@ def answer_metrics(intent: Intent, deps: Deps) -> Reply:
     order += [k for k in rows if k != first]
     lines = [rows[k] for k in order if k]
     lines.append(
-        f"{metrics.active_accounts} active accounts · {money(metrics.total_arr)} ARR · average "
-        f"health {metrics.average_health:.0f}"
+        f"{metrics.active_accounts} active accounts · {money_text(metrics.total_arr)} ARR · "
+        f"average health {metrics.average_health:.0f}"
         if metrics.average_health is not None
-        else f"{metrics.active_accounts} active accounts · {money(metrics.total_arr)} ARR"
+        else f"{metrics.active_accounts} active accounts · {money_text(metrics.total_arr)} ARR"
     )
     body = [header("Portfolio retention"), section("\n".join(lines))]
     body.append(context(f"As of {as_of.isoformat()} · from cs-copilot's metrics"))
@@ -354,14 +353,16 @@ def answer_trigger(intent: Intent, deps: Deps) -> Reply:
         hit = next(t for t in r.churn.triggers if t.key == intent.trigger)
         lines.append(
             f"• *{esc(r.account.name)}* · {r.health.score:.0f}/100 {r.health.band.value} · "
-            f"{r.churn.level.value} risk · {money(r.account.arr)} ARR — {esc(hit.evidence)}"
+            f"{r.churn.level.value} risk · {money_text(r.account.arr)} ARR — {esc(hit.evidence)}"
         )
     if len(picked) > MAX_ROWS:
         lines.append(f"_… and {len(picked) - MAX_ROWS} more_")
     total = sum((r.churn.arr_at_risk for r in picked), Decimal("0"))
     body = [
         header(title),
-        context(f"{_count(len(picked))} · {money(total)} ARR at risk · as of {as_of.isoformat()}"),
+        context(
+            f"{_count(len(picked))} · {money_text(total)} ARR at risk · as of {as_of.isoformat()}"
+        ),
         section("\n".join(lines)),
     ]
     names = ", ".join(r.account.name for r in picked[:5])
@@ -434,7 +435,7 @@ def answer_quiet(intent: Intent, deps: Deps) -> Reply:
             if q.last_login
             else "never on record"
         )
-        + f" · {money(q.account.arr)} ARR"
+        + f" · {money_text(q.account.arr)} ARR"
         + (f" · renews {q.account.renewal_date.isoformat()}" if q.account.renewal_date else "")
         for q in quiet[:MAX_ROWS]
     ]
@@ -474,12 +475,12 @@ def answer_advice(intent: Intent, deps: Deps) -> Reply:
         lines.append("*Also*\n" + "\n".join(f"• {esc(p.title)}: {esc(p.goal)}" for p in others))
     if report.expansion and report.churn.level.value == "low":
         opp = report.expansion[0]
-        lines.append(f"*Upside*: {esc(opp.title)} (≈{money(opp.estimated_arr)} ARR)")
+        lines.append(f"*Upside*: {esc(opp.title)} (≈{money_text(opp.estimated_arr)} ARR)")
     if report.account.renewal_date is not None:
         days_left = (report.account.renewal_date - deps.today()).days
         lines.append(
             f"Renews {report.account.renewal_date.isoformat()} ({days_left} days) · "
-            f"{money(report.account.arr)} ARR"
+            f"{money_text(report.account.arr)} ARR"
         )
     body: list[Block] = [header(f"What to do about {report.account.name}")]
     body += [section(line) for line in lines]

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.slack_out import escape_data, mention
 from tools.accounts import AccountMatch
+from tools.facts import money_text, percent_text
 from tools.freshness import DataState
 from tools.results import (
     AccountReport,
@@ -241,13 +242,6 @@ def message(blocks: Sequence[Block], text: str, *, more: Block | None = None) ->
 # -- formatting -----------------------------------------------------------------------------
 
 
-def money(value: Decimal | float | int | None) -> str:
-    """``$45,000`` (no cents; ``—`` when unknown)."""
-    if value is None:
-        return "—"
-    return f"${Decimal(value):,.0f}"
-
-
 def signed(value: float | None, unit: str = "") -> str:
     """``+4.2``/``-3.0`` with an arrow, or ``—`` when unknown."""
     if value is None:
@@ -307,7 +301,7 @@ def health_report(
                 f"*Trend*\n30d {signed(health.trend_30d)} · 90d {signed(health.trend_90d)}",
                 f"*Churn risk*\n{RISK_EMOJI[churn.level]} {churn.level.value}",
                 f"*Renewal*\n{renewal_label(acct, health.as_of)}",
-                f"*ARR*\n{money(acct.arr)}" + (f" ({esc(acct.plan)})" if acct.plan else ""),
+                f"*ARR*\n{money_text(acct.arr)}" + (f" ({esc(acct.plan)})" if acct.plan else ""),
                 f"*Owner*\n{owner_label(acct)}",
             ]
         ),
@@ -335,7 +329,10 @@ def health_report(
             section(
                 "*Expansion signals*\n"
                 + bullets(
-                    (f"{esc(o.title)} (~{money(o.estimated_arr)}/yr)" for o in report.expansion),
+                    (
+                        f"{esc(o.title)} (~{money_text(o.estimated_arr)}/yr)"
+                        for o in report.expansion
+                    ),
                     limit=4,
                     empty="",
                 )
@@ -350,7 +347,8 @@ def health_report(
         blocks.append(health_actions(report))
     text = (
         f"{esc(acct.name)}: health {health.score:.0f}/100 ({health.band.value}), churn risk "
-        f"{churn.level.value}, renewal {renewal_label(acct, health.as_of)}, ARR {money(acct.arr)}"
+        f"{churn.level.value}, renewal {renewal_label(acct, health.as_of)}, "
+        f"ARR {money_text(acct.arr)}"
     )
     return message(blocks, text)
 
@@ -425,14 +423,17 @@ def account_expansion(report: AccountReport) -> Rendered:
     if report.expansion:
         blocks.append(context("Review the evidence and talk track before passing this to Sales."))
     total = sum((o.estimated_arr for o in report.expansion), Decimal("0"))
-    text = f"{esc(acct.name)}: {len(report.expansion)} expansion opportunities (~{money(total)}/yr)"
+    text = (
+        f"{esc(acct.name)}: {len(report.expansion)} expansion opportunities "
+        f"(~{money_text(total)}/yr)"
+    )
     return message(blocks, text)
 
 
 def _opportunity_blocks(opp: ExpansionOpportunity) -> list[Block]:
     return [
         section(
-            f"*{esc(opp.title)}* · {esc(opp.kind)} · ~{money(opp.estimated_arr)}/yr\n"
+            f"*{esc(opp.title)}* · {esc(opp.kind)} · ~{money_text(opp.estimated_arr)}/yr\n"
             + bullets((esc(e) for e in opp.evidence), limit=4, empty="")
         ),
         context(f"_{esc(opp.formula)}_", f"Talk track: {esc(opp.talk_track)}"),
@@ -473,7 +474,7 @@ def at_risk_list(
         return message(blocks, f"{title}: none")
     blocks.append(
         context(
-            f"{plural(len(reports), 'account')} · {money(total_arr)} ARR at risk · "
+            f"{plural(len(reports), 'account')} · {money_text(total_arr)} ARR at risk · "
             f"as of {as_of.isoformat()}"
             + (
                 f" · showing {offset + 1}-{offset + len(page)}"
@@ -506,7 +507,7 @@ def _at_risk_row(report: AccountReport, as_of: date) -> Block:
     triggers = "; ".join(esc(t.label) for t in churn.triggers[:3]) or "no trigger detail"
     text = (
         f"{RISK_EMOJI[churn.level]} *{esc(acct.name)}* · {band_label(health.band)} "
-        f"{health.score:.0f} · {money(acct.arr)} ARR\n{triggers}\n"
+        f"{health.score:.0f} · {money_text(acct.arr)} ARR\n{triggers}\n"
         f"Renewal {renewal_label(acct, as_of)} · owner {owner_label(acct)}"
     )
     return section(text, accessory=button("Health", ACTION_OPEN_HEALTH, str(acct.account_id)))
@@ -527,7 +528,8 @@ def expansion_list(
     total = sum((opp.estimated_arr for _, opp in items), Decimal("0"))
     blocks.append(
         context(
-            f"{len(items)} opportunities · ~{money(total)}/yr pipeline · as of {as_of.isoformat()}"
+            f"{len(items)} opportunities · ~{money_text(total)}/yr pipeline · "
+            f"as of {as_of.isoformat()}"
         )
     )
     page = list(items[offset : offset + page_size])
@@ -535,7 +537,7 @@ def expansion_list(
         evidence = "; ".join(esc(e) for e in opp.evidence[:2])
         blocks.append(
             section(
-                f"*{esc(summary.name)}* · {esc(opp.title)} · ~{money(opp.estimated_arr)}/yr\n"
+                f"*{esc(summary.name)}* · {esc(opp.title)} · ~{money_text(opp.estimated_arr)}/yr\n"
                 f"{evidence}\nOwner {owner_label(summary)}",
                 accessory=button("Health", ACTION_OPEN_HEALTH, str(summary.account_id)),
             )
@@ -546,7 +548,9 @@ def expansion_list(
         value = json.dumps({"offset": offset + page_size})
         more = actions(button(f"Show more ({remaining})", ACTION_MORE_EXPANSION, value))
         blocks.append(more)
-    return message(blocks, f"{len(items)} expansion opportunities (~{money(total)}/yr)", more=more)
+    return message(
+        blocks, f"{len(items)} expansion opportunities (~{money_text(total)}/yr)", more=more
+    )
 
 
 def renewals_list(
@@ -559,12 +563,12 @@ def renewals_list(
         blocks.append(section("No contract renews in that window."))
         return message(blocks, f"{title}: none")
     total = sum((r.account.arr for r in reports), Decimal("0"))
-    blocks.append(context(f"{len(reports)} renewals · {money(total)} ARR"))
+    blocks.append(context(f"{len(reports)} renewals · {money_text(total)} ARR"))
     for report in reports[:MAX_LIST_ITEMS]:
         acct, health = report.account, report.health
         blocks.append(
             section(
-                f"*{esc(acct.name)}* · {renewal_label(acct, as_of)} · {money(acct.arr)}\n"
+                f"*{esc(acct.name)}* · {renewal_label(acct, as_of)} · {money_text(acct.arr)}\n"
                 f"{band_label(health.band)} {health.score:.0f} · churn risk "
                 f"{report.churn.level.value} · owner {owner_label(acct)}",
                 accessory=button("Health", ACTION_OPEN_HEALTH, str(acct.account_id)),
@@ -572,7 +576,7 @@ def renewals_list(
         )
     if len(reports) > MAX_LIST_ITEMS:
         blocks.append(context(f"…and {len(reports) - MAX_LIST_ITEMS} more"))
-    return message(blocks, f"{title}: {len(reports)} renewals, {money(total)} ARR")
+    return message(blocks, f"{title}: {len(reports)} renewals, {money_text(total)} ARR")
 
 
 # -- help, usage, lookup errors ------------------------------------------------------------
@@ -738,9 +742,9 @@ def _home_book(data: HomeData) -> list[Block]:
         section(
             fields=[
                 f"*Accounts*\n{len(book)}",
-                f"*ARR*\n{money(arr)}",
+                f"*ARR*\n{money_text(arr)}",
                 f"*By band*\n{_band_counts(mix)}",
-                f"*ARR at risk*\n{money(at_risk)}",
+                f"*ARR at risk*\n{money_text(at_risk)}",
             ]
         )
     ]
@@ -752,7 +756,7 @@ def _home_book(data: HomeData) -> list[Block]:
     renewals = _renewals_within(book, data.as_of, data.renewal_days)
     lines = [
         f"*{esc(r.account.name)}* · {renewal_label(r.account, data.as_of)} · "
-        f"{money(r.account.arr)} · {band_label(r.health.band)}"
+        f"{money_text(r.account.arr)} · {band_label(r.health.band)}"
         for r in renewals
     ]
     blocks.append(
@@ -787,30 +791,26 @@ def _home_team(metrics: PortfolioMetrics | None) -> list[Block]:
     mix = metrics.band_mix
     fields = [
         f"*Active accounts*\n{metrics.active_accounts} of {metrics.accounts}",
-        f"*Total ARR*\n{money(metrics.total_arr)}",
-        f"*NRR / GRR*\n{_pct(metrics.nrr)} / {_pct(metrics.grr)}",
-        f"*Logo churn (12m)*\n{_pct(metrics.logo_churn)}",
+        f"*Total ARR*\n{money_text(metrics.total_arr)}",
+        f"*NRR / GRR*\n{percent_text(metrics.nrr)} / {percent_text(metrics.grr)}",
+        f"*Logo churn (12m)*\n{percent_text(metrics.logo_churn)}",
         f"*Average health*\n{_num(metrics.average_health)}",
         f"*Band mix*\n{BAND_EMOJI[Band.GREEN]} {mix.green} {BAND_EMOJI[Band.AMBER]} {mix.amber} "
         f"{BAND_EMOJI[Band.RED]} {mix.red}",
         f"*NPS (90d)*\n{_num(metrics.nps)}",
         f"*Expansion pipeline*\n{metrics.expansion_pipeline_count} signals · "
-        f"{money(metrics.expansion_pipeline_arr)}\n{metrics.handoff_pipeline_count} hand-offs "
-        f"open · {money(metrics.handoff_pipeline_arr)}",
+        f"{money_text(metrics.expansion_pipeline_arr)}\n{metrics.handoff_pipeline_count} hand-offs "
+        f"open · {money_text(metrics.handoff_pipeline_arr)}",
     ]
     blocks = [section(fields=fields)]
     lines = [
-        f"next {b.days} days: {b.count} renewals · {money(b.arr)} ARR · "
-        f"{money(b.arr_at_risk)} at risk"
+        f"next {b.days} days: {b.count} renewals · {money_text(b.arr)} ARR · "
+        f"{money_text(b.arr_at_risk)} at risk"
         for b in metrics.renewals
     ]
     if lines:
         blocks.append(section("*Renewals*\n" + bullets(lines, limit=6, empty="")))
     return blocks
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%"
 
 
 def _num(value: float | None) -> str:

@@ -20,10 +20,10 @@ from bot.blocks import (
     esc,
     header,
     message,
-    money,
     section,
 )
 from bot.slack_out import mention
+from tools.facts import money_text
 from tools.results import RiskLevel
 
 
@@ -81,7 +81,7 @@ def _risk(line: RiskLine) -> str:
     note = f" — {esc(line.note)}" if line.note else ""
     return (
         f"{RISK_EMOJI[line.level]} *{esc(line.name)}* {line.score:.0f}/100 {esc(line.band)}, "
-        f"{money(line.arr_at_risk)} at risk, renews {esc(line.renewal)}{note}"
+        f"{money_text(line.arr_at_risk)} at risk, renews {esc(line.renewal)}{note}"
     )
 
 
@@ -89,12 +89,12 @@ def _renewal(line: RenewalLine) -> str:
     draft = f"QBR draft v{line.draft_version} ready" if line.draft_version else "QBR draft ready"
     return (
         f"*{esc(line.name)}* renews {line.end_date.isoformat()} (in {line.days} days), "
-        f"{money(line.arr)} ARR — {draft}"
+        f"{money_text(line.arr)} ARR — {draft}"
     )
 
 
 def _proposal(line: ProposalLine) -> str:
-    return f"*{esc(line.name)}* — {esc(line.title)} (~{money(line.estimated_arr)} ARR)"
+    return f"*{esc(line.name)}* — {esc(line.title)} (~{money_text(line.estimated_arr)} ARR)"
 
 
 def book_message(book: Book, *, max_items: int) -> Rendered:

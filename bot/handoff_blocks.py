@@ -25,11 +25,11 @@ from bot.blocks import (
     fit_blocks,
     header,
     message,
-    money,
     plain,
     section,
 )
 from bot.slack_out import channel_link, mention
+from tools.facts import money_text
 from tools.handoff import HandoffCard, UnproposedOpportunity
 
 ACTION_APPROVE = "handoff_approve"
@@ -77,7 +77,7 @@ def _summary(card: HandoffCard) -> list[Block]:
     kind = KIND_LABEL.get(card.kind, card.kind)
     return [
         section(
-            f"*{esc(card.account_name)}* · {esc(kind)} · *~{money(card.estimated_arr)}/yr*\n"
+            f"*{esc(card.account_name)}* · {esc(kind)} · *~{money_text(card.estimated_arr)}/yr*\n"
             f"{esc(card.title)}",
         ),
         section("*Evidence*\n" + bullets((esc(e) for e in card.evidence), limit=5, empty="_none_")),
@@ -106,7 +106,7 @@ def proposal_card(card: HandoffCard, *, note: str | None = None) -> Rendered:
         )
     text = (
         f"Expansion hand-off #{card.handoff_id} for {esc(card.account_name)}: "
-        f"{esc(card.title)} (~{money(card.estimated_arr)}/yr) · {card.status}"
+        f"{esc(card.title)} (~{money_text(card.estimated_arr)}/yr) · {card.status}"
     )
     return message(blocks, text)
 
@@ -200,7 +200,7 @@ def sales_card(card: HandoffCard) -> Rendered:
         blocks.append(section(status_label(card)))
     text = (
         f"Expansion hand-off for {esc(card.account_name)}: {esc(card.title)} "
-        f"(~{money(card.estimated_arr)}/yr)"
+        f"(~{money_text(card.estimated_arr)}/yr)"
     )
     return message(blocks, text)
 
@@ -211,7 +211,7 @@ def csm_notice(card: HandoffCard) -> Rendered:
     rep = f"{mention(card.sales_rep)}" if card.sales_rep else "Sales"
     text = (
         f"{rep} {verb} expansion hand-off #{card.handoff_id} for *{esc(card.account_name)}* "
-        f"({esc(card.title)}, ~{money(card.estimated_arr)}/yr)."
+        f"({esc(card.title)}, ~{money_text(card.estimated_arr)}/yr)."
     )
     return message([section(text)], text)
 
@@ -231,14 +231,14 @@ def overview(cards: Sequence[HandoffCard], unproposed: Sequence[UnproposedOpport
     blocks: list[Block] = [header("Expansion hand-offs")]
     if cards:
         total = sum((c.estimated_arr for c in cards), Decimal("0"))
-        blocks.append(context(f"{len(cards)} open · ~{money(total)}/yr in the pipeline"))
+        blocks.append(context(f"{len(cards)} open · ~{money_text(total)}/yr in the pipeline"))
     else:
         blocks.append(section("_No open hand-offs._"))
     for card in cards[:MAX_LIST_ITEMS]:
         blocks.append(
             section(
                 f"*#{card.handoff_id} {esc(card.account_name)}* · {esc(card.title)} · "
-                f"~{money(card.estimated_arr)}/yr\n{status_label(card)} · owner {_owner(card)}"
+                f"~{money_text(card.estimated_arr)}/yr\n{status_label(card)} · owner {_owner(card)}"
             )
         )
     if len(cards) > MAX_LIST_ITEMS:
@@ -251,7 +251,8 @@ def overview(cards: Sequence[HandoffCard], unproposed: Sequence[UnproposedOpport
         value = json.dumps({"a": item.account_id, "k": opp.kind})
         blocks.append(
             section(
-                f"*{esc(item.account_name)}* · {esc(opp.title)} · ~{money(opp.estimated_arr)}/yr\n"
+                f"*{esc(item.account_name)}* · {esc(opp.title)} · "
+                f"~{money_text(opp.estimated_arr)}/yr\n"
                 + "; ".join(esc(e) for e in opp.evidence[:2]),
                 accessory=button("Propose", ACTION_PROPOSE, value),
             )

@@ -16,6 +16,7 @@ import httpx
 from notion_client import Client
 
 from bot.config import Settings
+from tools.facts import money_text
 from tools.handoff import HandoffCard
 
 NotionFactory = Callable[[], Client]
@@ -100,7 +101,7 @@ def task_children(card: HandoffCard, *, slack_link: str | None = None) -> list[d
     children += [block("bulleted_list_item", e) for e in card.evidence[:40]]
     children += [
         block("heading_2", "Estimated ARR impact"),
-        block("paragraph", f"${card.estimated_arr:,.0f} per year. {card.formula}"),
+        block("paragraph", f"{money_text(card.estimated_arr)} per year. {card.formula}"),
         block("heading_2", "Talk track"),
         block("quote", card.talk_track),
     ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from tools.facts import money_text
 from tools.qbr import QbrDocument
 from tools.wording import days_from_now
 
@@ -70,7 +71,7 @@ def qbr_slack_summary(doc: QbrDocument) -> list[dict[str, Any]]:
                     f"{h.score:.0f}/100 ({h.band.value})",
                 },
                 {"type": "mrkdwn", "text": f"*Band trend*\n{_esc(h.band_trend)}"},
-                {"type": "mrkdwn", "text": f"*ARR*\n${doc.account.arr:,.0f}"},
+                {"type": "mrkdwn", "text": f"*ARR*\n{money_text(doc.account.arr)}"},
                 {
                     "type": "mrkdwn",
                     "text": "*Renewal*\n"

@@ -4,11 +4,11 @@ how an answer is checked for them (numbers and dates compared after normalising 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 
 from sqlmodel import Session
 
 from tools.accounts import resolve_account
+from tools.facts import money_text
 from tools.insights import quiet_accounts, score_change, ticket_summary
 from tools.metrics import portfolio_metrics
 from tools.narrative_check import DateMention, Quantity, numbers_in
@@ -49,10 +49,10 @@ class Facts:
         return day.isoformat() if day else "n/a"
 
     def arr(self, name: str) -> str:
-        return money(self.report(name).account.arr)
+        return money_text(self.report(name).account.arr)
 
     def arr_at_risk(self, name: str) -> str:
-        return money(self.report(name).churn.arr_at_risk)
+        return money_text(self.report(name).churn.arr_at_risk)
 
     def trigger(self, name: str) -> str:
         triggers = self.report(name).churn.triggers
@@ -63,11 +63,11 @@ class Facts:
 
     def muda(self, name: str) -> str:
         costs = [f.annual_cost for f in self.report(name).lean if f.annual_cost]
-        return money(costs[0]) if costs else "n/a"
+        return money_text(costs[0]) if costs else "n/a"
 
     def opportunity(self, name: str) -> str:
         opps = self.report(name).expansion
-        return money(opps[0].estimated_arr) if opps else "n/a"
+        return money_text(opps[0].estimated_arr) if opps else "n/a"
 
     def nrr(self) -> str:
         value = portfolio_metrics(self.session, as_of=self.as_of, config=self.config).nrr
@@ -124,10 +124,6 @@ class Facts:
             if r.account.renewal_date and self.as_of <= r.account.renewal_date <= end
         ]
         return names[0] if names else "none"
-
-
-def money(value: Decimal | float | int) -> str:
-    return f"${float(value):,.0f}"
 
 
 def _numbers(text: str) -> list[Quantity | DateMention]:

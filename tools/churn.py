@@ -40,6 +40,7 @@ from decimal import Decimal
 import numpy as np
 from sqlmodel import Session
 
+from tools.facts.definitions import money_text
 from tools.facts.extract import RawMetrics, extract_raw
 from tools.health import SignalMatrix, UnknownAccountError, health_score_for, signal_matrix
 from tools.results import Band, ChurnRisk, HealthResult, RiskLevel, Severity, TriggerHit
@@ -68,10 +69,6 @@ def trigger_hit(fired: Fired) -> TriggerHit:
     return TriggerHit.model_construct(
         key=key, kind=kind, label=label, evidence=evidence, severity=severity
     )
-
-
-def _money(value: float) -> str:
-    return f"${value:,.0f}"
 
 
 def _renewal(raw: RawMetrics, i: int, band: Band, config: ScoringConfig) -> list[Fired]:
@@ -161,7 +158,7 @@ def _overdue(raw: RawMetrics, i: int, config: ScoringConfig) -> list[Fired]:
     churn = config.churn
     if raw.overdue_amount[i] <= 0 or np.isnan(days) or days < churn.overdue_min_days:
         return []
-    evidence = f"{_money(raw.overdue_amount[i])} overdue for {plural(int(days), 'day')}"
+    evidence = f"{money_text(raw.overdue_amount[i])} overdue for {plural(int(days), 'day')}"
     return [_hit("overdue_invoice", "Overdue invoice", evidence, days >= churn.overdue_severe_days)]
 
 

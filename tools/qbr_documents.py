@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import Session, col, select
 
 from tools.alerts import churn_playbook
+from tools.facts import money_text
 from tools.insights import ticket_summary
 from tools.models import Contact, Interaction, NpsResponse, Ticket
 from tools.qbr import QbrDocument
@@ -92,10 +93,6 @@ def internal_terms_in(text: str) -> list[str]:
 def _quote(text: str, limit: int = 140) -> str:
     flat = " ".join(str(text).split()).replace("“", '"').replace("”", '"')
     return "“" + (flat if len(flat) <= limit else flat[: limit - 1] + "…") + "”"
-
-
-def _money(value: object) -> str:
-    return f"${float(str(value)):,.0f}"
 
 
 # -- customer deck -----------------------------------------------------------------------------
@@ -210,8 +207,8 @@ def _risk(doc: QbrDocument, report: AccountReport) -> str:
     h, renewal = doc.health, doc.expansion.renewal
     lines = [
         f"- **Health score** {h.score:.0f}/100 ({h.band.value}), band trend {h.band_trend}",
-        f"- **Churn risk** {h.churn_level}; **ARR at risk** {_money(renewal.arr_at_risk)} of "
-        f"{_money(renewal.arr)} ARR",
+        f"- **Churn risk** {h.churn_level}; **ARR at risk** {money_text(renewal.arr_at_risk)} of "
+        f"{money_text(renewal.arr)} ARR",
     ]
     if renewal.renewal_date is not None:
         lines.append(f"- **Renewal** {renewal.renewal_date} ({renewal.days_to_renewal} days)")

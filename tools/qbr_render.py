@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from tools.facts import money_text, percent_text
 from tools.qbr import QbrDocument
 from tools.qbr_draft import SECTION_TITLES, SECTIONS
 from tools.wording import days_from_now
@@ -31,14 +32,6 @@ FULL_TITLES = {
 }
 
 Block = dict[str, Any]
-
-
-def _money(value: Any) -> str:
-    return f"${value:,.0f}"
-
-
-def _pct(share: float) -> str:
-    return f"{share:.0%}"
 
 
 # -- Markdown ------------------------------------------------------------------------------------
@@ -92,7 +85,7 @@ def _md_roi(doc: QbrDocument) -> str:
         if r.seats_purchased
         else ""
     )
-    lines = [r.narrative, "", f"Plan: {r.plan or 'n/a'}, ARR {_money(r.arr)}{seats}.", ""]
+    lines = [r.narrative, "", f"Plan: {r.plan or 'n/a'}, ARR {money_text(r.arr)}{seats}.", ""]
     lines += ["| Value delivered | Amount | How it is computed |", "|---|---|---|"]
     lines += [f"| {m.label} | {m.value} | {m.basis} |" for m in r.metrics]
     lines += ["", "**Assumptions** (estimates, not measurements)"]
@@ -113,8 +106,8 @@ def _md_adoption(doc: QbrDocument) -> str:
             "|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {r.name} | {r.tier} | {r.users} | {_pct(r.adoption)} | {_pct(r.benchmark)} | "
-            f"{STATUS_MARK[r.status]} |"
+            f"| {r.name} | {r.tier} | {r.users} | {percent_text(r.adoption)} | "
+            f"{percent_text(r.benchmark)} | {STATUS_MARK[r.status]} |"
             for r in rows
         ]
         lines.append(
@@ -126,7 +119,8 @@ def _md_adoption(doc: QbrDocument) -> str:
     if a.under_used:
         lines += ["", "**Under-used features**"]
         lines += [
-            f"- **{u.name}** ({_pct(u.adoption)} vs {_pct(u.benchmark)}): {u.recommendation}"
+            f"- **{u.name}** ({percent_text(u.adoption)} vs {percent_text(u.benchmark)}): "
+            f"{u.recommendation}"
             for u in a.under_used
         ]
     return "\n".join(lines).strip()
@@ -137,18 +131,18 @@ def _md_expansion(doc: QbrDocument) -> str:
     rn = e.renewal
     lines = [e.narrative, "", "**Renewal terms**"]
     lines.append(
-        f"- Plan {rn.plan or 'n/a'}, ARR {_money(rn.arr)}, {rn.seats_purchased} seats"
+        f"- Plan {rn.plan or 'n/a'}, ARR {money_text(rn.arr)}, {rn.seats_purchased} seats"
         + (
             f"; renews {rn.renewal_date} ({days_from_now(rn.days_to_renewal)})"
             if rn.renewal_date
             else ""
         )
-        + (f"; ARR at risk {_money(rn.arr_at_risk)}" if rn.arr_at_risk else "")
+        + (f"; ARR at risk {money_text(rn.arr_at_risk)}" if rn.arr_at_risk else "")
     )
     if e.opportunities:
-        lines += ["", f"**Expansion opportunities** (est. {_money(e.total_estimated_arr)} ARR)"]
+        lines += ["", f"**Expansion opportunities** (est. {money_text(e.total_estimated_arr)} ARR)"]
         lines += [
-            f"- **{o.title}** — est. {_money(o.estimated_arr)} ARR. {o.formula}. "
+            f"- **{o.title}** — est. {money_text(o.estimated_arr)} ARR. {o.formula}. "
             f"Evidence: {'; '.join(o.evidence)}"
             for o in e.opportunities
         ]
@@ -373,8 +367,8 @@ def _nb_adoption(doc: QbrDocument) -> list[Block]:
                         r.name,
                         r.tier,
                         str(r.users),
-                        _pct(r.adoption),
-                        _pct(r.benchmark),
+                        percent_text(r.adoption),
+                        percent_text(r.benchmark),
                         STATUS_MARK[r.status],
                     ]
                     for r in rows
@@ -384,7 +378,10 @@ def _nb_adoption(doc: QbrDocument) -> list[Block]:
     if a.under_used:
         blocks.append(heading("Under-used features", 3))
         blocks += [
-            bullet(f"**{u.name}** ({_pct(u.adoption)} vs {_pct(u.benchmark)}): {u.recommendation}")
+            bullet(
+                f"**{u.name}** ({percent_text(u.adoption)} vs {percent_text(u.benchmark)}): "
+                f"{u.recommendation}"
+            )
             for u in a.under_used
         ]
     return blocks
@@ -396,7 +393,7 @@ def _nb_expansion(doc: QbrDocument) -> list[Block]:
     blocks = [paragraph(e.narrative), heading("Renewal terms", 3)]
     blocks.append(
         bullet(
-            f"Plan {rn.plan or 'n/a'}, ARR {_money(rn.arr)}, {rn.seats_purchased} seats"
+            f"Plan {rn.plan or 'n/a'}, ARR {money_text(rn.arr)}, {rn.seats_purchased} seats"
             + (
                 f"; renews {rn.renewal_date} ({days_from_now(rn.days_to_renewal)})"
                 if rn.renewal_date
@@ -407,7 +404,7 @@ def _nb_expansion(doc: QbrDocument) -> list[Block]:
     if e.opportunities:
         blocks.append(heading("Expansion opportunities", 3))
         blocks += [
-            bullet(f"**{o.title}** — est. {_money(o.estimated_arr)} ARR. {o.formula}.")
+            bullet(f"**{o.title}** — est. {money_text(o.estimated_arr)} ARR. {o.formula}.")
             for o in e.opportunities
         ]
     if e.actions:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from pydantic import BaseModel
 
+from tools.facts import money_text
 from tools.lean.playbooks import (
     adoption_training_playbook,
     licence_optimisation_playbook,
@@ -14,10 +14,6 @@ from tools.lean.playbooks import (
 )
 from tools.results import AccountReport, Playbook, PlaybookStep
 from tools.wording import days_from_now
-
-
-def _money(value: Decimal) -> str:
-    return f"${value:,.0f}"
 
 
 def template_narrative(report: AccountReport, *, as_of: date) -> str:
@@ -36,7 +32,7 @@ def template_narrative(report: AccountReport, *, as_of: date) -> str:
         days = (acct.renewal_date - as_of).days
         parts.append(
             f"The contract renews on {acct.renewal_date.isoformat()} ({days_from_now(days)}), "
-            f"with {_money(churn.arr_at_risk or acct.arr)} ARR at stake."
+            f"with {money_text(churn.arr_at_risk or acct.arr)} ARR at stake."
         )
     return " ".join(parts)
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from tools.facts.definitions import money_text
 from tools.facts.extract import RawMetrics
 from tools.health.signals import LABELS, FloatArray, SignalMatrix, band_for
 from tools.results import Driver, HealthResult, SignalScore
 from tools.scoring_config import SIGNAL_KEYS, ScoringConfig
 from tools.wording import days_from_now, plural
-
-
-def _fmt_money(value: float) -> str:
-    return f"${value:,.0f}"
 
 
 def _plural(count: float, word: str) -> str:
@@ -61,7 +58,7 @@ def driver_text(key: str, m: SignalMatrix, i: int, config: ScoringConfig) -> str
     if key == "payment":
         if r.overdue_amount[i] > 0:
             return (
-                f"{_fmt_money(r.overdue_amount[i])} overdue for "
+                f"{money_text(r.overdue_amount[i])} overdue for "
                 f"{plural(int(np.nan_to_num(r.overdue_days[i])), 'day')}"
             )
         return "all invoices paid on time"

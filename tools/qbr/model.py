@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools.facts import money_text
+from tools.facts.usage import FeatureAdoption
 from tools.insights import SignalMove
 from tools.results import (
     AccountSummary,
@@ -48,7 +50,7 @@ class RoiAssumptions(BaseModel):
             "Each integration/API event saves "
             f"{_minutes(self.minutes_saved_per_integration_event)} "
             "(automated sync instead of copy-paste).",
-            f"An hour of a user's time costs ${self.hourly_cost:,.0f} (loaded).",
+            f"An hour of a user's time costs {money_text(self.hourly_cost)} (loaded).",
             "Annualised figures multiply the last 91 days by 4.",
         ]
 
@@ -105,15 +107,9 @@ class RoiSection(BaseModel):
     narrative: str = ""
 
 
-class AdoptionRow(BaseModel):
-    feature: str
-    name: str
-    tier: str
-    in_plan: bool
-    users: int
-    events: int
-    adoption: float
-    benchmark: float
+class AdoptionRow(FeatureAdoption):
+    """One feature's adoption (the metric layer's) and its status against the benchmark."""
+
     status: Literal["above", "below", "unused", "not_in_plan"]
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from sqlmodel import Session
 
+from tools.facts import money_text
 from tools.qbr.model import QbrDocument, SectionKey
 from tools.qbr_draft import SECTIONS
 
@@ -71,12 +72,12 @@ def _roi_narrative(doc: QbrDocument) -> str:
     r = doc.roi
     text = (
         f"Over the last 91 days the team logged {r.events:,} product actions, an estimated "
-        f"{r.hours_saved:,.0f} hours of manual work saved (≈${r.value_of_time:,.0f})."
+        f"{r.hours_saved:,.0f} hours of manual work saved (≈{money_text(r.value_of_time)})."
     )
     if r.roi_multiple is not None:
         text += (
-            f" Annualised, that is ≈${r.annualised_value:,.0f}, {r.roi_multiple:.1f}x the "
-            f"${r.arr:,.0f} ARR."
+            f" Annualised, that is ≈{money_text(r.annualised_value)}, {r.roi_multiple:.1f}x the "
+            f"{money_text(r.arr)} ARR."
         )
     if r.waste:
         text += f" Watch: {r.waste[0]}."
@@ -102,14 +103,15 @@ def _expansion_narrative(doc: QbrDocument) -> str:
     parts = []
     if e.renewal.renewal_date is not None:
         parts.append(
-            f"The {e.renewal.plan or 'current'} contract (${e.renewal.arr:,.0f} ARR) renews on "
+            f"The {e.renewal.plan or 'current'} contract ({money_text(e.renewal.arr)} ARR) "
+            "renews on "
             f"{e.renewal.renewal_date:%-d %b %Y}, in {e.renewal.days_to_renewal} days."
         )
     if e.opportunities:
         parts.append(
             f"We see {len(e.opportunities)} expansion opportunit"
             f"{'y' if len(e.opportunities) == 1 else 'ies'} worth an estimated "
-            f"${e.total_estimated_arr:,.0f} ARR."
+            f"{money_text(e.total_estimated_arr)} ARR."
         )
     if e.actions:
         parts.append(f"First step: {e.actions[0].title.lower()}.")
@@ -122,7 +124,7 @@ def executive_summary_template(doc: QbrDocument) -> str:
     parts = [f"{doc.account.name} ends {doc.quarter} at {h.score:.0f}/100 ({h.band.value})."]
     parts.append(
         f"The team logged {r.events:,} product actions, an estimated {r.hours_saved:,.0f} "
-        f"hours of manual work saved (≈${r.value_of_time:,.0f})."
+        f"hours of manual work saved (≈{money_text(r.value_of_time)})."
     )
     if e.actions:
         parts.append(f"Next step: {e.actions[0].title.lower()}.")

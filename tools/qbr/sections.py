@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from tools.facts import active_contracts, event_totals, usage_totals
+from tools.facts import active_contracts, event_totals, money_text, usage_totals
 from tools.facts.usage import feature_adoption
 from tools.health import health_score_for
 from tools.history import health_history
@@ -155,8 +155,8 @@ def roi_section(
         ),
         ValueMetric(
             label="Value of time saved (est.)",
-            value=f"${value:,.0f}",
-            basis=f"{hours:,.0f} h x ${assumptions.hourly_cost:,.0f}/h",
+            value=money_text(value),
+            basis=f"{hours:,.0f} h x {money_text(assumptions.hourly_cost)}/h",
         ),
         ValueMetric(label="Logins", value=f"{logins:,}", basis="sum of daily logins, 91 days"),
         ValueMetric(
@@ -170,11 +170,11 @@ def roi_section(
             ValueMetric(
                 label="Value vs ARR (est.)",
                 value=f"{multiple:.1f}x",
-                basis=f"${annual:,.0f} annualised ÷ ${account.arr:,.0f} ARR",
+                basis=f"{money_text(annual)} annualised ÷ {money_text(account.arr)} ARR",
             )
         )
     waste = [
-        f"{f.title} (${f.annual_cost:,.0f}/year)"
+        f"{f.title} ({money_text(f.annual_cost)}/year)"
         if f.annual_cost and "$" not in f.title
         else f.title
         for f in lean
