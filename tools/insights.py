@@ -8,11 +8,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from tools.facts import account_tickets, last_login_days, tickets_open_at
 from tools.health import health_score_for
-from tools.models import Ticket, UsageDaily
 from tools.results import AccountSummary, Band, HealthResult
 from tools.scoring import account_summaries, owned_account_ids
 from tools.scoring_config import ScoringConfig
@@ -122,22 +121,9 @@ def ticket_summary(
     """Tickets opened in the last ``days`` days, what is still open, and how they felt."""
     since = as_of - timedelta(days=days - 1)
     end = _at(as_of)
-    rows = session.exec(
-        select(Ticket)
-        .where(
-            Ticket.account_id == account_id,
-            col(Ticket.opened_at) >= datetime.combine(since, time.min, tzinfo=UTC),
-            col(Ticket.opened_at) <= end,
-        )
-        .order_by(col(Ticket.opened_at).desc())
-    ).all()
-    open_rows = session.exec(
-        select(Ticket).where(
-            Ticket.account_id == account_id,
-            col(Ticket.opened_at) <= end,
-            (col(Ticket.closed_at).is_(None)) | (col(Ticket.closed_at) > end),
-        )
-    ).all()
+    start = datetime.combine(since, time.min, tzinfo=UTC)
+    rows = account_tickets(session, account_id=account_id, since=start, until=end)
+    open_rows = tickets_open_at(session, account_id=account_id, at=end)
     by_priority: dict[str, int] = {}
     for t in rows:
         by_priority[t.priority] = by_priority.get(t.priority, 0) + 1
@@ -181,13 +167,7 @@ def quiet_accounts(
     """Active accounts with no login in the last ``days`` days, longest silence first."""
     ids = owned_account_ids(session, owner_slack_id=owner_slack_id) if owner_slack_id else None
     summaries = account_summaries(session, as_of=as_of, account_ids=ids)
-    last = dict(
-        session.exec(
-            select(UsageDaily.account_id, func.max(UsageDaily.day))
-            .where(col(UsageDaily.logins) > 0, col(UsageDaily.day) <= as_of)
-            .group_by(col(UsageDaily.account_id))
-        ).all()
-    )
+    last = last_login_days(session, through=as_of)
     cutoff = as_of - timedelta(days=days)
     quiet = []
     for account_id, summary in summaries.items():

@@ -76,7 +76,6 @@ PENDING: dict[str, str] = {
     "tools/metrics.py": "m12perf: portfolio counts and NPS average",
     "tools/alerts/dates.py": "a14alerts: renewals inside the T-90 window",
     "tools/onboarding/progress.py": "v17: milestone dates from usage and features",
-    "tools/insights.py": "ticket summary and last login of the quiet accounts",
 }
 
 

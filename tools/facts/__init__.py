@@ -30,14 +30,23 @@ from tools.facts.definitions import (
 from tools.facts.extract import Scope, seats_used_by_account
 from tools.facts.features import EventTotals, FeatureUse, event_totals, feature_use, tier_peak_users
 from tools.facts.query import day_cutoff, in_ids, rows
-from tools.facts.series import UsageTotals, WeeklyUsage, longest_gaps, usage_totals, weekly_usage
+from tools.facts.series import (
+    UsageTotals,
+    WeeklyUsage,
+    last_login_days,
+    longest_gaps,
+    usage_totals,
+    weekly_usage,
+)
 from tools.facts.tickets import (
     MedianCache,
     UrgentOpen,
+    account_tickets,
     median_ticket_ratio,
     portfolio_median_ticket_ratio,
     remember_portfolio_median,
     ticket_counts,
+    tickets_open_at,
     urgent_open,
     window_tickets,
 )
@@ -57,6 +66,7 @@ __all__ = [
     "UrgentOpen",
     "UsageTotals",
     "WeeklyUsage",
+    "account_tickets",
     "active_contracts",
     "caches_of",
     "data_end",
@@ -66,6 +76,7 @@ __all__ = [
     "feature_use",
     "in_ids",
     "is_at_risk",
+    "last_login_days",
     "longest_gaps",
     "median_ticket_ratio",
     "money_text",
@@ -75,6 +86,7 @@ __all__ = [
     "rows",
     "seats_used_by_account",
     "ticket_counts",
+    "tickets_open_at",
     "tier_peak_users",
     "tier_rank",
     "urgent_open",

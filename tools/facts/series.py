@@ -126,6 +126,17 @@ def _day_number(session: Session, column: Any) -> ColumnElement[int]:
     return sa_cast(column - literal(date(1970, 1, 1), Date), Integer)
 
 
+def last_login_days(session: Session, *, through: date) -> dict[int, date]:
+    """The last day with a login, per account, up to ``through`` (included); accounts that
+    never logged in are absent."""
+    stmt = (
+        select(col(UsageDaily.account_id), func.max(col(UsageDaily.day)))
+        .where(col(UsageDaily.logins) > 0, col(UsageDaily.day) <= through)
+        .group_by(col(UsageDaily.account_id))
+    )
+    return {int(account_id): as_date(day) for account_id, day in rows(session, stmt)}
+
+
 @dataclass(frozen=True)
 class UsageTotals:
     """One account's usage over a period: logins summed, mean daily active users."""

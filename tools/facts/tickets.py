@@ -90,6 +90,32 @@ def urgent_open(
     }
 
 
+def account_tickets(
+    session: Session, *, account_id: int, since: datetime, until: datetime
+) -> list[Ticket]:
+    """One account's tickets opened in ``[since, until]``, newest first (the ticket summary)."""
+    stmt = (
+        select(Ticket)
+        .where(
+            col(Ticket.account_id) == account_id,
+            col(Ticket.opened_at) >= since,
+            col(Ticket.opened_at) <= until,
+        )
+        .order_by(col(Ticket.opened_at).desc())
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def tickets_open_at(session: Session, *, account_id: int, at: datetime) -> list[Ticket]:
+    """One account's tickets opened by ``at`` and not closed by then."""
+    stmt = select(Ticket).where(
+        col(Ticket.account_id) == account_id,
+        col(Ticket.opened_at) <= at,
+        or_(col(Ticket.closed_at).is_(None), col(Ticket.closed_at) > at),
+    )
+    return list(session.execute(stmt).scalars())
+
+
 def median_ticket_ratio(tickets: dict[int, int], users: dict[int, int]) -> float | None:
     """Median tickets per active user (seats used, at least 1) over the accounts that filed
     any ticket; None when none did."""
