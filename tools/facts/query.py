@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import bindparam
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
+
+from tools.facts.definitions import data_end
 
 
 def in_ids(column: Any, account_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -28,7 +30,7 @@ def rows(session: Session, stmt: Executable) -> Sequence[Any]:
 
 def day_cutoff(day: date) -> datetime:
     """The first instant after ``day`` (UTC); timestamps before it are on/before ``day``."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    return data_end(day + timedelta(days=1))
 
 
 def as_date(value: Any) -> date:
