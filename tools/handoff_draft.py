@@ -2,7 +2,7 @@
 
 The evidence, estimated ARR and talk track come from the deterministic expansion opportunity,
 never from free text. One open hand-off per account and opportunity type: proposing again
-returns the open one. The full lifecycle (approval, dispatch, Sales' answer) is tools/handoff.py.
+returns the open one. The full lifecycle (approval, dispatch, Sales' answer) is tools/handoff/.
 """
 
 from __future__ import annotations

@@ -376,7 +376,7 @@ class HandoffProposal(SQLModel, table=True):
 
     ``open_key`` is ``{account_id}:{kind}`` while the hand-off is open (proposed, approved, sent)
     and is cleared when it closes, so the unique constraint allows one open hand-off per account
-    and opportunity type, and any number of closed ones. The lifecycle is in tools/handoff.py.
+    and opportunity type, and any number of closed ones. The lifecycle is in tools/handoff/.
     """
 
     __tablename__ = "handoff_proposal"
