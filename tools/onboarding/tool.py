@@ -1,4 +1,4 @@
-"""The ``onboarding_status`` tool for Claude and MCP (registered in ``tools/agent_tools.py``)."""
+"""The ``onboarding_status`` tool for Claude and MCP (registered in ``tools/agent_tools/``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``customer_voice`` tool for Claude and MCP (registered in ``tools/agent_tools.py``)."""
+"""The ``customer_voice`` tool for Claude and MCP (registered in ``tools/agent_tools/``)."""
 
 from __future__ import annotations
 
