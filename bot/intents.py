@@ -1,5 +1,5 @@
 """What a question means (``Intent``) and what the answer is (``Reply``), shared by the router,
-the keyless asks (``bot/asks.py``), slash commands and listeners."""
+the keyless asks (``bot/asks/``), slash commands and listeners."""
 
 from __future__ import annotations
 
