@@ -28,7 +28,8 @@ from bot.alert_action_blocks import (
 )
 from bot.config import Settings
 from bot.harness.fake_slack import SlackCall
-from bot.harness.terminal import TerminalSlack, mrkdwn_to_plain, render_message
+from bot.harness.render import mrkdwn_to_plain, render_message
+from bot.harness.terminal import TerminalSlack
 from bot.jobs.daily_scan import run_daily_scan
 from bot.slack_out import SafeWebClient
 from tools.db import SessionFactory, session_scope

@@ -8,20 +8,33 @@ Start it with ``with FakeSlack() as fake:`` and point a ``WebClient(base_url=fak
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
 
-from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from bot.harness.block_kit_checks import (
+    MESSAGE_BLOCKS_MAX,
+    VIEW_METHODS,
+    block_problem,
+    decode_blocks,
+    json_or_none,
+    maybe_json,
+    validate_call,
+)
+from bot.harness.fake_slack_http import (
+    DROP,
+    channel_id,
+    dm_channel,
+    handler_for,
+    has_token,
+    ok_response,
+    page_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +48,6 @@ BOT_USER_ID = "U0CSBOT"
 BOT_ID = "B0CSBOT"
 APP_ID = "A0CSBOT"
 
-MESSAGE_BLOCKS_MAX = 50
-VIEW_BLOCKS_MAX = 100
-SECTION_TEXT_MAX = 3000
-SECTION_FIELDS_MAX = 10
-FIELD_TEXT_MAX = 2000
-HEADER_TEXT_MAX = 150
-BUTTON_VALUE_MAX = 2000
-ACTION_ID_MAX = 255
-BLOCK_ID_MAX = 255
-
-DROP = -1
-"""``FakeSlack.handle``'s status for a call whose response is dropped (see ``drop_responses``)."""
-MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.update"})
-VIEW_METHODS = frozenset({"views.publish", "views.open", "views.update", "views.push"})
 
 WAIT_SECONDS = 20.0
 """How long a wait for calls may take by default: generous, because a loaded machine (CI, two
@@ -72,10 +71,10 @@ class SlackCall:
         """The message's blocks (``view.blocks`` for views), decoded from JSON when form-encoded."""
         source = self.params.get("view") if self.method in VIEW_METHODS else self.params
         if isinstance(source, str):
-            source = _json_or_none(source)
+            source = json_or_none(source)
         if not isinstance(source, dict):
             return []
-        return _decode_blocks(source.get("blocks"))
+        return decode_blocks(source.get("blocks"))
 
     @property
     def text(self) -> str:
@@ -114,7 +113,7 @@ class FakeSlack:
         self.dropped: list[SlackCall] = []
         self._counter = itertools.count(1)
         self._clock = itertools.count(1)
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+        self._server = ThreadingHTTPServer((host, port), handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -313,7 +312,7 @@ class FakeSlack:
             call.response = {"ok": False, "error": failure.error}
             self._record(call)
             return failure.status, {}, call.response
-        problem = _block_problem(_decode_blocks(params.get("blocks")), MESSAGE_BLOCKS_MAX)
+        problem = block_problem(decode_blocks(params.get("blocks")), MESSAGE_BLOCKS_MAX)
         if problem is not None:
             call.response = self._reject(RESPONSE_URL, "invalid_blocks", problem)
             self._record(call)
@@ -325,19 +324,19 @@ class FakeSlack:
     def _answer(
         self, method: str, params: dict[str, Any], headers: dict[str, str]
     ) -> dict[str, Any]:
-        if not _has_token(params, headers):
+        if not has_token(params, headers):
             return self._reject(method, "not_authed", "no token in Authorization or params")
         handler = self._handlers().get(method)
         if handler is None:
             return self._reject(method, "unknown_method", f"the fake does not know {method}")
-        problem = _validate(method, params)
+        problem = validate_call(method, params)
         if problem is not None:
             error, detail = problem
             return self._reject(method, error, detail)
         return handler(params)
 
     def _handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        ok = _ok
+        ok = ok_response
         return {
             "auth.test": lambda p: ok(
                 url="https://cs-test.slack.com/",
@@ -365,7 +364,7 @@ class FakeSlack:
             "views.open": self._view,
             "views.update": self._view,
             "views.push": self._view,
-            "conversations.open": lambda p: ok(channel={"id": _dm_channel(p)}),
+            "conversations.open": lambda p: ok(channel={"id": dm_channel(p)}),
             "conversations.replies": self._replies,
             "conversations.history": self._history,
             "conversations.list": self._list_channels,
@@ -395,10 +394,10 @@ class FakeSlack:
         }
         if params.get("thread_ts"):
             message["thread_ts"] = params["thread_ts"]
-        metadata = _maybe_json(params.get("metadata"))
+        metadata = maybe_json(params.get("metadata"))
         if isinstance(metadata, dict):
             message["metadata"] = metadata
-        return _ok(channel=_channel_id(params.get("channel")), ts=ts, message=message)
+        return ok_response(channel=channel_id(params.get("channel")), ts=ts, message=message)
 
     def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
         """Every message that landed (dropped responses included), oldest first."""
@@ -417,7 +416,7 @@ class FakeSlack:
         metadata only with ``include_all_metadata`` (as Slack does)."""
         channel = str(params.get("channel", ""))
         messages = [m for m in self.posted(channel) if m.get("thread_ts") in (None, m.get("ts"))]
-        return _page(list(reversed(messages)), params)
+        return page_of(list(reversed(messages)), params)
 
     def _list_channels(self, params: dict[str, Any]) -> dict[str, Any]:
         names = {"cs-alerts", "cs-leaders", "sales-handoffs"}
@@ -426,12 +425,12 @@ class FakeSlack:
                 target = str(call.params.get("channel") or "")
                 if target.startswith("#"):
                     names.add(target[1:])
-        channels = [{"id": _channel_id("#" + n), "name": n} for n in sorted(names)]
-        return _ok(channels=channels, response_metadata={"next_cursor": ""})
+        channels = [{"id": channel_id("#" + n), "name": n} for n in sorted(names)]
+        return ok_response(channels=channels, response_metadata={"next_cursor": ""})
 
     def _view(self, params: dict[str, Any]) -> dict[str, Any]:
         view = params.get("view")
-        view = _json_or_none(view) if isinstance(view, str) else view
+        view = json_or_none(view) if isinstance(view, str) else view
         view = dict(view) if isinstance(view, dict) else {}
         view.setdefault("id", params.get("view_id") or f"V{next(self._counter):08d}")
         view.setdefault("team_id", TEAM_ID)
@@ -439,7 +438,7 @@ class FakeSlack:
         view.setdefault("bot_id", BOT_ID)
         view.setdefault("hash", f"{next(self._counter)}.abcdef")
         view.setdefault("state", {"values": {}})
-        return _ok(view=view)
+        return ok_response(view=view)
 
     def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
         thread_ts = str(params.get("ts", ""))
@@ -453,7 +452,7 @@ class FakeSlack:
                 continue
             if msg.get("ts") == thread_ts or msg.get("thread_ts") == thread_ts:
                 messages.append(msg)
-        return _page(messages, params)
+        return page_of(messages, params)
 
     def _user(self, user_id: str) -> dict[str, Any]:
         if user_id in self.users:
@@ -475,215 +474,10 @@ class FakeSlack:
 
     def _upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._counter):08d}"
-        return _ok(upload_url=f"{self.base}/upload/{file_id}", file_id=file_id)
+        return ok_response(upload_url=f"{self.base}/upload/{file_id}", file_id=file_id)
 
     def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
         files = params.get("files")
-        files = _json_or_none(files) if isinstance(files, str) else files
+        files = json_or_none(files) if isinstance(files, str) else files
         listed = files if isinstance(files, list) else []
-        return _ok(files=[{"id": f.get("id"), "title": f.get("title")} for f in listed])
-
-
-# -- validation ---------------------------------------------------------------------------------
-
-
-def _validate(method: str, params: dict[str, Any]) -> tuple[str, str] | None:
-    """(error, detail) when Slack would refuse these parameters, else None."""
-    if method in MESSAGE_METHODS:
-        blocks = _decode_blocks(params.get("blocks"))
-        if params.get("blocks") is not None and not isinstance(
-            _maybe_json(params.get("blocks")), list
-        ):
-            return "invalid_blocks_format", "blocks must be a JSON array"
-        if not blocks and not params.get("text") and not params.get("attachments"):
-            return "no_text", "a message needs text or blocks"
-        if blocks and not str(params.get("text") or "").strip():
-            return "invalid_blocks", "blocks without a text fallback (notifications need text)"
-        problem = _block_problem(blocks, MESSAGE_BLOCKS_MAX)
-        return None if problem is None else ("invalid_blocks", problem)
-    if method in VIEW_METHODS:
-        view = _maybe_json(params.get("view"))
-        if not isinstance(view, dict):
-            return "invalid_arguments", "view must be an object"
-        problem = _block_problem(_decode_blocks(view.get("blocks")), VIEW_BLOCKS_MAX)
-        return None if problem is None else ("invalid_blocks", problem)
-    if method == "chat.stopStream" and params.get("blocks"):
-        problem = _block_problem(_decode_blocks(params.get("blocks")), MESSAGE_BLOCKS_MAX)
-        return None if problem is None else ("invalid_blocks", problem)
-    return None
-
-
-def _block_problem(blocks: list[dict[str, Any]], max_blocks: int) -> str | None:
-    """Why Slack would refuse these blocks, or None when it would accept them."""
-    if len(blocks) > max_blocks:
-        return f"{len(blocks)} blocks; at most {max_blocks}"
-    for index, block in enumerate(blocks):
-        problem = _limits_problem(block) or _sdk_problem(block)
-        if problem is not None:
-            return f"block {index} ({block.get('type', '?')}): {problem}"
-    return None
-
-
-def _sdk_problem(block: dict[str, Any]) -> str | None:
-    try:
-        parsed = Block.parse(block)
-        if parsed is None:
-            return "unknown block type"
-        parsed.to_dict()  # runs the SDK's validators on the block and its elements
-    except (SlackObjectFormationError, TypeError, ValueError, KeyError, AttributeError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
-def _limits_problem(block: dict[str, Any]) -> str | None:
-    kind = block.get("type")
-    if len(str(block.get("block_id", ""))) > BLOCK_ID_MAX:
-        return f"block_id longer than {BLOCK_ID_MAX}"
-    if kind == "section":
-        if len(_text_of(block.get("text"))) > SECTION_TEXT_MAX:
-            return f"section text longer than {SECTION_TEXT_MAX}"
-        fields = block.get("fields") or []
-        if len(fields) > SECTION_FIELDS_MAX:
-            return f"{len(fields)} fields; at most {SECTION_FIELDS_MAX}"
-        if any(len(_text_of(f)) > FIELD_TEXT_MAX for f in fields):
-            return f"a field longer than {FIELD_TEXT_MAX}"
-    if kind == "header" and len(_text_of(block.get("text"))) > HEADER_TEXT_MAX:
-        return f"header text longer than {HEADER_TEXT_MAX}"
-    for element in _elements_of(block):
-        if len(str(element.get("action_id", ""))) > ACTION_ID_MAX:
-            return f"action_id longer than {ACTION_ID_MAX}"
-        if (
-            element.get("type") == "button"
-            and len(str(element.get("value", ""))) > BUTTON_VALUE_MAX
-        ):
-            return f"button value longer than {BUTTON_VALUE_MAX}"
-    return None
-
-
-def _elements_of(block: dict[str, Any]) -> Iterable[dict[str, Any]]:
-    if isinstance(block.get("accessory"), dict):
-        yield block["accessory"]
-    if isinstance(block.get("element"), dict):
-        yield block["element"]
-    for element in block.get("elements") or []:
-        if isinstance(element, dict):
-            yield element
-
-
-def _text_of(obj: Any) -> str:
-    if isinstance(obj, dict):
-        return str(obj.get("text", ""))
-    return "" if obj is None else str(obj)
-
-
-# -- decoding ----------------------------------------------------------------------------------
-
-
-def _page(messages: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
-    """One page of ``messages`` (``limit``, ``cursor`` = offset), metadata only when asked."""
-    start = int(str(params.get("cursor") or 0) or 0)
-    limit = int(str(params.get("limit") or 100) or 100)
-    with_meta = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
-    page = [
-        m if with_meta else {k: v for k, v in m.items() if k != "metadata"}
-        for m in messages[start : start + limit]
-    ]
-    more = start + limit < len(messages)
-    cursor = str(start + limit) if more else ""
-    return _ok(messages=page, has_more=more, response_metadata={"next_cursor": cursor})
-
-
-def _ok(**fields: Any) -> dict[str, Any]:
-    return {"ok": True, **fields}
-
-
-def _json_or_none(raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _maybe_json(value: Any) -> Any:
-    return _json_or_none(value) if isinstance(value, str) else value
-
-
-def _decode_blocks(value: Any) -> list[dict[str, Any]]:
-    value = _maybe_json(value)
-    if not isinstance(value, list):
-        return []
-    return [b if isinstance(b, dict) else {"type": None} for b in value]
-
-
-def _has_token(params: Mapping[str, Any], headers: Mapping[str, str]) -> bool:
-    auth = headers.get("authorization", "")
-    has_bearer = auth.lower().startswith("bearer ") and len(auth) > len("bearer ")
-    return has_bearer or bool(params.get("token"))
-
-
-def _channel_id(channel: Any) -> str:
-    text = str(channel or "C0TEST")
-    return "C0" + text.lstrip("#").upper()[:9] if text.startswith("#") else text
-
-
-def _dm_channel(params: Mapping[str, Any]) -> str:
-    users = str(params.get("users", "U0TEST")).split(",")[0]
-    return "D" + users.removeprefix("U")
-
-
-def decode_body(raw: bytes, content_type: str, query: str) -> dict[str, Any]:
-    """Parameters from a query string and a form or JSON body (what Slack accepts)."""
-    params: dict[str, Any] = {k: v[-1] for k, v in parse_qs(query).items()}
-    if not raw:
-        return params
-    if "json" in content_type:
-        decoded = _json_or_none(raw.decode("utf-8"))
-        if isinstance(decoded, dict):
-            params.update(decoded)
-        return params
-    if "x-www-form-urlencoded" in content_type:
-        form = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
-        params.update({k: v[-1] for k, v in form.items()})
-        return params
-    params["_raw"] = raw.decode("utf-8", errors="replace")
-    return params
-
-
-def _handler_for(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            if parts.path.startswith("/upload/"):  # file bytes, not a form: keep them as sent
-                params: dict[str, Any] = {"_bytes": raw}
-            else:
-                params = decode_body(raw, headers.get("content-type", ""), parts.query)
-            status, extra, body = fake.handle(parts.path, params, headers)
-            if status == DROP:  # accepted, then the response is lost
-                self.close_connection = True
-                return
-            is_json = isinstance(body, dict)
-            payload = (json.dumps(body) if is_json else str(body)).encode("utf-8")
-            self.send_response(status, HTTPStatus(status).phrase)
-            kind = "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8"
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(payload)))
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            logger.debug("fake slack: " + format, *args)
-
-    return Handler
+        return ok_response(files=[{"id": f.get("id"), "title": f.get("title")} for f in listed])
