@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.harness import FakeSlack, SlackDriver
 from bot.harness.fake_anthropic import FakeMessagesAPI
 from tests.utils.demo_db import demo_database
 from tests.utils.slack_e2e import TODAY, driving
+from tests.utils.tiny_slack_app import TOKEN
+from tools import db
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +51,15 @@ def driver(slack_server: FakeSlack, demo_engine: Engine) -> Iterator[SlackDriver
 @pytest.fixture
 def claude() -> FakeMessagesAPI:
     return FakeMessagesAPI()
+
+
+@pytest.fixture
+def sqlite_sessions(sqlite_engine: Engine) -> db.SessionFactory:
+    """Sessions on a fresh SQLite database (tests that need no PostgreSQL run)."""
+    return db.session_factory(sqlite_engine)
+
+
+@pytest.fixture
+def client(fake: FakeSlack) -> WebClient:
+    """A Web API client pointed at the fake Slack."""
+    return WebClient(token=TOKEN, base_url=fake.url)
