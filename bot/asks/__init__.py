@@ -16,6 +16,6 @@ same ``tools/`` functions Claude's tools use:
 """
 
 from bot.asks.answers import ANSWERS
-from bot.asks.rules import EXAMPLES, RULES, SEGMENTS, segment_in
+from bot.asks.rules import RULES, SEGMENTS, segment_in
 
-__all__ = ["ANSWERS", "EXAMPLES", "RULES", "SEGMENTS", "segment_in"]
+__all__ = ["ANSWERS", "RULES", "SEGMENTS", "segment_in"]

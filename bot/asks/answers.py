@@ -129,9 +129,7 @@ def answer_trigger(intent: Intent, deps: Deps) -> Reply:
         and (intent.segment is None or r.account.segment == intent.segment)
         and (intent.within_days is None or _renews_within(r, intent.within_days))
     ]
-    scope = "Your accounts" if intent.mine else "Accounts"
-    if intent.segment:
-        scope = f"{scope} ({intent.segment})"
+    scope = _scope(intent)
     title = f"{scope} {TRIGGER_TITLES.get(intent.trigger or '', intent.trigger or '')}"
     if intent.within_days:
         title += f", renewing within {intent.within_days} days"
@@ -145,18 +143,9 @@ def answer_trigger(intent: Intent, deps: Deps) -> Reply:
             f"• *{esc(r.account.name)}* · {r.health.score:.0f}/100 {r.health.band.value} · "
             f"{r.churn.level.value} risk · {money_text(r.account.arr)} ARR — {esc(hit.evidence)}"
         )
-    if len(picked) > MAX_ROWS:
-        lines.append(f"_… and {len(picked) - MAX_ROWS} more_")
     total = sum((r.churn.arr_at_risk for r in picked), Decimal("0"))
-    body = [
-        header(title),
-        context(
-            f"{_count(len(picked))} · {money_text(total)} ARR at risk · as of {as_of.isoformat()}"
-        ),
-        section("\n".join(lines)),
-    ]
-    names = ", ".join(r.account.name for r in picked[:5])
-    return rendered_reply(message(body, f"{title} ({len(picked)}): {esc(names)}"))
+    summary = f"{_count(len(picked))} · {money_text(total)} ARR at risk · as of {as_of.isoformat()}"
+    return _listing(title, summary, lines, [r.account.name for r in picked])
 
 
 def _renews_within(report: AccountReport, days: int) -> bool:
@@ -211,9 +200,7 @@ def answer_quiet(intent: Intent, deps: Deps) -> Reply:
         quiet = quiet_accounts(
             session, as_of=as_of, days=days, owner_slack_id=owner, segment=intent.segment
         )
-    scope = "Your accounts" if intent.mine else "Accounts"
-    if intent.segment:
-        scope = f"{scope} ({intent.segment})"
+    scope = _scope(intent)
     title = f"{scope} with no login in {days} days"
     if not quiet:
         text = f"{title}: none, as of {as_of.isoformat()}."
@@ -229,15 +216,8 @@ def answer_quiet(intent: Intent, deps: Deps) -> Reply:
         + (f" · renews {q.account.renewal_date.isoformat()}" if q.account.renewal_date else "")
         for q in quiet[:MAX_ROWS]
     ]
-    if len(quiet) > MAX_ROWS:
-        lines.append(f"_… and {len(quiet) - MAX_ROWS} more_")
-    body = [
-        header(title),
-        context(f"{_count(len(quiet))} · as of {as_of.isoformat()}"),
-        section("\n".join(lines)),
-    ]
-    names = ", ".join(q.account.name for q in quiet[:5])
-    return rendered_reply(message(body, f"{title} ({len(quiet)}): {esc(names)}"))
+    summary = f"{_count(len(quiet))} · as of {as_of.isoformat()}"
+    return _listing(title, summary, lines, [q.account.name for q in quiet])
 
 
 def answer_advice(intent: Intent, deps: Deps) -> Reply:
@@ -290,3 +270,20 @@ ANSWERS: dict[IntentKind, Callable[[Intent, Deps], Reply]] = {
 
 def _count(n: int) -> str:
     return f"{n} account" + ("" if n == 1 else "s")
+
+
+def _scope(intent: Intent) -> str:
+    """Whose accounts a list shows: "Your accounts" or "Accounts", with the segment if any."""
+    scope = "Your accounts" if intent.mine else "Accounts"
+    return f"{scope} ({intent.segment})" if intent.segment else scope
+
+
+def _listing(title: str, summary: str, lines: list[str], names: list[str]) -> Reply:
+    """A titled list of accounts: the first ``MAX_ROWS`` ``lines`` (one per account, ``names``
+    in the same order), a count of the rest, and a text fallback naming the first five."""
+    shown = lines[:MAX_ROWS]
+    if len(names) > MAX_ROWS:
+        shown.append(f"_… and {len(names) - MAX_ROWS} more_")
+    body = [header(title), context(summary), section("\n".join(shown))]
+    fallback = f"{title} ({len(names)}): {esc(', '.join(names[:5]))}"
+    return rendered_reply(message(body, fallback))

@@ -200,14 +200,3 @@ RULES: tuple[Callable[[str], Intent | None], ...] = (
     metrics_rule,
 )
 """Tried in order before the health/renewals/at-risk/expansion rules (they are more specific)."""
-
-
-EXAMPLES: tuple[str, ...] = (
-    "draft a QBR for acme",
-    "why did globex drop?",
-    "what's our NRR?",
-    "show me accounts whose champion left",
-    "summarise umbrella's tickets",
-    "who hasn't logged in for 30 days?",
-    "what should I do about globex?",
-)

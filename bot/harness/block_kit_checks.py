@@ -7,7 +7,7 @@ too many blocks, a section text too long, an invalid element...), or None.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
@@ -80,14 +80,14 @@ def _limits_problem(block: dict[str, Any]) -> str | None:
     if len(str(block.get("block_id", ""))) > BLOCK_ID_MAX:
         return f"block_id longer than {BLOCK_ID_MAX}"
     if kind == "section":
-        if len(_text_of(block.get("text"))) > SECTION_TEXT_MAX:
+        if len(text_of(block.get("text"))) > SECTION_TEXT_MAX:
             return f"section text longer than {SECTION_TEXT_MAX}"
         fields = block.get("fields") or []
         if len(fields) > SECTION_FIELDS_MAX:
             return f"{len(fields)} fields; at most {SECTION_FIELDS_MAX}"
-        if any(len(_text_of(f)) > FIELD_TEXT_MAX for f in fields):
+        if any(len(text_of(f)) > FIELD_TEXT_MAX for f in fields):
             return f"a field longer than {FIELD_TEXT_MAX}"
-    if kind == "header" and len(_text_of(block.get("text"))) > HEADER_TEXT_MAX:
+    if kind == "header" and len(text_of(block.get("text"))) > HEADER_TEXT_MAX:
         return f"header text longer than {HEADER_TEXT_MAX}"
     for element in _elements_of(block):
         if len(str(element.get("action_id", ""))) > ACTION_ID_MAX:
@@ -110,8 +110,9 @@ def _elements_of(block: dict[str, Any]) -> Iterable[dict[str, Any]]:
             yield element
 
 
-def _text_of(obj: Any) -> str:
-    if isinstance(obj, dict):
+def text_of(obj: Any) -> str:
+    """The text of a Block Kit text object (or of a plain string)."""
+    if isinstance(obj, Mapping):
         return str(obj.get("text", ""))
     return "" if obj is None else str(obj)
 

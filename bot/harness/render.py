@@ -19,6 +19,8 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
+from bot.harness.block_kit_checks import text_of
+
 Block = Mapping[str, Any]
 
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]+))?>")
@@ -77,22 +79,15 @@ def mrkdwn_to_rich(text: str, *, base_style: str = "") -> Text:
     return out
 
 
-def text_value(obj: Any) -> str:
-    """The text of a Block Kit text object (or of a plain string)."""
-    if isinstance(obj, Mapping):
-        return str(obj.get("text", ""))
-    return "" if obj is None else str(obj)
-
-
 def _object_to_plain(obj: Any) -> str:
     """A text object (mrkdwn or plain_text) as plain text."""
-    raw = text_value(obj)
+    raw = text_of(obj)
     is_mrkdwn = isinstance(obj, Mapping) and obj.get("type") == "mrkdwn"
     return mrkdwn_to_plain(raw) if is_mrkdwn else raw
 
 
 def _object_to_rich(obj: Any, *, style: str = "") -> Text:
-    raw = text_value(obj)
+    raw = text_of(obj)
     if isinstance(obj, Mapping) and obj.get("type") == "mrkdwn":
         return mrkdwn_to_rich(raw, base_style=style)
     return Text(_emoji(raw), style=style)

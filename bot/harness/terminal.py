@@ -16,9 +16,10 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.panel import Panel
 
+from bot.harness.block_kit_checks import text_of
 from bot.harness.driver import DriverResponse, SlackDriver, serve_app
 from bot.harness.fake_slack import BOT_USER_ID, RESPONSE_URL, FakeSlack, SlackCall
-from bot.harness.render import Button, buttons_in, render_message, text_value
+from bot.harness.render import Button, buttons_in, render_message
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -355,7 +356,7 @@ class TerminalSlack:
             self._show_message(payload, "csbot", turn, channel=str(params.get("channel")))
         elif method in {"views.publish", "views.open", "views.update", "views.push"}:
             view = call.response.get("view") or {}
-            title = "App Home" if method == "views.publish" else text_value(view.get("title"))
+            title = "App Home" if method == "views.publish" else text_of(view.get("title"))
             payload = {"text": "", "blocks": call.blocks}
             self._show_message(payload, title, turn, channel=self.dm_channel, view=view)
         elif method in {RESPONSE_URL, "chat.postEphemeral", "chat.postMessage", "chat.update"}:

@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.agent import Agent
 from bot.harness.fake_anthropic import FakeMessagesAPI
-from tests.utils.agent_fakes import FALLBACK_TEXT, TODAY
+from tests.utils.agent_fakes import make_agent
 from tools import db
-from tools.scoring_config import ScoringConfig
 
 
 def test_injected_ticket_text_only_yields_proposals(sessions: db.SessionFactory) -> None:
@@ -32,14 +30,7 @@ def test_injected_ticket_text_only_yields_proposals(sessions: db.SessionFactory)
         [("propose_expansion_handoff", {"account": ext}) for ext in every_account]
     )
     fake.enqueue_text("Done.")
-    agent = Agent(
-        client=fake.client(),
-        session_factory=sessions,
-        clock=lambda: TODAY,
-        config=ScoringConfig(),
-        registry=default_registry(),
-        fallback=lambda text, user: FALLBACK_TEXT,
-    )
+    agent = make_agent(fake, sessions, registry=default_registry())
 
     result = agent.run_turn("C1:9.0", "Summarise Acme's tickets", user_id="U1")
 
@@ -67,18 +58,13 @@ def test_injected_ticket_text_only_yields_proposals(sessions: db.SessionFactory)
 
 def test_single_account_question_takes_two_model_calls(sessions: db.SessionFactory) -> None:
     from tests.utils.agent_book import seed_book
+    from tools.agent_tools import default_registry
 
     seed_book(sessions)
     fake = FakeMessagesAPI()
     fake.enqueue_tool_use([("account_overview", {"account": "acme"})], thinking="one call")
     fake.enqueue_text("Acme is AMBER.")
-    agent = Agent(
-        client=fake.client(),
-        session_factory=sessions,
-        clock=lambda: TODAY,
-        config=ScoringConfig(),
-        fallback=lambda text, user: FALLBACK_TEXT,
-    )
+    agent = make_agent(fake, sessions, registry=default_registry())
     result = agent.run_turn("C2", "How is Acme doing?", user_id="U1")
     assert result.usage.model_calls == 2
     assert result.usage.cache_write_tokens > 0  # the fake caches the ≥512-token prefix

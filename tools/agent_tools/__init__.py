@@ -6,13 +6,14 @@ named ``untrusted_text``: it is data to quote or summarise, never instructions t
 Tools that write only create drafts and proposals; nothing here sends or publishes.
 
 Modules: ``common`` (argument types, lookup, brief shapes), ``read`` (read tools), ``write``
-(draft and proposal tools); the insight tools are ``tools.insight_tools``, the voice of the
-customer ``tools.voc.tool``, onboarding ``tools.onboarding.tool``.
+(draft and proposal tools), ``insights`` (what moved a score, tickets, quiet accounts); the voice
+of the customer ``tools.voc.tool``, onboarding ``tools.onboarding.tool``.
 """
 
 from __future__ import annotations
 
 from tools import qbr_draft
+from tools.agent_tools.insights import INSIGHT_TOOLS
 from tools.agent_tools.read import (
     account_health,
     account_overview,
@@ -31,7 +32,6 @@ from tools.agent_tools.write import (
     revise_qbr_section,
 )
 from tools.health import UnknownAccountError
-from tools.insight_tools import INSIGHT_TOOLS
 from tools.onboarding.tool import onboarding_status
 from tools.registry import Registry, Tool, make_tool
 from tools.voc.tool import customer_voice

@@ -51,6 +51,27 @@ def propose_handoff(
     """Propose a hand-off for the account's opportunity ``opportunity_key`` (or of ``kind``;
     default: its largest). Refuses churned accounts and duplicates of an open hand-off.
     """
+    opps = _opportunities_of(session, account_id, as_of, config, opportunity_key, kind)
+    best = max(opps, key=lambda o: o.estimated_arr)
+    return record_opportunity(
+        session,
+        opportunity=best,
+        source=source,
+        proposed_by=proposed_by,
+        thread_key=thread_key,
+    )
+
+
+def _opportunities_of(
+    session: Session,
+    account_id: int,
+    as_of: date,
+    config: ScoringConfig,
+    opportunity_key: str | None = None,
+    kind: str | None = None,
+) -> list[ExpansionOpportunity]:
+    """The account's current opportunities (optionally one key or type); refuses an unknown
+    account or type, a churned account, and an account without a matching opportunity."""
     account = session.get(Account, account_id)
     if account is None:
         raise HandoffNotFoundError(f"There is no account with id {account_id}.")
@@ -73,14 +94,15 @@ def propose_handoff(
             f"The data shows no open {what}expansion opportunity for {account.name}, "
             "so there is nothing to hand off."
         )
-    best = max(opps, key=lambda o: o.estimated_arr)
-    return record_opportunity(
-        session,
-        opportunity=best,
-        source=source,
-        proposed_by=proposed_by,
-        thread_key=thread_key,
-    )
+    return opps
+
+
+def _open_keys(session: Session) -> set[str]:
+    """The ``open_key`` of every open hand-off."""
+    keys = session.exec(
+        select(HandoffProposal.open_key).where(col(HandoffProposal.open_key).is_not(None))
+    ).all()
+    return {key for key in keys if key is not None}
 
 
 def record_opportunity(
@@ -159,11 +181,7 @@ def fresh_opportunities(
             select(HandoffProposal.key).where(col(HandoffProposal.created_at) >= since)
         ).all()
     )
-    open_keys = set(
-        session.exec(
-            select(HandoffProposal.open_key).where(col(HandoffProposal.open_key).is_not(None))
-        ).all()
-    )
+    open_keys = _open_keys(session)
     fresh: list[ExpansionOpportunity] = []
     found = expansion_opportunities(session, as_of=as_of, config=config)
     # Strongest evidence first (tools/expansion_strength.py), then the money, then the id.
@@ -211,21 +229,9 @@ def propose_for_account(
     """Propose every opportunity type the account shows; an already open hand-off of a type
     is returned with ``False`` (not created). Refuses churned accounts and accounts without any.
     """
-    account = session.get(Account, account_id)
-    if account is None:
-        raise HandoffNotFoundError(f"There is no account with id {account_id}.")
-    if not active_contracts(session, on=as_of, account_ids=[account_id]):
-        raise ChurnedAccountError(
-            f"{account.name} has no active contract (churned), so there is nothing to expand: "
-            "no hand-off was proposed."
-        )
-    found = expansion_opportunities(session, as_of=as_of, config=config, account_ids=[account_id])
-    opps = sorted(found.get(account_id, []), key=lambda o: -o.estimated_arr)
-    if not opps:
-        raise NoOpportunityError(
-            f"The data shows no open expansion opportunity for {account.name}, "
-            "so there is nothing to hand off."
-        )
+    opps = sorted(
+        _opportunities_of(session, account_id, as_of, config), key=lambda o: -o.estimated_arr
+    )
     results: list[tuple[HandoffProposal, bool]] = []
     for opp in opps:
         try:
@@ -253,11 +259,7 @@ def unproposed_opportunities(
 ) -> list[UnproposedOpportunity]:
     """Opportunities not yet proposed (no open hand-off of their type), largest first."""
     found = expansion_opportunities(session, as_of=as_of, config=config)
-    open_keys = set(
-        session.exec(
-            select(HandoffProposal.open_key).where(col(HandoffProposal.open_key).is_not(None))
-        ).all()
-    )
+    open_keys = _open_keys(session)
     ids = [a for a, opps in found.items() if opps]
     accounts = {
         a.id: a for a in session.exec(select(Account).where(col(Account.id).in_(ids or [0]))).all()

@@ -10,18 +10,10 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from tools import accounts as account_lookup
+from tools.agent_tools.common import AccountArg
 from tools.db import session_scope
 from tools.insights import quiet_accounts, score_change, ticket_summary
 from tools.registry import ToolContext
-
-AccountArg = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=200,
-        description="Account name, partial name or external id as the user typed it.",
-    ),
-]
 
 
 def score_movers(
