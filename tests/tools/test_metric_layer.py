@@ -60,7 +60,7 @@ ALLOWED: dict[str, str] = {
     "tools/importer/": "reads files and writes imported rows",
     "tools/interactions.py": "records interactions logged from Slack (CRUD)",
     "tools/demo.py": "demo generator",
-    "tools/demo_rows.py": "demo generator",
+    "tools/demo_rows/": "demo generator",
     "tools/demo_facts.py": "demo generator: the Stories table's evidence rows",
     "tools/migrations/": "schema migrations",
     "tools/backtest/labels.py": "outcome labels for the backtest (renewed/churned), not a score",
@@ -68,7 +68,7 @@ ALLOWED: dict[str, str] = {
     "tools/freshness.py": "how recent the imported data is, not a score",
     "tools/voc/corpus.py": "customer text (comments, subjects, notes) for themes",
     "tools/qbr_documents.py": "customer text and contact names for the QBR prep document",
-    "tools/agent_tools.py": "recent tickets, surveys and notes quoted to Claude as untrusted text",
+    "tools/agent_tools/common.py": "recent tickets, surveys and notes quoted to Claude (untrusted)",
 }
 
 # Scoring reads still outside the metric layer (issue 12), with who moves them.
