@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from tools.facts import account_tickets, last_login_days, tickets_open_at
+from tools.facts import account_tickets, last_active_days, tickets_open_at
 from tools.health import health_score_for
 from tools.results import AccountSummary, Band, HealthResult
 from tools.scoring import account_summaries, owned_account_ids
@@ -149,11 +149,11 @@ def ticket_summary(
 
 
 class QuietAccount(BaseModel):
-    """An active account nobody has logged in to for a while."""
+    """An active account with no product activity for a while ([activity] measure)."""
 
     account: AccountSummary
-    last_login: date | None = Field(description="None: no login on record at all.")
-    days_since_login: int | None
+    last_active: date | None = Field(description="None: no activity on record at all.")
+    days_since_active: int | None
 
 
 def quiet_accounts(
@@ -163,11 +163,17 @@ def quiet_accounts(
     days: int = 30,
     owner_slack_id: str | None = None,
     segment: str | None = None,
+    config: ScoringConfig | None = None,
 ) -> list[QuietAccount]:
-    """Active accounts with no login in the last ``days`` days, longest silence first."""
+    """Active accounts with no product activity in the last ``days`` days, longest silence first.
+
+    Activity is the metric layer's (``[activity] measure``): with ``auto`` a day with a login or
+    an active user counts, so an export without a ``login`` event does not make everyone quiet.
+    """
+    config = config or ScoringConfig()
     ids = owned_account_ids(session, owner_slack_id=owner_slack_id) if owner_slack_id else None
-    summaries = account_summaries(session, as_of=as_of, account_ids=ids)
-    last = last_login_days(session, through=as_of)
+    summaries = account_summaries(session, as_of=as_of, account_ids=ids, config=config)
+    last = last_active_days(session, through=as_of, measure=config.activity.measure)
     cutoff = as_of - timedelta(days=days)
     quiet = []
     for account_id, summary in summaries.items():
@@ -179,9 +185,9 @@ def quiet_accounts(
         quiet.append(
             QuietAccount(
                 account=summary,
-                last_login=seen,
-                days_since_login=(as_of - seen).days if seen else None,
+                last_active=seen,
+                days_since_active=(as_of - seen).days if seen else None,
             )
         )
-    quiet.sort(key=lambda q: (-(q.days_since_login or 10**6), -q.account.arr, q.account.name))
+    quiet.sort(key=lambda q: (-(q.days_since_active or 10**6), -q.account.arr, q.account.name))
     return quiet

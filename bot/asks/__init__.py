@@ -9,7 +9,7 @@ same ``tools/`` functions Claude's tools use:
 - "show me accounts whose champion left" (overdue invoice, ticket spike, detractor...) -> at-risk
   accounts filtered by that churn trigger, optionally "my", a segment, a renewal window
 - "summarise umbrella's tickets" -> the last 90 days of tickets
-- "who hasn't logged in for 30 days" -> active accounts with no login in that window
+- "who hasn't logged in for 30 days" -> active accounts with no product activity in that window
 - "what should I do about globex" -> the playbook and next actions
 
 ``rules`` holds the rules (tried by ``bot/router.py`` in ``RULES`` order), ``answers`` the answers.

@@ -192,24 +192,29 @@ def answer_tickets(intent: Intent, deps: Deps) -> Reply:
 
 
 def answer_quiet(intent: Intent, deps: Deps) -> Reply:
-    """Active accounts nobody logged in to for ``within_days`` days."""
+    """Active accounts with no product activity for ``within_days`` days."""
     days = intent.within_days or 30
     as_of = deps.today()
     owner = intent.user_id if intent.mine else None
     with session_scope(deps.sessions) as session:
         quiet = quiet_accounts(
-            session, as_of=as_of, days=days, owner_slack_id=owner, segment=intent.segment
+            session,
+            as_of=as_of,
+            days=days,
+            owner_slack_id=owner,
+            segment=intent.segment,
+            config=deps.config,
         )
     scope = _scope(intent)
-    title = f"{scope} with no login in {days} days"
+    title = f"{scope} with no activity in {days} days"
     if not quiet:
         text = f"{title}: none, as of {as_of.isoformat()}."
         return rendered_reply(message([header(title), section(text)], text))
     lines = [
-        f"• *{esc(q.account.name)}* · last login "
+        f"• *{esc(q.account.name)}* · last active "
         + (
-            f"{q.last_login.isoformat()} ({q.days_since_login} days ago)"
-            if q.last_login
+            f"{q.last_active.isoformat()} ({q.days_since_active} days ago)"
+            if q.last_active
             else "never on record"
         )
         + f" · {money_text(q.account.arr)} ARR"

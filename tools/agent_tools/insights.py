@@ -58,10 +58,16 @@ def quiet_accounts_list(
     segment: Annotated[str | None, Field(max_length=32)] = None,
     limit: Annotated[int, Field(ge=1, le=50)] = 20,
 ) -> dict[str, Any]:
-    """Active accounts with no login in the last ``days`` days, longest silence first."""
+    """Active accounts with no product activity (logins or active users, per the scoring
+    config's activity measure) in the last ``days`` days, longest silence first."""
     with session_scope(ctx.sessions) as session:
         quiet = quiet_accounts(
-            session, as_of=ctx.as_of, days=days, owner_slack_id=owner_slack_id, segment=segment
+            session,
+            as_of=ctx.as_of,
+            days=days,
+            owner_slack_id=owner_slack_id,
+            segment=segment,
+            config=ctx.config,
         )
     return {
         "as_of": ctx.as_of.isoformat(),
@@ -70,8 +76,8 @@ def quiet_accounts_list(
         "accounts": [
             {
                 "account": q.account.name,
-                "last_login": q.last_login.isoformat() if q.last_login else None,
-                "days_since_login": q.days_since_login,
+                "last_active": q.last_active.isoformat() if q.last_active else None,
+                "days_since_active": q.days_since_active,
                 "arr": str(q.account.arr),
             }
             for q in quiet[:limit]

@@ -33,7 +33,7 @@ from tools.facts.query import day_cutoff, in_ids, rows
 from tools.facts.series import (
     UsageTotals,
     WeeklyUsage,
-    last_login_days,
+    last_active_days,
     longest_gaps,
     usage_totals,
     weekly_usage,
@@ -76,7 +76,7 @@ __all__ = [
     "feature_use",
     "in_ids",
     "is_at_risk",
-    "last_login_days",
+    "last_active_days",
     "longest_gaps",
     "median_ticket_ratio",
     "money_text",

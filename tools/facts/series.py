@@ -126,12 +126,19 @@ def _day_number(session: Session, column: Any) -> ColumnElement[int]:
     return sa_cast(column - literal(date(1970, 1, 1), Date), Integer)
 
 
-def last_login_days(session: Session, *, through: date) -> dict[int, date]:
-    """The last day with a login, per account, up to ``through`` (included); accounts that
-    never logged in are absent."""
+def last_active_days(session: Session, *, through: date, measure: str = "auto") -> dict[int, date]:
+    """The last day with product activity, per account, up to ``through`` (included); accounts
+    with no activity on record are absent. Activity follows ``[activity] measure``: ``logins``
+    counts only logins, ``active_users`` only active users, ``auto`` either (an export without a
+    login event still shows activity, docs/data-format.md)."""
+    logins = col(UsageDaily.logins) > 0
+    users = col(UsageDaily.active_users) > 0
+    active = (
+        logins if measure == "logins" else users if measure == "active_users" else logins | users
+    )
     stmt = (
         select(col(UsageDaily.account_id), func.max(col(UsageDaily.day)))
-        .where(col(UsageDaily.logins) > 0, col(UsageDaily.day) <= through)
+        .where(active, col(UsageDaily.day) <= through)
         .group_by(col(UsageDaily.account_id))
     )
     return {int(account_id): as_date(day) for account_id, day in rows(session, stmt)}
