@@ -107,6 +107,20 @@ class Settings(BaseSettings):
         description="Churn alerts posted in the channel per account owner per day; the rest go "
         "into the owner's book DM (0: every churn alert goes there).",
     )
+    alert_first_day_max: int = Field(
+        default=3,
+        ge=0,
+        description="Churn alerts in the channel on a first day (the first run, a new owner, a "
+        "run after BOOK_CATCH_UP_DAYS without one), all owners together: only news (worse than "
+        "an earlier state) and urgency (high risk, renewal inside ALERT_FIRST_DAY_RENEWAL_DAYS); "
+        "every other account at risk is in its owner's 'state of your book' DM.",
+    )
+    alert_first_day_renewal_days: int = Field(
+        default=60,
+        ge=0,
+        description="On a first day, a high-risk account renewing within this many days is "
+        "urgent enough for the channel even if it was already at risk.",
+    )
     book_batch: bool = Field(
         default=True,
         description="Gather QBR-due and expansion-proposal items in one book DM per owner a day "

@@ -468,6 +468,9 @@ class AlertStatus(StrEnum):
     CLAIMED = "claimed"
     POSTED = "posted"
     FAILED = "failed"
+    HELD = "held"
+    """An item (a capped churn alert, a T-90 QBR, a proposal) riding in a book message that is
+    not posted yet (its payload's ``via`` names the book): posted with it, released if it fails."""
 
 
 class Alert(SQLModel, table=True):

@@ -3,9 +3,10 @@
 ``deliver_books`` gathers, per owner, today's T-90 QBR drafts, new expansion proposals and the
 churn alerts over the per-owner cap (and, in a "state of your book", every account of theirs
 at risk), claims one book message per owner and, in the same transaction, each item it carries
-(an item row is recorded as delivered ``via`` its book, so it is never announced again), then
-delivers the books exactly once like any message. A dry run plans the same without writing.
-See ``tools.alerts.book`` for when an owner gets which message.
+(an item row is held ``via`` its book: announced by nothing else while the book is pending,
+posted when the book is, released for the next run if the book fails for good), then delivers
+the books exactly once like any message. A dry run plans the same without writing.
+See ``tools.alerts.book`` for when an owner gets which message and ``book.settle_items``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from tools import handoff
 from tools.alerts import book, dates, ledger, policy
 from tools.alerts.book import UNOWNED, CappedAlerts, Mode
 from tools.db import SessionFactory
-from tools.models import Account, AlertKind, AlertStatus
+from tools.models import Account, AlertKind, AlertStatus, HandoffProposal, HandoffStatus
 from tools.results import AccountReport
 from tools.scoring_config import ScoringConfig
 
@@ -85,8 +86,11 @@ def _gather(
     """Every owner's book for today (proposals recorded when ``propose``, else only found)."""
     alerted = {d.report.account.account_id for d in capped.channel}
     contracts = dates.contracts_due_for_t90(session, today=day)
-    announced = ledger.latest_alerts(
-        session, kind=AlertKind.QBR_T90, account_ids=[c.account_id for c in contracts]
+    announced = ledger.latest_alerts(  # a released item (its book failed) is due again
+        session,
+        kind=AlertKind.QBR_T90,
+        account_ids=[c.account_id for c in contracts],
+        statuses=(AlertStatus.CLAIMED, AlertStatus.HELD, AlertStatus.POSTED),
     )
     due = [
         c
@@ -142,28 +146,21 @@ def _proposals(
     session: Session, *, config: ScoringConfig, day: date, propose: bool
 ) -> list[_Proposal]:
     """Today's new expansion proposals of owned accounts: recorded when ``propose``, else only
-    found (a dry run). Unowned ones wait in /expansion."""
+    found (a dry run), plus the proposals whose book failed to arrive. Unowned ones wait in
+    /expansion."""
+    again = _released_proposals(session)
     if propose:
         cards = handoff.handoff_cards(
-            session, handoff.propose_from_scan(session, as_of=day, config=config)
+            session, [*handoff.propose_from_scan(session, as_of=day, config=config), *again]
         )
-        return [
-            (
-                c.owner_slack_id,
-                ProposalLine(
-                    account_id=c.account_id,
-                    name=c.account_name,
-                    title=c.title,
-                    estimated_arr=c.estimated_arr,
-                ),
-                c,
-            )
-            for c in cards
-            if c.owner_slack_id
-        ]
+        return [(c.owner_slack_id, _proposal_line(c), c) for c in cards if c.owner_slack_id]
     opps = handoff.fresh_opportunities(session, as_of=day, config=config)
     accounts = _accounts(session, {o.account_id for o in opps})
-    found: list[_Proposal] = []
+    found: list[_Proposal] = [
+        (c.owner_slack_id, _proposal_line(c), None)
+        for c in handoff.handoff_cards(session, again)
+        if c.owner_slack_id
+    ]
     for opp in opps:
         account = accounts.get(opp.account_id)
         if account is None or not account.owner_slack_id:
@@ -176,6 +173,22 @@ def _proposals(
         )
         found.append((account.owner_slack_id, line, None))
     return found
+
+
+def _proposal_line(card: handoff.HandoffCard) -> ProposalLine:
+    return ProposalLine(
+        account_id=card.account_id,
+        name=card.account_name,
+        title=card.title,
+        estimated_arr=card.estimated_arr,
+    )
+
+
+def _released_proposals(session: Session) -> list[HandoffProposal]:
+    """Still-proposed hand-offs whose announcement rode in a book that failed."""
+    ids = book.released_proposals(session)
+    rows = [session.get(HandoffProposal, i) for i in sorted(ids)]
+    return [r for r in rows if r is not None and r.status == HandoffStatus.PROPOSED.value]
 
 
 def _book(draft: _Draft, *, settings: Settings, day: date, versions: dict[int, int | None]) -> Book:
@@ -229,7 +242,7 @@ def _claim_items(
     config: ScoringConfig,
     day: date,
 ) -> dict[int, int | None]:
-    """Record every item of ``draft`` as delivered via its book; draft the T-90 QBRs it wins."""
+    """Hold every item of ``draft`` for its book (``via``); draft the T-90 QBRs it wins."""
     record = {"via": via}
     versions: dict[int, int | None] = {}
     for decision in draft.overflow:
@@ -263,7 +276,7 @@ def _claim_items(
 
 def _record(session: Session, poster: Poster, claim: ledger.AlertClaim) -> bool:
     won = ledger.claim_alert(
-        session, claim=claim, claimed_by=poster.worker, now=poster.now, status=AlertStatus.POSTED
+        session, claim=claim, claimed_by=poster.worker, now=poster.now, status=AlertStatus.HELD
     )
     return won is not None
 
@@ -336,4 +349,6 @@ def deliver_books(
     for alert_id in claimed:
         result.counts.claimed += 1
         poster.deliver(alert_id, result.counts)
+    with poster.sessions() as session:  # the items of the books just posted are posted too
+        book.settle_items(session, now=poster.now)
     return result

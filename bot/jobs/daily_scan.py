@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 from slack_sdk import WebClient
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 
 from bot.config import Settings
 from bot.jobs.book import BookRunReport, deliver_books
@@ -36,6 +37,7 @@ from tools.alert_outcomes import record_outcomes
 from tools.alerts import book, ledger, policy
 from tools.db import SessionFactory
 from tools.models import AlertStatus
+from tools.results import AccountReport
 from tools.scoring import ScanReport, at_risk_accounts, scan_portfolio
 from tools.scoring_config import ScoringConfig
 
@@ -83,6 +85,37 @@ def scan(session_factory: SessionFactory, day: date, config: ScoringConfig) -> S
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def quiet_first_day(
+    session: Session,
+    settings: Settings,
+    *,
+    day: date,
+    reports: list[AccountReport],
+    decisions: list[policy.ChurnDecision],
+) -> book.CappedAlerts:
+    """The channel's churn alerts and the ones for the book DMs: owners on their first day
+    (``book.modes``: "state") get only news and urgency in the channel
+    (``ALERT_FIRST_DAY_*``), then every owner at most ``ALERT_MAX_PER_OWNER``."""
+    owners = sorted(
+        {book.owner_of(r) for r in reports} | {book.owner_of(d.report) for d in decisions}
+    )
+    modes = book.modes(session, owners=owners, today=day, catch_up_days=settings.book_catch_up_days)
+    first = {o for o, m in modes.items() if m == "state"}
+    loud, held = policy.first_day_alerts(
+        session,
+        reports,
+        decisions,
+        owners=first,
+        today=day,
+        rule=policy.FirstDay(
+            max_alerts=settings.alert_first_day_max,
+            renewal_days=settings.alert_first_day_renewal_days,
+        ),
+    )
+    capped = book.cap_per_owner(loud, cap=settings.alert_max_per_owner)
+    return book.CappedAlerts(channel=capped.channel, overflow=[*capped.overflow, *held])
+
+
 def run_daily_scan(
     *,
     session_factory: SessionFactory,
@@ -108,6 +141,8 @@ def run_daily_scan(
         counts = retry_stale_claims(
             session_factory=session_factory, client=poster.client, now=now, worker=poster.worker
         )
+        with session_factory() as session:  # items of books retried (or given up) above
+            book.settle_items(session, now=now)
     with session_factory() as session:
         if not dry_run:  # what became of earlier alerts' accounts (churned / renewed)
             record_outcomes(session, today=day, now=now)
@@ -116,11 +151,11 @@ def run_daily_scan(
         decisions = policy.decide_churn_alerts(
             session, reports, today=day, quiet_days=settings.alert_quiet_days
         )
-    capped = (
-        book.cap_per_owner(decisions, cap=settings.alert_max_per_owner)
-        if settings.book_batch
-        else book.CappedAlerts(channel=decisions, overflow=[])
-    )
+        capped = (
+            quiet_first_day(session, settings, day=day, reports=reports, decisions=decisions)
+            if settings.book_batch
+            else book.CappedAlerts(channel=decisions, overflow=[])
+        )
     with session_factory() as session:
         claims = churn_claims(
             session, capped.channel, settings=settings, day=day, narrator=narrator

@@ -13,14 +13,15 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.harness.fake_slack import FakeSlack
 from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
 from bot.jobs.delivery import metadata_key
-from tests.bot.test_scheduler import AS_OF, OWNER, customer, overdue, portfolio
+from tests.utils.daily_run import AS_OF, OWNER, customer, overdue, portfolio
 from tests.utils.demo_db import demo_database
+from tests.utils.factories import make_nps
 from tools import db
 from tools.models import Account, AlertKind
 from tools.scoring_config import load_config
@@ -79,11 +80,11 @@ def test_first_run_on_the_demo_is_one_message_per_owner_plus_the_channel_alerts(
     assert 0 < len(dms) <= len(owners)
     assert all(len(m) == 1 for m in dms.values()), "one message per owner"
     assert {kind_of(m[0]) for m in dms.values()} == {AlertKind.BOOK_STATE.value}
-    channel = [m for c, m in grouped.items() if not c.startswith("D") for m in m]
+    channel = [m for c, sent in grouped.items() if not c.startswith("D") for m in sent]
     assert {kind_of(m) for m in channel} <= {AlertKind.CHURN.value}
-    per_owner = Counter(a.account_id for a in report.planned)  # at most the cap per owner
-    assert len(channel) == len(report.planned) <= 3 * (len(owners) + 1)
-    assert sum(per_owner.values()) == len(channel)
+    # a quiet first day: only the most urgent few (high risk, renewal close) in the channel
+    assert 0 < len(channel) == len(report.planned) <= Settings(_env_file=None).alert_first_day_max
+    assert all("high churn risk" in alert.reason for alert in report.planned)
     assert len(messages) == len(dms) + len(channel)
     # the QBR drafts and proposals are inside the books, not one DM each
     assert report.books.items > len(dms)
@@ -158,17 +159,15 @@ def test_caps_hold_on_a_day_with_a_large_backlog(
     report = run(engine, fake, AS_OF, alert_max_per_owner=2, book_max_items=5)
 
     messages = top_level(fake)
-    channel = [m for m in messages if not m["channel"].startswith("D")]
-    dms = [m for m in messages if m["channel"].startswith("D")]
-    assert len(channel) == 2  # the cap
-    assert len(dms) == 1
+    # a quiet first day: nothing to compare with and nothing urgent, so no channel alert
+    assert [m["channel"][0] for m in messages] == ["D"]
     [book] = report.books.planned
     assert book.reason == "state of the book: 12 at risk, 4 renewals, 0 proposals"
     text = dm_text(fake, owner)
     assert "…and 7 more" in text  # 12 at risk, 5 lines shown
     assert "Renewing0" in text
 
-    # the next day: ten more accounts turn risky; still two in the channel, one DM
+    # the next day: ten more accounts turn risky; two in the channel (the cap), one DM
     with sessions() as session:
         for n in range(10):
             overdue(session, customer(session, name=f"Later{n:02d}", owner=owner))
@@ -184,6 +183,50 @@ def test_caps_hold_on_a_day_with_a_large_backlog(
     since = len(fake.posted())
     run(engine, fake, AS_OF + timedelta(days=2), alert_max_per_owner=2)
     assert top_level(fake, since) == []
+
+
+def urgent(session: Session, name: str, *, renewal_in: int, owner: str = OWNER) -> Account:
+    """High churn risk (an overdue invoice and a detractor) renewing in ``renewal_in`` days."""
+    account = customer(session, name=name, owner=owner, renewal_in=renewal_in)
+    overdue(session, account)
+    make_nps(session, account=account, day=AS_OF - timedelta(days=3), score=1)
+    return account
+
+
+def test_a_first_day_posts_only_the_most_urgent_few_in_the_channel(
+    sessions: db.SessionFactory, engine: Engine, fake: FakeSlack
+) -> None:
+    with sessions() as session:
+        for n, days in enumerate((20, 45, 50, 55)):  # high risk, renewal inside 60 days
+            urgent(session, f"Urgent{n}", renewal_in=days, owner=f"U0CSM00{n}")
+        urgent(session, "FarOff", renewal_in=150)  # high risk, renewal far away
+        overdue(session, customer(session, name="Medium", renewal_in=20))  # medium risk
+        session.commit()
+
+    report = run(engine, fake, AS_OF)
+
+    assert sorted(p.account_name for p in report.planned) == ["Urgent0", "Urgent1", "Urgent2"]
+    assert all("renewal in" in p.reason or "high churn risk" in p.reason for p in report.planned)
+    owners = {m["channel"] for m in top_level(fake) if m["channel"].startswith("D")}
+    assert len(owners) == 4, "one state of the book per owner"
+    for name in ("Urgent3", "FarOff", "Medium"):  # the rest: in their owner's book
+        assert name in "".join(dm_text(fake, u) for u in ("U0CSM001", "U0CSM003"))
+
+    # the next day is an ordinary day: the held-back accounts are not news any more
+    since = len(fake.posted())
+    later = run(engine, fake, AS_OF + timedelta(days=1))
+    assert later.planned == []
+    assert [kind_of(m) for m in top_level(fake, since)] == []
+
+
+@pytest.mark.parametrize("limit", [0, 1])
+def test_the_first_day_channel_volume_is_configurable(
+    demo: Engine, fake: FakeSlack, limit: int
+) -> None:
+    report = run(demo, fake, TODAY, alert_first_day_max=limit)
+
+    channel = [m for m in top_level(fake) if not m["channel"].startswith("D")]
+    assert len(channel) == len(report.planned) == limit
 
 
 def test_dry_run_plans_the_books_and_writes_nothing(demo: Engine, fake: FakeSlack) -> None:

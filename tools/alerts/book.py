@@ -7,6 +7,12 @@ renewals inside 90 days with QBR drafts ready, their top expansion proposals. Ev
 sends at most one "your book today" with that day's QBR-due and proposal items and the churn
 alerts over the per-owner cap. Churn alerts within the cap stay individual in the channel.
 
+An item a book carries (a capped churn alert, a T-90 QBR, a proposal) is claimed ``held`` with
+its book (its payload's ``via`` names the book's key) and follows the book's fate
+(``settle_items``): posted once the book is, released once the book has failed for good (so the
+next run gathers it again), left held while the book is still being retried (so no other
+message announces it meanwhile).
+
 No Slack here: ``bot.jobs.book`` renders and delivers.
 """
 
@@ -14,31 +20,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
-from tools.alerts.ledger import AlertClaim
-from tools.alerts.policy import LEVEL_RANK, ChurnDecision
+from tools.alerts.ledger import AlertClaim, alert_key
+from tools.alerts.policy import UNOWNED as UNOWNED  # the book's recipient keys and order
+from tools.alerts.policy import ChurnDecision
+from tools.alerts.policy import owner_of as owner_of
+from tools.alerts.policy import severity as severity
 from tools.models import Alert, AlertKind, AlertStatus
-from tools.results import AccountReport
 
 Mode = Literal["state", "today"]
-UNOWNED = "unowned"
-"""The recipient key of accounts without an owner (their book goes to the alerts channel)."""
-
-
-def owner_of(report: AccountReport) -> str:
-    """Who a report's account belongs to, as a book recipient key."""
-    return report.account.owner_slack_id or UNOWNED
-
-
-def severity(report: AccountReport) -> tuple[int, float, float]:
-    """Sort key, most severe first: churn level, then ARR at risk, then the lower score."""
-    arr = float(report.churn.arr_at_risk or report.account.arr or 0)
-    return (-LEVEL_RANK.get(report.churn.level.value, 0), -arr, report.health.score)
 
 
 @dataclass(frozen=True)
@@ -110,3 +105,83 @@ def run_marker(today: date) -> AlertClaim:
     return AlertClaim(
         kind=AlertKind.DAILY_RUN, account_id=None, period=today.isoformat(), payload={}
     )
+
+
+RELEASED_ERROR = "its book message was not delivered"
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What ``settle_items`` did to the held items."""
+
+    posted: int = 0
+    released: int = 0
+
+
+def settle_items(session: Session, *, now: datetime) -> Settled:
+    """Held items follow their book: posted with it, released when it failed (or vanished).
+
+    A released item is marked failed under a new key (``<key>#released-<id>``), so its own key
+    is free again: the next run gathers it once more (a failed churn alert is no baseline, a
+    QBR draft not announced is still due, ``released_proposals`` finds the proposal). Items of
+    a book still being retried stay held. Idempotent; commits.
+    """
+    held = list(
+        session.execute(select(Alert).where(col(Alert.status) == AlertStatus.HELD.value))
+        .scalars()
+        .all()
+    )
+    if not held:
+        return Settled()
+    vias = sorted({str(a.payload.get("via", "")) for a in held})
+    books = {
+        b.key: (b.status, b.posted_at)
+        for b in session.execute(select(Alert).where(col(Alert.key).in_(vias))).scalars()
+    }
+    posted = released = 0
+    for item in held:
+        status, posted_at = books.get(str(item.payload.get("via", "")), (None, None))
+        mine = update(Alert).where(
+            col(Alert.id) == item.id, col(Alert.status) == AlertStatus.HELD.value
+        )
+        if status == AlertStatus.POSTED.value:
+            session.execute(
+                mine.values(status=AlertStatus.POSTED.value, posted_at=posted_at or now)
+            )
+            posted += 1
+        elif status is None or status == AlertStatus.FAILED.value:
+            suffix = f"#released-{item.id}"
+            session.execute(
+                mine.values(
+                    key=item.key[: 255 - len(suffix)] + suffix,
+                    status=AlertStatus.FAILED.value,
+                    last_error=RELEASED_ERROR,
+                )
+            )
+            released += 1
+    session.commit()
+    return Settled(posted=posted, released=released)
+
+
+def released_proposals(session: Session) -> set[int]:
+    """Hand-off ids whose proposal item was released (its book failed) and not claimed since."""
+    stmt = select(col(Alert.account_id), col(Alert.period)).where(
+        col(Alert.kind) == AlertKind.HANDOFF_PROPOSAL.value,
+        col(Alert.status) == AlertStatus.FAILED.value,
+        col(Alert.last_error) == RELEASED_ERROR,
+    )
+    found = {
+        alert_key(AlertKind.HANDOFF_PROPOSAL, int(a), str(p)): str(p)
+        for a, p in session.execute(stmt).all()
+        if a is not None
+    }
+    if not found:
+        return set()
+    live = set(
+        session.execute(select(col(Alert.key)).where(col(Alert.key).in_(sorted(found)))).scalars()
+    )
+    return {
+        int(period.removeprefix("handoff-"))
+        for key, period in found.items()
+        if key not in live and period.removeprefix("handoff-").isdigit()
+    }

@@ -5,6 +5,12 @@ never been alerted, got worse since its last alert (level up, band down, a new t
 stayed at risk for ``quiet_days`` since the last alert. ``suppressed`` is the one place that
 says an account must stay quiet whatever its state (acknowledged, snoozed): the daily job asks
 it before claiming any churn alert.
+
+A first day (an owner's "state of your book": the first run on a database, a new owner, a run
+after a downtime) is quiet in the channel too (``first_day_alerts``): being at risk with no
+earlier state to compare with is not news, so those accounts are listed in the owner's book
+DM, and the channel gets only the most urgent few (high churn risk with the renewal close),
+at most ``FirstDay.max_alerts`` in all, most severe first.
 """
 
 from __future__ import annotations
@@ -190,6 +196,21 @@ def route_channel(
 
 # -- the decision ----------------------------------------------------------------------------
 
+UNOWNED = "unowned"
+"""The recipient key of accounts without an owner (their book goes to the alerts channel)."""
+
+
+def owner_of(report: AccountReport) -> str:
+    """Who a report's account belongs to, as a book recipient key."""
+    return report.account.owner_slack_id or UNOWNED
+
+
+def severity(report: AccountReport) -> tuple[int, float, float]:
+    """Sort key, most severe first: churn level, then ARR at risk, then the lower score."""
+    arr = float(report.churn.arr_at_risk or report.account.arr or 0)
+    return (-LEVEL_RANK.get(report.churn.level.value, 0), -arr, report.health.score)
+
+
 Suppressor = Callable[[Session, Sequence[int], date], set[int]]
 """A rule that keeps accounts quiet today whatever their state: ``(session, ids, today) -> ids``."""
 
@@ -213,6 +234,9 @@ class ChurnDecision:
 
     report: AccountReport
     reason: str
+    baseline: bool = True
+    """Compared with something (a last alert or an earlier snapshot); False: merely at risk
+    with nothing to compare with (the first run on a database)."""
 
 
 def decide_churn_alerts(
@@ -223,13 +247,14 @@ def decide_churn_alerts(
     New, worse, or quiet period over (``churn_alert_reason``), minus ``suppressed`` accounts.
     """
     ids = [r.account.account_id for r in reports]
-    # A failed alert (say, an unknown channel) was never seen: it is no baseline, so the
-    # account is alerted again once the cause is fixed.
+    # A failed alert (say, an unknown channel, or a book that never arrived) was never seen:
+    # it is no baseline, so the account is alerted again once the cause is fixed. One held for
+    # a book still being delivered is (the book will tell it).
     last = latest_alerts(
         session,
         kind=AlertKind.CHURN,
         account_ids=ids,
-        statuses=(AlertStatus.CLAIMED, AlertStatus.POSTED),
+        statuses=(AlertStatus.CLAIMED, AlertStatus.HELD, AlertStatus.POSTED),
     )
     # Never alerted at all: the previous snapshot says whether being at risk is news.
     ever = latest_alerts(session, kind=AlertKind.CHURN, account_ids=ids)
@@ -253,5 +278,81 @@ def decide_churn_alerts(
             followup=followups.get(int(previous_alert.id or 0)) if previous_alert else None,
         )
         if reason is not None:
-            decisions.append(ChurnDecision(report=report, reason=reason))
+            baseline = previous_alert is not None or account_id in before
+            decisions.append(ChurnDecision(report=report, reason=reason, baseline=baseline))
     return decisions
+
+
+# -- a quiet first day -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FirstDay:
+    """How loud an owner's first day may be in the channel (``ALERT_FIRST_DAY_*``)."""
+
+    max_alerts: int = 3
+    """Churn alerts in the channel on a first day, all owners together."""
+    renewal_days: int = 60
+    """"Urgent": high churn risk with the renewal at most this many days away."""
+
+
+def renewal_in(report: AccountReport, today: date) -> int | None:
+    """Days until the account's renewal (None without a contract in force)."""
+    renewal = report.account.renewal_date
+    return None if renewal is None else (renewal - today).days
+
+
+def urgent(report: AccountReport, *, today: date, renewal_days: int) -> bool:
+    """High churn risk with the renewal at most ``renewal_days`` days away."""
+    days = renewal_in(report, today)
+    return report.churn.level == RiskLevel.HIGH and days is not None and 0 <= days <= renewal_days
+
+
+def first_day_alerts(
+    session: Session,
+    reports: Sequence[AccountReport],
+    decisions: Sequence[ChurnDecision],
+    *,
+    owners: set[str],
+    today: date,
+    rule: FirstDay,
+) -> tuple[list[ChurnDecision], list[ChurnDecision]]:
+    """(channel, book) for the first day of ``owners``: the channel gets only news and urgency.
+
+    News is a decision with a baseline (got worse than an earlier snapshot or alert). Urgent
+    is high churn risk with the renewal inside ``rule.renewal_days``, including an account that
+    was already at risk before alerting began (never alerted, not suppressed). The most severe
+    ``rule.max_alerts`` of those go to the channel; every other decision of these owners goes
+    to their book. Decisions of other owners are returned in the channel list untouched.
+    """
+    mine = [d for d in decisions if owner_of(d.report) in owners]
+    channel = [d for d in decisions if owner_of(d.report) not in owners]
+    decided = {d.report.account.account_id for d in mine}
+    ids = [r.account.account_id for r in reports if owner_of(r) in owners]
+    ever = latest_alerts(session, kind=AlertKind.CHURN, account_ids=ids)
+    quiet = suppressed(session, ids, today)
+    candidates = [
+        d
+        for d in mine
+        if d.baseline or urgent(d.report, today=today, renewal_days=rule.renewal_days)
+    ]
+    for report in reports:
+        account_id = report.account.account_id
+        if (
+            owner_of(report) in owners
+            and account_id not in decided
+            and account_id not in ever
+            and account_id not in quiet
+            and urgent(report, today=today, renewal_days=rule.renewal_days)
+        ):
+            days = renewal_in(report, today)
+            triggers = ", ".join(t.label for t in report.churn.triggers)
+            reason = f"at high churn risk with the renewal in {days} days" + (
+                f" ({triggers})" if triggers else ""
+            )
+            candidates.append(ChurnDecision(report=report, reason=reason, baseline=False))
+    candidates.sort(key=lambda d: severity(d.report))
+    loud = candidates[: max(rule.max_alerts, 0)]
+    chosen = {d.report.account.account_id for d in loud}
+    book = [d for d in mine if d.report.account.account_id not in chosen]
+    return channel + loud, book
