@@ -28,6 +28,7 @@ from bot.blocks import (
     section,
 )
 from bot.slack_out import mention
+from tools.alert_outcomes import AlertStats
 from tools.alerts import DigestData, OutreachDraft
 from tools.facts import money_text
 from tools.qbr_draft import SECTION_TITLES, QbrDraftView
@@ -134,9 +135,8 @@ def _mix_line(mix: BandMix, previous: BandMix | None) -> str:
     )
 
 
-def _follow_up(data: DigestData) -> str:
+def digest_follow_up(stats: AlertStats | None) -> str:
     """Alert precision and time to first action, as ``csbot alerts stats`` computes them."""
-    stats = data.alert_stats
     if stats is None or stats.alerts == 0:
         return "no churn alert yet"
     known = stats.churned + stats.saved + stats.renewed_without_action
@@ -182,8 +182,9 @@ def weekly_digest(data: DigestData, *, voice: Block | None = None) -> Rendered:
                 f"*Renewals next 90 days*\n{renewal_text}",
                 f"*Expansion pipeline*\n{data.expansion_count} opportunities, "
                 f"{money_text(data.expansion_arr)} est. ARR",
-                f"*Churn alerts sent*\n{data.alerts_sent} this week",
-                f"*Alert follow-up*\n{_follow_up(data)}",
+                f"*Churn alerts sent*\n{data.alerts_sent} this week"
+                + (f" (+{data.alerts_capped} listed in book DMs)" if data.alerts_capped else ""),
+                f"*Alert follow-up*\n{digest_follow_up(data.alert_stats)}",
             ]
         ),
         *([voice] if voice is not None else []),

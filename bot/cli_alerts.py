@@ -36,6 +36,8 @@ def stats_lines(stats: AlertStats) -> list[str]:
     p90 = stats.p90_hours_to_first_action
     return [
         f"Churn alerts {window}: {stats.alerts} alerts on {stats.accounts} accounts",
+        f"Listed in book DMs instead (over the per-owner cap, or a quiet first day): "
+        f"{stats.capped}",
         f"Acted on: {stats.acted} ({stats.acknowledged} acknowledged, {stats.snoozed} snoozed, "
         f"{stats.assigned} assigned, {stats.tasks} tasks, {stats.notes} notes)",
         "Time to first action: "

@@ -8,7 +8,9 @@
 - Stats: alert precision = the share of alerted accounts with a known outcome that churned or
   were saved by an action (renewed after someone acted on one of their alerts), and the time
   from posting to the first action. Accounts whose outcome is not known yet are reported apart,
-  never counted as hits or misses.
+  never counted as hits or misses. Only alerts posted as their own message count; the ones
+  listed in a book DM instead (over the per-owner cap, a quiet first day) are counted apart.
+  ``csbot alerts stats`` and the weekly digest both show ``alert_stats`` (one source).
 """
 
 from __future__ import annotations
@@ -90,13 +92,24 @@ def outcome_after(
     return None
 
 
-def _posted_churn_alerts(session: Session) -> list[Alert]:
+def _churn_alerts(session: Session, statuses: tuple[AlertStatus, ...]) -> list[Alert]:
     stmt = select(Alert).where(
         col(Alert.kind) == AlertKind.CHURN.value,
-        col(Alert.status) == AlertStatus.POSTED.value,
+        col(Alert.status).in_([s.value for s in statuses]),
         col(Alert.account_id).is_not(None),
     )
     return list(session.execute(stmt).scalars())
+
+
+def in_a_book(alert: Alert) -> bool:
+    """A churn alert listed in its owner's book DM instead of posted (over the per-owner cap,
+    or held back on a quiet first day): it had no message and no buttons."""
+    return bool(alert.payload.get("via"))
+
+
+def _posted_churn_alerts(session: Session) -> list[Alert]:
+    """The churn alerts posted as their own message (with buttons) in a channel or a DM."""
+    return [a for a in _churn_alerts(session, (AlertStatus.POSTED,)) if not in_a_book(a)]
 
 
 def _alert_day(alert: Alert) -> date:
@@ -148,6 +161,10 @@ class AlertStats(BaseModel):
     since: date | None
     until: date
     alerts: int
+    """Churn alerts posted as their own message (with buttons); the figures below are theirs."""
+    capped: int = 0
+    """Churn alerts listed in a book DM instead (over the per-owner cap, or a quiet first day):
+    not posted, so not counted in ``alerts``, precision or time to first action."""
     accounts: int
     acted: int
     acknowledged: int
@@ -166,12 +183,14 @@ class AlertStats(BaseModel):
 
 
 def alert_stats(session: Session, *, until: date, since: date | None = None) -> AlertStats:
-    """Churn alerts posted in ``[since, until]``: actions, outcomes, precision, time to act."""
-    alerts = [
-        a
-        for a in _posted_churn_alerts(session)
-        if _alert_day(a) <= until and (since is None or _alert_day(a) >= since)
-    ]
+    """Churn alerts posted in ``[since, until]``: actions, outcomes, precision, time to act;
+    the ones listed in book DMs instead are counted apart (``capped``)."""
+
+    def within(alert: Alert) -> bool:
+        return _alert_day(alert) <= until and (since is None or _alert_day(alert) >= since)
+
+    delivered = [a for a in _churn_alerts(session, (AlertStatus.POSTED,)) if within(a)]
+    alerts = [a for a in delivered if not in_a_book(a)]
     ids = [int(a.id or 0) for a in alerts]
     rows = (
         {
@@ -199,6 +218,7 @@ def alert_stats(session: Session, *, until: date, since: date | None = None) -> 
         since=since,
         until=until,
         alerts=len(alerts),
+        capped=len(delivered) - len(alerts),
         accounts=len(accounts),
         acted=sum(1 for r in rows.values() if r.first_action_at is not None),
         acknowledged=sum(1 for r in rows.values() if r.acknowledged_at is not None),

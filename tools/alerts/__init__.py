@@ -18,7 +18,7 @@ from tools.alerts.dates import (
     iso_week_of,
     quarter_of,
 )
-from tools.alerts.digest import DigestData, NewRisk, alerts_posted_since, weekly_digest
+from tools.alerts.digest import DigestData, NewRisk, weekly_digest
 from tools.alerts.ledger import (
     LEASE,
     MAX_ATTEMPTS,
@@ -71,7 +71,6 @@ __all__ = [
     "RenewalDue",
     "active_account_ids",
     "alert_key",
-    "alerts_posted_since",
     "churn_alert_reason",
     "churn_claim",
     "churn_playbook",

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from tools.alert_outcomes import AlertStats, alert_stats
@@ -15,7 +15,7 @@ from tools.alerts.dates import iso_week_of
 from tools.alerts.policy import LEVEL_RANK
 from tools.facts import active_contracts
 from tools.metrics import latest_states
-from tools.models import Account, Alert, AlertKind, AlertStatus
+from tools.models import Account
 from tools.results import Band, BandMix, RenewalBucket, RiskLevel
 
 SNAPSHOT_LOOKBACK_DAYS = 31  # an account without a snapshot in a month is not in the mix
@@ -47,6 +47,9 @@ class DigestData(BaseModel):
     expansion_count: int
     expansion_arr: Decimal
     alerts_sent: int
+    """Churn alerts posted this week (``alert_stats`` over the last 7 days)."""
+    alerts_capped: int = 0
+    """Churn alerts listed in book DMs instead this week."""
 
 
 def _mix(states: Mapping[int, tuple[float, str, str]], active: set[int]) -> BandMix:
@@ -92,16 +95,6 @@ def _new_risks(
     return sorted(risks, key=lambda r: (-LEVEL_RANK.get(r.level, 0), r.score, r.name))
 
 
-def alerts_posted_since(session: Session, *, since: datetime) -> int:
-    """Churn alerts posted at or after ``since``."""
-    stmt = select(func.count(col(Alert.id))).where(
-        col(Alert.kind) == AlertKind.CHURN.value,
-        col(Alert.status) == AlertStatus.POSTED.value,
-        col(Alert.posted_at) >= since,
-    )
-    return int(session.execute(stmt).scalar_one())
-
-
 def weekly_digest(
     session: Session,
     *,
@@ -119,7 +112,7 @@ def weekly_digest(
     now_states = latest_states(session, as_of=as_of, within_days=SNAPSHOT_LOOKBACK_DAYS)
     then_states = latest_states(session, as_of=week_ago, within_days=SNAPSHOT_LOOKBACK_DAYS)
     then_active = set(active_contracts(session, on=week_ago))
-    since = datetime.combine(as_of - timedelta(days=6), time.min, tzinfo=UTC)
+    week = alert_stats(session, since=as_of - timedelta(days=6), until=as_of)
     return DigestData(
         as_of=as_of,
         week=iso_week_of(as_of),
@@ -130,6 +123,7 @@ def weekly_digest(
         renewals_90d=renewals,
         expansion_count=expansion_count,
         expansion_arr=expansion_arr,
-        alerts_sent=alerts_posted_since(session, since=since),
+        alerts_sent=week.alerts,
+        alerts_capped=week.capped,
         alert_stats=alert_stats(session, until=as_of),
     )
