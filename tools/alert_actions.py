@@ -71,6 +71,13 @@ class TaskView(BaseModel):
     notion_page_id: str | None
 
 
+class MessageRef(BaseModel):
+    """Where a copy of an alert was posted."""
+
+    channel: str
+    ts: str
+
+
 class FollowupView(BaseModel):
     """An alert's follow-up state, as the alert message shows it."""
 
@@ -90,6 +97,8 @@ class FollowupView(BaseModel):
     task: TaskView | None = None
     notes: int = 0
     actions: list[ActionView] = []
+    copies: list[MessageRef] = []
+    """Subscribers' DM copies of the alert: updated in place with the original."""
 
 
 class ActionResult(BaseModel):
@@ -182,12 +191,32 @@ def followup_view(session: Session, *, alert_id: int) -> FollowupView:
         payload=dict(alert.payload),
         task=task_view(session, task) if task is not None else None,
         actions=actions[-TIMELINE:],
+        copies=copies_of(session, alert),
     )
     if row is not None:
         view.acknowledged_by, view.acknowledged_at = row.acknowledged_by, row.acknowledged_at
         view.snoozed_by, view.snoozed_days = row.snoozed_by, row.snoozed_days
         view.snoozed_until, view.assignee, view.notes = row.snoozed_until, row.assignee, row.notes
     return view
+
+
+def copies_of(session: Session, alert: Alert) -> list[MessageRef]:
+    """The posted subscriber copies of ``alert`` (``churn_alert_copy``, period ``<day>:<user>``)."""
+    stmt = (
+        select(Alert)
+        .where(
+            col(Alert.kind) == AlertKind.CHURN_COPY.value,
+            col(Alert.account_id) == alert.account_id,
+            col(Alert.period).startswith(f"{alert.period}:", autoescape=True),
+            col(Alert.message_ts).is_not(None),
+            col(Alert.channel).is_not(None),
+        )
+        .order_by(col(Alert.id))
+    )
+    return [
+        MessageRef(channel=str(c.channel), ts=str(c.message_ts))
+        for c in session.execute(stmt).scalars()
+    ]
 
 
 def followups_of(session: Session, alert_ids: Sequence[int]) -> dict[int, AlertFollowup]:

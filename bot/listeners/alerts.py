@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot import alert_action_blocks as ab
 from bot.blocks import Rendered
@@ -63,11 +64,24 @@ def _request_key(body: dict[str, Any]) -> str:
 
 
 def update_alert_message(client: WebClient, view: FollowupView) -> None:
-    """Redraw the alert where it was posted: the original message plus who did what."""
-    if not view.channel or not view.message_ts:
-        return
+    """Redraw the alert wherever it was posted (the original message and every subscriber's DM
+    copy, whichever one was pressed) with who did what and when. A copy that cannot be updated
+    (say, its DM is gone) is logged and skipped; the others are still updated."""
     blocks, text = ab.updated_alert(view)
-    client.chat_update(channel=view.channel, ts=view.message_ts, text=text, blocks=blocks)
+    where = [(view.channel, view.message_ts)] if view.channel and view.message_ts else []
+    where += [(copy.channel, copy.ts) for copy in view.copies]
+    for channel, ts in where:
+        try:
+            client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as exc:
+            if (channel, ts) == (view.channel, view.message_ts):
+                raise
+            logger.warning(
+                "could not update a copy of alert %s in %s: %s",
+                view.alert_id,
+                channel,
+                exc.response.get("error"),
+            )
 
 
 POLICY_ACTIONS = {

@@ -110,8 +110,10 @@ def world(fake: FakeSlack, sqlite_engine: Engine) -> Iterator[World]:
         for name in ("Acme", "Beta", "Gamma"):
             overdue(session, customer(session, name=name))
         session.commit()
+    # one message per alert (BOOK_BATCH=false): the three accounts are at risk on the first
+    # run, which with book DMs is a quiet first day (test_book.py); here their alerts are posted
     settings = e2e_settings(
-        fake, alerts_channel=CHANNEL, handoff_approvers=LEAD, alert_quiet_days=14
+        fake, alerts_channel=CHANNEL, handoff_approvers=LEAD, alert_quiet_days=14, book_batch=False
     )
     clock = Clock(at(AS_OF))
     with driving(fake, sqlite_engine, settings=settings, clock=clock) as driver:
@@ -238,6 +240,7 @@ def test_create_task_writes_one_notion_page(fake: FakeSlack, sqlite_engine: Engi
         alerts_channel=CHANNEL,
         notion_token=notion.token,
         notion_task_database_id=notion.database_id,
+        book_batch=False,
     )
     clock = Clock(at(AS_OF))
     with driving(fake, sqlite_engine, settings=settings, clock=clock, notion=notion.client) as drv:
@@ -270,5 +273,25 @@ def test_subscriptions_route_alerts_to_the_owners_dm_and_copy_subscribers(world:
     owner_dm = next(c for c in dms if "Acme" in c.text and c.params["channel"].endswith(OWNER[1:]))
     block_id, ts = world.alert_of("Acme", [owner_dm])
     world.press(ab.ACTION_ACK, block_id, ts)
-    (update,) = _updates(world.fake, 1)
-    assert update.params["channel"] == owner_dm.params["channel"]
+    lead_dm = next(c for c in dms if "Acme" in c.text and c.params["channel"].endswith(LEAD[1:]))
+    # the original (the owner's DM) and the lead's copy both show who acknowledged, and when
+    updates = _updates(world.fake, 2)
+    assert {(u.params["channel"], u.params["ts"]) for u in updates} == {
+        (owner_dm.response["channel"], owner_dm.response["ts"]),
+        (lead_dm.response["channel"], lead_dm.response["ts"]),
+    }
+    for update in updates:
+        assert f"Acknowledged by <@{OWNER}>" in all_text(update)
+
+    # ... and the other way round: the lead snoozes from their copy, the owner's message shows it
+    copy_block, copy_ts = world.alert_of("Acme", [lead_dm])
+    world.press(ab.ACTION_SNOOZE, copy_block, copy_ts, user=LEAD, selected_option={"value": "7"})
+    later = _updates(world.fake, 4)[2:]
+    assert {u.params["channel"] for u in later} == {
+        owner_dm.response["channel"],
+        lead_dm.response["channel"],
+    }
+    for update in later:
+        text = all_text(update)
+        assert f"Acknowledged by <@{OWNER}>" in text
+        assert f"Snoozed 7 days by <@{LEAD}>" in text
