@@ -9,6 +9,7 @@ mentions are made only from ids that look like Slack user ids.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -224,6 +225,30 @@ def note_modal(alert_id: int, account_name: str) -> dict[str, Any]:
     }
 
 
+_SLACK_TOKEN = re.compile(r"<([^<>]*)>")
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+_BROADCASTS = {"!channel": "@channel", "!here": "@here", "!everyone": "@everyone"}
+
+
+def _readable_token(match: re.Match[str]) -> str:
+    target, _, label = match.group(1).partition("|")
+    if target in _BROADCASTS:
+        return _BROADCASTS[target]
+    if target.startswith("!"):  # !subteam^S…|@team, !date^…|fallback
+        return label or target[1:].split("^")[0]
+    if target[:1] in "@#":
+        return target[0] + label.lstrip("@#") if label else target
+    return f"{label} ({target})" if label and label != target else target
+
+
+def readable_message(text: str) -> str:
+    """A Slack message's text as plain words for an editable field: its mentions, channels and
+    links (``<!channel>``, ``<@U…|jo>``, ``<https://…|label>``) as ``@channel``, ``@jo``,
+    ``label (https://…)``; entities (``&lt;``) left as Slack sent them. No Slack markup is sent
+    back, even inside a text input."""
+    return _SLACK_TOKEN.sub(_readable_token, _PRIVATE_USE.sub("", text))
+
+
 def log_modal(*, message_text: str, channel: str | None, message_ts: str | None) -> dict[str, Any]:
     """The "Log to account" modal: pick the account and the kind; the message is the text."""
     kind = {
@@ -245,7 +270,11 @@ def log_modal(*, message_text: str, channel: str | None, message_ts: str | None)
         "blocks": [
             _input(BLOCK_ACCOUNT, "Account", account),
             _input(BLOCK_KIND, "What was it?", kind),
-            _input(BLOCK_TEXT, "Summary", _text_input(INPUT_TEXT, initial=message_text)),
+            _input(
+                BLOCK_TEXT,
+                "Summary",
+                _text_input(INPUT_TEXT, initial=readable_message(message_text)),
+            ),
         ],
     }
 

@@ -109,3 +109,15 @@ def test_the_digest_and_the_cli_show_the_same_precision() -> None:
     assert "precision 67% (3 outcomes known)" in digest
     assert "median 5.0 h to first action" in digest
     assert any("67%" in line for line in stats_lines(_stats()))
+
+
+def test_the_log_modal_shows_a_messages_mentions_and_links_as_plain_words() -> None:
+    from bot.alert_action_blocks import readable_message
+
+    assert readable_message("<!channel> ping <@U0AB|jo> in <#C0AB|general>") == (
+        "@channel ping @jo in #general"
+    )
+    assert readable_message("<https://evil.example|click> &lt;b&gt;") == (
+        "click (https://evil.example) &lt;b&gt;"
+    )
+    assert readable_message("\ue000forged\ue001<!here>\ue002") == "forged@here"
