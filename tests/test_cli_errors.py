@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
-from bot import cli
 from bot.cli import app
+from bot.cli import scan as scan_command
+from tools import db
 
 UNREACHABLE = "postgresql://csbot:s3cret-pw@127.0.0.1:55432/nope"  # nothing listens on 55432
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def test_permission_denied_says_which_path(tmp_path: Path, monkeypatch: pytest.M
     def refuse(url: str, **_: object) -> None:
         raise PermissionError(13, "Permission denied", "/srv/csbot/csbot.db")
 
-    monkeypatch.setattr(cli.db, "make_engine", refuse)
+    monkeypatch.setattr(db, "make_engine", refuse)
     code, lines = run(["scan", "--db", str(tmp_path / "x.db")])
     assert code == 1
     assert lines[0] == "Permission denied: /srv/csbot/csbot.db."
@@ -81,7 +82,7 @@ def test_an_unexpected_error_is_one_line_and_points_at_debug(
     def boom(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "open_context", boom)
+    monkeypatch.setattr(scan_command, "open_context", boom)
     code, lines = run(["scan"])
     assert code == 1
     assert lines[0] == "Unexpected error: RuntimeError: boom"

@@ -13,8 +13,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from bot import cli
 from bot.cli import app
+from bot.cli.demo import runnable
 from bot.config import Settings
 from bot.deps import Deps
 from bot.router import Intent, IntentKind, answer, home_view
@@ -141,10 +141,10 @@ def test_scan_of_an_empty_database_says_what_to_run(tmp_path: Path) -> None:
 def test_the_demo_suggests_a_command_that_exists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.setattr(shutil, "which", lambda _: None)  # right after `make demo`: not on PATH
-    assert cli._runnable("chat") == "make chat"
+    assert runnable("chat") == "make chat"
     assert "chat:" in (REPO / "Makefile").read_text(encoding="utf-8")
     monkeypatch.setattr(shutil, "which", lambda name: f"/somewhere/bin/{name}")
-    assert cli._runnable("chat") == "csbot chat"
+    assert runnable("chat") == "csbot chat"
 
 
 def test_readme_tells_the_newcomer_how_to_run_csbot() -> None:
