@@ -10,22 +10,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from bot.slack_out import escape_data, mention
 from tools.accounts import AccountMatch
-from tools.facts import money_text, percent_text
+from tools.facts import money_text
 from tools.freshness import DataState
 from tools.results import (
     AccountReport,
     AccountSummary,
     Band,
     ExpansionOpportunity,
-    PortfolioMetrics,
     RiskLevel,
+    TriggerHit,
 )
 from tools.wording import days_from_now, plural
 
@@ -503,11 +502,31 @@ def at_risk_list(
 
 
 def _at_risk_row(report: AccountReport, as_of: date) -> Block:
-    acct, health, churn = report.account, report.health, report.churn
-    triggers = "; ".join(esc(t.label) for t in churn.triggers[:3]) or "no trigger detail"
+    health, churn = report.health, report.churn
+    return risk_row(
+        report.account,
+        score=health.score,
+        band=health.band,
+        level=churn.level,
+        triggers=churn.triggers,
+        as_of=as_of,
+    )
+
+
+def risk_row(
+    acct: AccountSummary,
+    *,
+    score: float,
+    band: Band,
+    level: RiskLevel,
+    triggers: Sequence[TriggerHit],
+    as_of: date,
+) -> Block:
+    """One at-risk account: level, band and score, ARR, its first triggers, renewal, owner."""
+    reasons = "; ".join(esc(t.label) for t in triggers[:3]) or "no trigger detail"
     text = (
-        f"{RISK_EMOJI[churn.level]} *{esc(acct.name)}* · {band_label(health.band)} "
-        f"{health.score:.0f} · {money_text(acct.arr)} ARR\n{triggers}\n"
+        f"{RISK_EMOJI[level]} *{esc(acct.name)}* · {band_label(band)} "
+        f"{score:.0f} · {money_text(acct.arr)} ARR\n{reasons}\n"
         f"Renewal {renewal_label(acct, as_of)} · owner {owner_label(acct)}"
     )
     return section(text, accessory=button("Health", ACTION_OPEN_HEALTH, str(acct.account_id)))
@@ -689,132 +708,7 @@ def qbr_status(text: str) -> Rendered:
     return message([section(text)], text)
 
 
-# -- App Home -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HomeData:
-    """What the App Home shows one viewer."""
-
-    user_id: str
-    as_of: date
-    book: Sequence[AccountReport]
-    metrics: PortfolioMetrics | None
-    renewal_days: int = 90
-    state: DataState | None = None
-    """Set when no account has a contract in force: the team view explains instead."""
-    onboarding: Sequence[Block] = ()
-    """The viewer's accounts still onboarding (bot/onboarding_blocks.py)."""
-    time_to_value: Sequence[Block] = ()
-    """The team's median time to first value by start month (bot/onboarding_blocks.py)."""
-
-
-def home_view(data: HomeData) -> dict[str, Any]:
-    """The App Home tab: the viewer's book of business and the team view (≤ 100 blocks)."""
-    blocks: list[Block] = [header("Your book of business")]
-    blocks.extend(_home_book(data))
-    blocks.extend(data.onboarding)
-    blocks.append(divider())
-    blocks.append(header("Team view"))
-    problem = data.state.problem() if data.state is not None else None
-    if problem is not None:
-        blocks.append(section(f":information_source: {problem}"))
-    else:
-        blocks.extend(_home_team(data.metrics))
-        blocks.extend(data.time_to_value)
-    blocks.append(context(f"As of {data.as_of.isoformat()} · `/csbot help` for commands"))
-    return {"type": "home", "blocks": fit_blocks(blocks, max_blocks=MAX_VIEW_BLOCKS)}
-
-
-def _home_book(data: HomeData) -> list[Block]:
-    book = data.book
-    if not book:
-        return [
-            section(
-                "You don't own any accounts yet (accounts are matched on their owner's Slack id)."
-                " The team view below covers the whole portfolio."
-            )
-        ]
-    mix = {band: [r for r in book if r.health.band == band] for band in Band}
-    arr = sum((r.account.arr for r in book), Decimal("0"))
-    at_risk = sum((r.churn.arr_at_risk for r in book), Decimal("0"))
-    blocks: list[Block] = [
-        section(
-            fields=[
-                f"*Accounts*\n{len(book)}",
-                f"*ARR*\n{money_text(arr)}",
-                f"*By band*\n{_band_counts(mix)}",
-                f"*ARR at risk*\n{money_text(at_risk)}",
-            ]
-        )
-    ]
-    alerts = [r for r in book if r.churn.level == RiskLevel.HIGH]
-    blocks.append(section(f"*Open alerts* ({len(alerts)} high churn risk)"))
-    blocks.extend(_at_risk_row(r, data.as_of) for r in alerts[:10])
-    if len(alerts) > 10:
-        blocks.append(context(f"…and {len(alerts) - 10} more — `/churn mine` lists them all"))
-    renewals = _renewals_within(book, data.as_of, data.renewal_days)
-    lines = [
-        f"*{esc(r.account.name)}* · {renewal_label(r.account, data.as_of)} · "
-        f"{money_text(r.account.arr)} · {band_label(r.health.band)}"
-        for r in renewals
-    ]
-    blocks.append(
-        section(
-            f"*Renewals in the next {data.renewal_days} days* ({len(renewals)})\n"
-            + bullets(lines, limit=15, empty="_None._")
-        )
-    )
-    for band in (Band.RED, Band.AMBER, Band.GREEN):
-        names = ", ".join(esc(r.account.name) for r in mix[band])
-        if names:
-            blocks.append(section(f"{band_label(band)} ({len(mix[band])})\n{names}"))
-    return blocks
-
-
-def _renewals_within(book: Sequence[AccountReport], as_of: date, days: int) -> list[AccountReport]:
-    due = [
-        r
-        for r in book
-        if r.account.renewal_date is not None and 0 <= (r.account.renewal_date - as_of).days <= days
-    ]
-    return sorted(due, key=lambda r: r.account.renewal_date or as_of)
-
-
-def _band_counts(mix: dict[Band, list[AccountReport]]) -> str:
-    return " ".join(f"{BAND_EMOJI[b]} {len(mix[b])}" for b in (Band.GREEN, Band.AMBER, Band.RED))
-
-
-def _home_team(metrics: PortfolioMetrics | None) -> list[Block]:
-    if metrics is None:
-        return [section("_Portfolio metrics are not available yet._")]
-    mix = metrics.band_mix
-    fields = [
-        f"*Active accounts*\n{metrics.active_accounts} of {metrics.accounts}",
-        f"*Total ARR*\n{money_text(metrics.total_arr)}",
-        f"*NRR / GRR*\n{percent_text(metrics.nrr)} / {percent_text(metrics.grr)}",
-        f"*Logo churn (12m)*\n{percent_text(metrics.logo_churn)}",
-        f"*Average health*\n{_num(metrics.average_health)}",
-        f"*Band mix*\n{BAND_EMOJI[Band.GREEN]} {mix.green} {BAND_EMOJI[Band.AMBER]} {mix.amber} "
-        f"{BAND_EMOJI[Band.RED]} {mix.red}",
-        f"*NPS (90d)*\n{_num(metrics.nps)}",
-        f"*Expansion pipeline*\n{metrics.expansion_pipeline_count} signals · "
-        f"{money_text(metrics.expansion_pipeline_arr)}\n{metrics.handoff_pipeline_count} hand-offs "
-        f"open · {money_text(metrics.handoff_pipeline_arr)}",
-    ]
-    blocks = [section(fields=fields)]
-    lines = [
-        f"next {b.days} days: {b.count} renewals · {money_text(b.arr)} ARR · "
-        f"{money_text(b.arr_at_risk)} at risk"
-        for b in metrics.renewals
-    ]
-    if lines:
-        blocks.append(section("*Renewals*\n" + bullets(lines, limit=6, empty="")))
-    return blocks
-
-
-def _num(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}"
+# -- App Home (the view itself is bot/home_blocks.py) ------------------------------------
 
 
 def home_error_view(reason: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
-from bot import asks, blocks
+from bot import asks, blocks, home_blocks
 from bot.alert_action_blocks import home_settings, with_interactions
 from bot.deps import Deps
 from bot.intents import Intent, IntentKind, Reply, rendered_reply, report_for
@@ -27,9 +27,10 @@ from tools.db import session_scope
 from tools.expansion import expansion_opportunities
 from tools.freshness import data_state
 from tools.history import health_history
+from tools.home_book import home_book
 from tools.interactions import latest_interactions
 from tools.metrics import portfolio_metrics
-from tools.onboarding import onboarding_progress, time_to_value_by_cohort
+from tools.onboarding import onboarding_progress
 from tools.registry import CreatedRecord
 from tools.results import AccountSummary, ExpansionOpportunity, PortfolioMetrics
 from tools.scoring import (
@@ -413,13 +414,12 @@ def account_id_from(value: str) -> int | None:
 
 
 def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
-    """The App Home of ``user_id``: their book of business and the team view."""
+    """The App Home of ``user_id``: their book of business and the team view, from the day's
+    scan when there is one (``tools.home_book``, ``tools.metrics``: see their freshness)."""
     as_of = deps.today()
     with session_scope(deps.sessions) as session:
         owned = owned_account_ids(session, owner_slack_id=user_id)
-        book = book_reports(session, as_of=as_of, config=deps.config, account_ids=owned)
-        # Team view from the daily snapshots: scoring 10k accounts on every Home open is not
-        # worth it when the scheduler snapshots them each morning.
+        book = home_book(session, as_of=as_of, config=deps.config, account_ids=owned)
         metrics: PortfolioMetrics = portfolio_metrics(session, as_of=as_of, config=deps.config)
         state = data_state(session, as_of=as_of) if metrics.active_accounts == 0 else None
         tasks = open_tasks_for(session, user_id=user_id)
@@ -433,8 +433,7 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
             account_ids=owned,
             only_onboarding=True,
         )
-        cohorts = time_to_value_by_cohort(session, as_of=as_of, config=deps.config.onboarding)
-    data = blocks.HomeData(
+    data = home_blocks.HomeData(
         user_id=user_id,
         as_of=as_of,
         book=book,
@@ -442,9 +441,9 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
         renewal_days=HOME_RENEWAL_DAYS,
         state=state,
         onboarding=onboarding_home(list(onboarding.values())),
-        time_to_value=time_to_value_lines(cohorts),
+        time_to_value=time_to_value_lines(metrics.time_to_value),
     )
-    view = blocks.home_view(data)
+    view = home_blocks.home_view(data)
     extra = [blocks.divider(), *home_tasks(tasks), blocks.divider(), *settings]
     view["blocks"] = blocks.fit_blocks([*view["blocks"], *extra], max_blocks=blocks.MAX_VIEW_BLOCKS)
     return view

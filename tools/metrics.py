@@ -12,18 +12,31 @@ Definitions (all as of a day, reading only data dated on or before it):
 - NPS = % promoters (9-10) - % detractors (0-6) over NPS answers of the trailing 90 days;
 - renewals: active accounts whose contract ends within 30/60/90 days (cumulative windows);
   ARR at risk is the ARR of those **at risk** — churn risk medium or high, the one definition
-  (``tools.facts.definitions``) that ``/churn``, App Home, the digest and Claude use.
+  (``tools.facts.definitions``) that ``/churn``, App Home, the digest and Claude use;
+- time to value: the median days to first value of the accounts started in each of the last
+  12 months (``tools.onboarding.time_to_value_by_cohort``, the App Home team view's line).
+
+Freshness: the figures of a day that has a scan (the daily job, or ``csbot scan``) are
+computed once, at the first read after that scan, and stored in ``portfolio_metrics_cache``
+under a key made of that scan (its snapshot count and write time) and the scoring config; every
+later read that day (App Home, the digest, the metrics question, Claude's tool) gets the stored
+figures. A rescan (after an import, say) or another config makes a new key: the next read
+recomputes. A day without a scan is computed on every read. The open hand-offs are "now", never
+stored: they are read on every call.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from tools.expansion import expansion_opportunities
@@ -31,6 +44,8 @@ from tools.facts import ActiveContract, active_contracts, day_cutoff, rows
 from tools.facts.definitions import is_at_risk
 from tools.handoff import expansion_pipeline
 from tools.models import Contract, HealthSnapshot, NpsResponse, SurveyKind
+from tools.models_cache import PortfolioMetricsRecord
+from tools.onboarding import time_to_value_by_cohort
 from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket, RiskLevel
 
 if TYPE_CHECKING:
@@ -38,6 +53,10 @@ if TYPE_CHECKING:
 
 RENEWAL_WINDOWS: tuple[int, ...] = (30, 60, 90)
 NPS_WINDOW_DAYS = 90
+CACHE_DAYS = 7
+"""Stored metrics older than this (before the day being stored) are deleted."""
+
+log = logging.getLogger(__name__)
 
 
 def one_year_before(day: date) -> date:
@@ -181,11 +200,38 @@ def portfolio_metrics(
     health: Mapping[int, HealthResult] | None = None,
     levels: Mapping[int, RiskLevel] | None = None,
 ) -> PortfolioMetrics:
-    """Retention, logo churn, health mix, NPS, renewals and expansion pipeline on ``as_of``.
+    """Retention, logo churn, health mix, NPS, renewals, expansion pipeline and time to value
+    on ``as_of``; the open hand-offs as of now.
 
     ``health`` gives the bands to use; without it the latest health snapshot of each account on
     or before ``as_of`` is read. Only accounts active on ``as_of`` count towards health.
+    Without ``health`` and ``levels``, a day that has a scan is computed once after that scan
+    and stored (see "Freshness" in the module docstring).
     """
+    if health is not None or levels is not None:
+        computed = compute_portfolio_metrics(
+            session, as_of=as_of, config=config, health=health, levels=levels
+        )
+        return _with_handoffs(session, computed)
+    key = scan_key(session, as_of=as_of, config=config)
+    stored = _stored(session, as_of=as_of, key=key) if key is not None else None
+    if stored is None:
+        stored = compute_portfolio_metrics(session, as_of=as_of, config=config)
+        if key is not None:
+            _store(session, as_of=as_of, key=key, metrics=stored)
+    return _with_handoffs(session, stored)
+
+
+def compute_portfolio_metrics(
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    health: Mapping[int, HealthResult] | None = None,
+    levels: Mapping[int, RiskLevel] | None = None,
+) -> PortfolioMetrics:
+    """``portfolio_metrics`` computed from the data, never read from the cache; the hand-off
+    pipeline is left at zero (it is read live by ``portfolio_metrics``)."""
     now = active_contracts(session, on=as_of)
     then = active_contracts(session, on=one_year_before(as_of))
     nrr, grr, logo_churn = retention(then, now)
@@ -203,7 +249,6 @@ def portfolio_metrics(
         for opps in expansion_opportunities(session, as_of=as_of, config=config).values()
         for o in opps
     ]
-    handoffs, handoff_arr = expansion_pipeline(session)  # open hand-offs now, not as of a date
     return PortfolioMetrics(
         as_of=as_of,
         accounts=_known_accounts(session, as_of),
@@ -218,6 +263,53 @@ def portfolio_metrics(
         renewals=renewal_buckets(now, levels, as_of=as_of),
         expansion_pipeline_count=len(opportunities),
         expansion_pipeline_arr=sum((o.estimated_arr for o in opportunities), Decimal("0")),
-        handoff_pipeline_count=handoffs,
-        handoff_pipeline_arr=handoff_arr,
+        time_to_value=time_to_value_by_cohort(session, as_of=as_of, config=config.onboarding),
     )
+
+
+def _with_handoffs(session: Session, metrics: PortfolioMetrics) -> PortfolioMetrics:
+    handoffs, handoff_arr = expansion_pipeline(session)  # open hand-offs now, not as of a date
+    return metrics.model_copy(
+        update={"handoff_pipeline_count": handoffs, "handoff_pipeline_arr": handoff_arr}
+    )
+
+
+# -- the per-scan cache ---------------------------------------------------------------------
+
+
+def scan_key(session: Session, *, as_of: date, config: ScoringConfig) -> str | None:
+    """What the stored metrics of ``as_of`` must have been computed from: that day's scan (how
+    many snapshots, when written) and the scoring config. None when the day has no scan."""
+    stmt = select(func.count(), func.max(col(HealthSnapshot.computed_at))).where(
+        col(HealthSnapshot.day) == as_of
+    )
+    count, written = rows(session, stmt)[0]
+    if not count:
+        return None
+    seed = f"{int(count)}|{written}|{config.model_dump_json()}"
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _stored(session: Session, *, as_of: date, key: str) -> PortfolioMetrics | None:
+    stmt = select(col(PortfolioMetricsRecord.payload)).where(
+        col(PortfolioMetricsRecord.day) == as_of, col(PortfolioMetricsRecord.key) == key
+    )
+    found = rows(session, stmt)
+    return PortfolioMetrics.model_validate(found[0][0]) if found else None
+
+
+def _store(session: Session, *, as_of: date, key: str, metrics: PortfolioMetrics) -> None:
+    """Keep ``metrics`` for the day's scan (replacing the day's older rows and any row older
+    than ``CACHE_DAYS``); a failed write (another process stored it first, a read-only
+    database) only costs the next reader a recomputation."""
+    stale = or_(
+        col(PortfolioMetricsRecord.day) == as_of,
+        col(PortfolioMetricsRecord.day) < as_of - timedelta(days=CACHE_DAYS),
+    )
+    record = {"day": as_of, "key": key, "payload": metrics.model_dump(mode="json")}
+    try:
+        with session.begin_nested():
+            session.execute(delete(PortfolioMetricsRecord).where(stale))
+            session.execute(insert(PortfolioMetricsRecord), [record])
+    except SQLAlchemyError as exc:
+        log.info("portfolio metrics of %s not stored: %s", as_of, type(exc).__name__)

@@ -568,3 +568,8 @@ class NarrativeRecord(SQLModel, table=True):
     model: str | None = Field(default=None, max_length=64)
     model_calls: int = Field(default=0, ge=0)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+# --- Figures cached per daily scan (issue 12): their own module, registered here -------------
+
+from tools import models_cache as _cache  # noqa: E402,F401  (registers its tables)

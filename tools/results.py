@@ -12,6 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from tools.onboarding.signals import CohortTimeToValue
+
 
 class Band(StrEnum):
     GREEN = "GREEN"
@@ -200,4 +202,8 @@ class PortfolioMetrics(BaseModel):
     )
     handoff_pipeline_arr: Decimal = Field(
         default=Decimal("0"), description="Their estimated ARR (as edited by the CSM)."
+    )
+    time_to_value: list[CohortTimeToValue] = Field(
+        default_factory=list,
+        description="Median days to first value per start month (last 12 months), oldest first.",
     )

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot import blocks
+from bot import blocks, home_blocks
 from tools.accounts import AccountMatch
+from tools.home_book import BookEntry
 from tools.results import (
     AccountReport,
     AccountSummary,
@@ -203,16 +204,21 @@ def test_every_message_is_valid_and_within_limits(big: bool) -> None:
 @pytest.mark.parametrize("big", [False, True], ids=["normal", "huge"])
 def test_home_view_is_valid_and_within_100_blocks(big: bool) -> None:
     n, text = (300, HUGE) if big else (3, "short")
-    book = [report(i, band=list(Band)[i % 3], text=text, items=5 if big else 1) for i in range(n)]
-    view = blocks.home_view(
-        blocks.HomeData(user_id="U1", as_of=AS_OF, book=book, metrics=metrics())
+    book = [
+        BookEntry.of(report(i, band=list(Band)[i % 3], text=text, items=5 if big else 1))
+        for i in range(n)
+    ]
+    view = home_blocks.home_view(
+        home_blocks.HomeData(user_id="U1", as_of=AS_OF, book=book, metrics=metrics())
     )
     assert view["type"] == "home"
     check(view["blocks"], max_blocks=100)
 
 
 def test_empty_home_and_lists_still_render() -> None:
-    view = blocks.home_view(blocks.HomeData(user_id="U1", as_of=AS_OF, book=[], metrics=None))
+    view = home_blocks.home_view(
+        home_blocks.HomeData(user_id="U1", as_of=AS_OF, book=[], metrics=None)
+    )
     check(view["blocks"], max_blocks=100)
     assert "don't own any accounts" in str(view)
     for rendered, _ in (

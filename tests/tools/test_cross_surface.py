@@ -18,6 +18,7 @@ from tests.utils.demo_db import demo_database
 from tools import agent_tools, db
 from tools.facts import is_at_risk, money_text
 from tools.facts.view import account_facts
+from tools.home_book import BookEntry, home_book
 from tools.metrics import portfolio_metrics
 from tools.models import Account
 from tools.qbr import build_qbr
@@ -65,24 +66,43 @@ def _facts(report: AccountReport) -> tuple[Any, ...]:
     )
 
 
+def _book_facts(entry: BookEntry) -> tuple[Any, ...]:
+    """What App Home's book shows: ARR, ARR at risk, renewal, score, band, level, triggers."""
+    return (
+        entry.account.arr,
+        entry.arr_at_risk,
+        entry.account.renewal_date,
+        entry.score,
+        entry.band,
+        entry.level,
+        [(t.key, t.label, t.evidence, t.severity) for t in entry.triggers],
+    )
+
+
 def test_every_surface_reports_the_same_facts(demo: Engine) -> None:
     sessions = db.session_factory(demo)
     with sessions() as session:
         ids = [int(a) for a in session.execute(select(col(Account.id))).scalars()]
         cards = {a: account_report(session, account_id=a, as_of=TODAY, config=CONFIG) for a in ids}
-        home = {
+        book = {
             r.account.account_id: r
             for r in book_reports(session, as_of=TODAY, config=CONFIG, account_ids=ids)
+        }
+        home = {  # App Home reads the day's scan
+            e.account.account_id: e
+            for e in home_book(session, as_of=TODAY, config=CONFIG, account_ids=ids)
         }
         churn = at_risk_accounts(session, as_of=TODAY, config=CONFIG, limit=10_000)
         scanned = scanned_at_risk(session, as_of=TODAY, config=CONFIG, limit=10_000)
         metrics = portfolio_metrics(session, as_of=TODAY, config=CONFIG)
     active = [a for a in ids if not cards[a].account.churned]
     assert len(active) >= 20
+    assert list(home) == active  # the book: the active accounts, in the order asked
     ctx = ToolContext(sessions=sessions, as_of=TODAY, config=CONFIG)
     for a in active:
         card = cards[a]
-        assert _facts(home[a]) == _facts(card)  # App Home
+        assert _facts(book[a]) == _facts(card)  # lists scored live
+        assert _book_facts(home[a]) == _book_facts(BookEntry.of(card))  # App Home
         with sessions() as session:
             facts = account_facts(session, account_id=a, as_of=TODAY, config=CONFIG)
         assert facts.seats_used == (card.account.seats_used or 0)

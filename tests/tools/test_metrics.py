@@ -6,7 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlmodel import Session
+from sqlalchemy import delete, select
+from sqlmodel import Session, col
 
 from tests.tools.test_lean import (
     AS_OF,
@@ -16,8 +17,15 @@ from tests.tools.test_lean import (
     add_usage,
     days_back,
 )
-from tools.metrics import net_promoter_score, one_year_before, portfolio_metrics
-from tools.models import HealthSnapshot, NpsResponse
+from tools.metrics import (
+    compute_portfolio_metrics,
+    net_promoter_score,
+    one_year_before,
+    portfolio_metrics,
+)
+from tools.models import HandoffProposal, HealthSnapshot, NpsResponse
+from tools.models_cache import PortfolioMetricsRecord
+from tools.onboarding import time_to_value_by_cohort
 from tools.results import Band, BandMix, HealthResult, RiskLevel
 
 YEAR_AGO = date(2025, 3, 31)
@@ -196,3 +204,94 @@ def test_no_look_ahead(session: Session) -> None:
 def test_one_year_before_handles_leap_day() -> None:
     assert one_year_before(date(2028, 2, 29)) == date(2027, 2, 28)
     assert one_year_before(AS_OF) == YEAR_AGO
+
+
+def _scan(session: Session, account_ids: list[int], *, written: datetime) -> None:
+    """What a scan of AS_OF leaves behind: one snapshot per account, all written at once."""
+    session.execute(delete(HealthSnapshot).where(col(HealthSnapshot.day) == AS_OF))
+    for account_id in account_ids:
+        session.add(
+            HealthSnapshot(
+                account_id=account_id,
+                day=AS_OF,
+                score=40.0,
+                band="AMBER",
+                churn_level="high",
+                computed_at=written,
+            )
+        )
+    session.flush()
+
+
+def _stored(session: Session) -> int:
+    return len(session.execute(select(PortfolioMetricsRecord)).all())
+
+
+def test_a_scanned_day_is_computed_once_and_stored_until_the_next_scan(session: Session) -> None:
+    ids = list(_retention_portfolio(session).values())
+    _scan(session, ids, written=datetime(2026, 3, 31, 6, tzinfo=UTC))
+
+    first = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    assert _stored(session) == 1
+    assert first == compute_portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    # Data imported after the scan shows after the next scan, not before.
+    add_account(session, "late-import", arr="70000")
+    assert portfolio_metrics(session, as_of=AS_OF, config=CONFIG) == first
+    _scan(session, ids, written=datetime(2026, 3, 31, 11, tzinfo=UTC))
+    rescanned = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    assert rescanned.total_arr == first.total_arr + Decimal("70000")
+    assert _stored(session) == 1  # the day's older figures are replaced
+
+
+def test_a_day_without_a_scan_is_never_stored(session: Session) -> None:
+    _retention_portfolio(session)
+    before = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    add_account(session, "late-import", arr="70000")
+
+    after = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    assert after.total_arr == before.total_arr + Decimal("70000")
+    assert _stored(session) == 0
+
+
+def test_another_config_is_not_served_the_stored_figures(session: Session) -> None:
+    busy = add_account(session, "busy", arr="120000", seats=100)
+    add_usage(session, busy, days_back(28), 100)
+    _scan(session, [busy], written=datetime(2026, 3, 31, 6, tzinfo=UTC))
+    assert portfolio_metrics(session, as_of=AS_OF, config=CONFIG).expansion_pipeline_count == 1
+
+    strict = CONFIG.model_copy(
+        update={
+            "expansion": CONFIG.expansion.model_copy(update={"min_estimated_arr": Decimal(10**9)})
+        }
+    )
+    assert portfolio_metrics(session, as_of=AS_OF, config=strict).expansion_pipeline_count == 0
+
+
+def test_open_hand_offs_are_read_live_over_stored_figures(session: Session) -> None:
+    account = add_account(session, "acme")
+    _scan(session, [account], written=datetime(2026, 3, 31, 6, tzinfo=UTC))
+    assert portfolio_metrics(session, as_of=AS_OF, config=CONFIG).handoff_pipeline_count == 0
+
+    session.add(
+        HandoffProposal(
+            account_id=account, kind="seats", key="acme:seats", estimated_arr=Decimal("5000")
+        )
+    )
+    session.flush()
+    live = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    assert (live.handoff_pipeline_count, live.handoff_pipeline_arr) == (1, Decimal("5000.00"))
+
+
+def test_metrics_report_median_time_to_value_by_cohort(session: Session) -> None:
+    quick = add_account(session, "quick", start=date(2026, 1, 5))
+    add_account(session, "slow", start=date(2026, 1, 20))
+    add_usage(session, quick, [date(2026, 1, d) for d in range(6, 31)], 20)
+
+    m = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+
+    expected = time_to_value_by_cohort(session, as_of=AS_OF, config=CONFIG.onboarding)
+    assert m.time_to_value == expected
+    january = next(c for c in m.time_to_value if c.cohort == "2026-01")
+    assert january.accounts == 2
+    assert january.median_days is not None

@@ -1,0 +1,212 @@
+"""The App Home's book of business: one CSM's active accounts with the health band and score,
+churn level, triggers and ARR at risk that ``/health`` and ``/churn`` show.
+
+Freshness: on a day that has a scan (the daily job, or ``csbot scan``), the book is read from
+that scan's snapshots and churn triggers, with each account's summary (ARR, renewal, owner) from
+the metric layer: no rescoring on every App Home open. The values are the scan's, which are the
+cards' for the same day (the scan and the cards score the same complete days); data imported
+after the scan shows after the next scan. A day without a scan is scored live, as the cards are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from tools.churn import arr_at_risk
+from tools.facts.extract import IN_LIST_LIMIT, Scope, contract_terms
+from tools.facts.query import rows
+from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
+from tools.onboarding import OnboardingConfig, derived_stage, effective_stage
+from tools.results import AccountReport, AccountSummary, Band, RiskLevel, Severity, TriggerHit
+from tools.scoring import book_reports
+from tools.scoring_config import ScoringConfig
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """One account of a CSM's book, as App Home shows it."""
+
+    account: AccountSummary
+    score: float
+    band: Band
+    level: RiskLevel
+    triggers: list[TriggerHit] = field(default_factory=list)
+    arr_at_risk: Decimal = Decimal("0")
+
+    @classmethod
+    def of(cls, report: AccountReport) -> BookEntry:
+        """The entry of a scored account report."""
+        return cls(
+            account=report.account,
+            score=report.health.score,
+            band=report.health.band,
+            level=report.churn.level,
+            triggers=list(report.churn.triggers),
+            arr_at_risk=report.churn.arr_at_risk,
+        )
+
+
+def has_scan(session: Session, *, as_of: date) -> bool:
+    """Whether ``as_of`` has a scan (any snapshot written for that day)."""
+    stmt = select(col(HealthSnapshot.id)).where(col(HealthSnapshot.day) == as_of).limit(1)
+    return bool(rows(session, stmt))
+
+
+def home_book(
+    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int]
+) -> list[BookEntry]:
+    """The active accounts among ``account_ids`` (in that order): from the day's scan when
+    there is one, else scored now (see the module docstring)."""
+    ids = list(account_ids)
+    if not ids:
+        return []
+    if not has_scan(session, as_of=as_of):
+        reports = book_reports(session, as_of=as_of, config=config, account_ids=ids)
+        return [BookEntry.of(r) for r in reports]
+    return scanned_book(session, as_of=as_of, config=config, account_ids=ids)
+
+
+def scanned_book(
+    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int]
+) -> list[BookEntry]:
+    """The book from the snapshots and triggers the scan of ``as_of`` wrote (accounts it did
+    not score, i.e. not active at the scan, are left out). Read in chunks of ids short enough
+    for an ``IN`` list, so that a large book reads its own rows, not the portfolio's."""
+    scored: dict[int, tuple[float, Band, RiskLevel]] = {}
+    triggers: dict[int, list[TriggerHit]] = {}
+    summaries: dict[int, AccountSummary] = {}
+    for chunk in _chunks(account_ids):
+        scored.update(_snapshots(session, as_of, chunk))
+        for account_id, hit in _triggers(session, as_of, chunk):
+            triggers.setdefault(account_id, []).append(hit)
+        summaries.update(_summaries(session, as_of, chunk))
+    book: list[BookEntry] = []
+    for account_id in account_ids:
+        if account_id not in scored or account_id not in summaries:
+            continue
+        score, band, level = scored[account_id]
+        summary = summaries[account_id]
+        book.append(
+            BookEntry(
+                account=summary,
+                score=score,
+                band=band,
+                level=level,
+                triggers=triggers.get(account_id, []),
+                arr_at_risk=arr_at_risk(float(summary.arr), level),
+            )
+        )
+    return book
+
+
+def _chunks(account_ids: Sequence[int]) -> list[list[int]]:
+    ids = sorted({int(a) for a in account_ids})
+    return [ids[k : k + IN_LIST_LIMIT] for k in range(0, len(ids), IN_LIST_LIMIT)]
+
+
+def _snapshots(
+    session: Session, as_of: date, ids: list[int]
+) -> dict[int, tuple[float, Band, RiskLevel]]:
+    stmt = select(
+        col(HealthSnapshot.account_id),
+        col(HealthSnapshot.score),
+        col(HealthSnapshot.band),
+        col(HealthSnapshot.churn_level),
+    ).where(col(HealthSnapshot.day) == as_of, col(HealthSnapshot.account_id).in_(ids))
+    return {int(a): (float(s), Band(b), RiskLevel(lv)) for a, s, b, lv in rows(session, stmt)}
+
+
+def _triggers(session: Session, as_of: date, ids: list[int]) -> list[tuple[int, TriggerHit]]:
+    stmt = (
+        select(
+            col(ChurnTriggerRecord.account_id),
+            col(ChurnTriggerRecord.key),
+            col(ChurnTriggerRecord.kind),
+            col(ChurnTriggerRecord.label),
+            col(ChurnTriggerRecord.evidence),
+            col(ChurnTriggerRecord.severity),
+        )
+        .where(col(ChurnTriggerRecord.day) == as_of, col(ChurnTriggerRecord.account_id).in_(ids))
+        .order_by(col(ChurnTriggerRecord.id))  # the order the scan found them in
+    )
+    return [
+        (
+            int(account_id),
+            TriggerHit(
+                key=key, kind=kind, label=label, evidence=evidence, severity=Severity(severity)
+            ),
+        )
+        for account_id, key, kind, label, evidence, severity in rows(session, stmt)
+    ]
+
+
+def book_summaries(
+    session: Session, *, as_of: date, account_ids: Sequence[int]
+) -> dict[int, AccountSummary]:
+    """Who each account is and its contract in force on ``as_of`` (the metric layer's
+    ``contract_terms``, as ``account_summaries``), without seats used: App Home does not show
+    them, and the peak-users query over a whole book is most of what a summary costs."""
+    out: dict[int, AccountSummary] = {}
+    for ids in _chunks(account_ids):
+        out.update(_summaries(session, as_of, ids))
+    return out
+
+
+def _summaries(session: Session, as_of: date, ids: list[int]) -> dict[int, AccountSummary]:
+    stmt = select(
+        col(Account.id),
+        col(Account.external_id),
+        col(Account.name),
+        col(Account.segment),
+        col(Account.industry),
+        col(Account.owner_email),
+        col(Account.owner_slack_id),
+        col(Account.lifecycle_stage),
+    ).where(col(Account.id).in_(ids))
+    terms = contract_terms(session, Scope(ids), np.array(ids, dtype=np.int64), as_of)
+    window = OnboardingConfig().window_days
+    out: dict[int, AccountSummary] = {}
+    position = {a: i for i, a in enumerate(ids)}
+    for account_id, external_id, name, segment, industry, email, slack_id, stored in rows(
+        session, stmt
+    ):
+        i = position[int(account_id)]
+        active = bool(terms["active"][i])
+        derived = derived_stage(
+            age_days=_days(terms["tenure_days"][i]),
+            days_to_renewal=_days(terms["days_to_renewal"][i]),
+            active=active,
+            window_days=window,
+        )
+        out[int(account_id)] = AccountSummary(
+            account_id=int(account_id),
+            external_id=external_id,
+            name=name,
+            segment=segment,
+            industry=industry,
+            owner_email=email,
+            owner_slack_id=slack_id,
+            lifecycle_stage=effective_stage(stored, derived),
+            plan=terms["plan"][i],
+            arr=_cents(terms["arr"][i]) if active else Decimal("0"),
+            seats_purchased=int(terms["seats_purchased"][i]) if active else 0,
+            renewal_date=terms["renewal_date"][i],
+            churned=not active,
+        )
+    return out
+
+
+def _days(value: float) -> int | None:
+    return None if value != value else int(value)  # NaN: unknown
+
+
+def _cents(value: float) -> Decimal:
+    """Dollars to the cent, as every summary rounds them."""
+    return Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))
