@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from tools.models import Interaction, InteractionKind, NpsResponse, Ticket
@@ -46,6 +46,41 @@ def load_items(
     items += _notes(session, start, end, account_ids)
     items.sort(key=lambda i: (i.day, i.source, i.ref))
     return items[-MAX_ITEMS:]
+
+
+def load_family(session: Session, family: str, *, start: datetime, end: datetime) -> list[VocItem]:
+    """The portfolio's items of one family in [start, end), oldest first: "comments" (survey
+    comments and notes) or "tickets" (ticket subjects)."""
+    if family == "tickets":
+        items = _tickets(session, start, end, None)
+    else:
+        items = _surveys(session, start, end, None) + _notes(session, start, end, None)
+    items.sort(key=lambda i: (i.day, i.source, i.ref))
+    return items[-MAX_ITEMS:]
+
+
+def fingerprint(
+    session: Session, family: str, *, start: datetime, end: datetime
+) -> tuple[object, ...]:
+    """Row count, newest id and total text length of one family in [start, end): what changes
+    when any of its texts is added, removed or edited (one aggregate query per table)."""
+    tables = (
+        [(Ticket.id, Ticket.subject, Ticket.opened_at, None)]
+        if family == "tickets"
+        else [
+            (NpsResponse.id, NpsResponse.comment, NpsResponse.responded_at, None),
+            (Interaction.id, Interaction.summary, Interaction.occurred_at, Interaction.kind),
+        ]
+    )
+    found: list[object] = []
+    for ref, text, at, kind in tables:
+        query = select(func.count(), func.max(col(ref)), func.sum(func.length(col(text)))).where(
+            col(at) >= start, col(at) < end
+        )
+        if kind is not None:
+            query = query.where(col(kind).in_(NOTE_KINDS))
+        found.extend(session.execute(query).one())
+    return tuple(found)
 
 
 def _surveys(

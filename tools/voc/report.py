@@ -10,8 +10,9 @@ from sqlmodel import Session, col, select
 
 from tools.models import Account
 from tools.voc.corpus import VocItem, load_items, window_bounds
+from tools.voc.reference import portfolio_reference
 from tools.voc.sentiment import item_sentiment, tone
-from tools.voc.themes import Theme, find_themes
+from tools.voc.themes import FittedThemes, Theme, find_themes
 
 QUOTES_PER_THEME = 3
 LATEST = 5
@@ -37,6 +38,13 @@ class VocTheme(BaseModel):
     key: str
     family: str = Field(description="comments (NPS/CSAT comments, notes) or tickets (subjects)")
     label: str
+    basis: str = Field(
+        default="own",
+        description=(
+            "own: found in this scope's texts; portfolio: too few texts for themes of their "
+            "own, so each was assigned to the portfolio theme it shares most words with"
+        ),
+    )
     terms: list[str]
     count: int
     share: float = Field(description="Share of the window's themed items, 0-1.")
@@ -96,6 +104,11 @@ def voice_of_customer(
     for family in FAMILIES:
         members = [i for i, item in enumerate(corpus) if family_of(item) == family]
         family_themes = _family_themes(members, corpus, max_themes)
+        if not family_themes and members and account_ids is not None:
+            reference = portfolio_reference(
+                session, family, start=load_from, end=end, max_themes=max_themes
+            )
+            family_themes = _assigned_themes(members, corpus, reference)
         counted = {i for t in family_themes for i in t.members if i in set(current)}
         themed |= counted
         for theme in family_themes:
@@ -137,6 +150,20 @@ def _family_themes(members: list[int], corpus: list[VocItem], max_themes: int) -
     return themes
 
 
+def _assigned_themes(
+    members: list[int], corpus: list[VocItem], reference: FittedThemes
+) -> list[Theme]:
+    """The reference's themes that ``members`` (indices into ``corpus``) are assigned to,
+    largest first, with only those members; newest member first."""
+    assignment = reference.assign([corpus[i].text for i in members])
+    themes: dict[int, Theme] = {}
+    for member, index in zip(reversed(members), reversed(assignment), strict=True):
+        if index >= 0:
+            terms = reference.themes[index].terms
+            themes.setdefault(index, Theme(terms=terms, basis="portfolio")).members.append(member)
+    return sorted(themes.values(), key=lambda t: (-len(t.members), t.label))
+
+
 def _theme(
     theme: Theme,
     family: str,
@@ -155,6 +182,7 @@ def _theme(
         key=f"{family}:{theme.key}",
         family=family,
         label=theme.label,
+        basis=theme.basis,
         terms=theme.terms,
         count=len(inside),
         share=0.0,

@@ -5,6 +5,10 @@ factors that matrix into ``k`` themes, each a weighted list of terms. A text bel
 it loads on most (none when it shares no term with the vocabulary). A theme is labelled by its
 top terms, so every label can be traced to the words of the texts in it. The result depends only
 on the texts and their order: NNDSVD initialisation with a fixed seed, no random restarts.
+
+``fit_themes`` keeps the fitted vectoriser and model, so that texts too few to have themes of
+their own (one small account's comments) can be assigned to the themes of a larger set (the
+portfolio's) with the same rule: the theme they load on most, none when they share no term.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class Theme:
     terms: list[str]
     members: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    basis: str = "own"  # "own": found in these texts; "portfolio": assigned to its themes
 
     @property
     def label(self) -> str:
@@ -52,19 +57,56 @@ def theme_count(texts: int, max_themes: int) -> int:
     return max(2, min(max_themes, round(math.sqrt(texts / 2))))
 
 
+@dataclass
+class FittedThemes:
+    """Themes found in a set of texts, with what is needed to assign other texts to them."""
+
+    themes: list[Theme]
+    assignment: list[int]
+    vectorizer: Any = None
+    model: Any = None
+    kept: dict[int, int] = field(default_factory=dict)  # NMF component -> index in ``themes``
+    examples: list[list[str]] = field(default_factory=list)  # per theme, its typical texts
+
+    def assign(self, texts: list[str]) -> list[int]:
+        """Each text's theme index (-1: none): of the themes whose label words the text uses,
+        the one it loads on most in the fitted model."""
+        if self.model is None or not texts:
+            return [-1] * len(texts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            doc_topic = np.asarray(self.model.transform(self.vectorizer.transform(texts)))
+        analyse = self.vectorizer.build_analyzer()
+        labels = {index: set(self.themes[index].terms) for index in self.kept.values()}
+        assigned: list[int] = []
+        for text, loads in zip(texts, doc_topic, strict=True):
+            words = set(analyse(text))
+            shared = [(c, i) for c, i in self.kept.items() if labels[i] & words and loads[c] > 0]
+            best = max(shared, key=lambda ci: (loads[ci[0]], -ci[1]), default=None)
+            assigned.append(best[1] if best is not None else -1)
+        return assigned
+
+
 def find_themes(texts: list[str], *, max_themes: int = 8) -> tuple[list[Theme], list[int]]:
     """Themes of ``texts``, largest first, and each text's theme index (-1: none)."""
+    fitted = fit_themes(texts, max_themes=max_themes)
+    return fitted.themes, fitted.assignment
+
+
+def fit_themes(texts: list[str], *, max_themes: int = 8) -> FittedThemes:
+    """``find_themes`` that keeps the fitted vectoriser and model (``FittedThemes.assign``)."""
     k = theme_count(len(texts), max_themes)
     if k == 0:
-        return [], [-1] * len(texts)
-    matrix, vocabulary = _tfidf(texts)
+        return FittedThemes([], [-1] * len(texts))
+    vectorizer, matrix, vocabulary = _tfidf(texts)
     if matrix is None or matrix.shape[1] < k:
-        return [], [-1] * len(texts)
-    doc_topic, topic_terms = _nmf(matrix, k)
-    return _assign(doc_topic, topic_terms, vocabulary)
+        return FittedThemes([], [-1] * len(texts))
+    model, doc_topic = _nmf(matrix, k)
+    themes, assignment, kept = _assign(doc_topic, np.asarray(model.components_), vocabulary)
+    return FittedThemes(themes, assignment, vectorizer, model, kept)
 
 
-def _tfidf(texts: list[str]) -> tuple[Any, np.ndarray]:
+def _tfidf(texts: list[str]) -> tuple[Any, Any, np.ndarray]:
     vectorizer = TfidfVectorizer(
         lowercase=True,
         strip_accents="unicode",
@@ -79,16 +121,16 @@ def _tfidf(texts: list[str]) -> tuple[Any, np.ndarray]:
     try:
         matrix = vectorizer.fit_transform(texts)
     except ValueError:  # nothing left after stop words / min_df
-        return None, np.array([])
-    return matrix, vectorizer.get_feature_names_out()
+        return vectorizer, None, np.array([])
+    return vectorizer, matrix, vectorizer.get_feature_names_out()
 
 
-def _nmf(matrix: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _nmf(matrix: Any, k: int) -> tuple[Any, np.ndarray]:
     model = NMF(n_components=k, init="nndsvd", random_state=SEED, max_iter=300, tol=1e-4)
     with warnings.catch_warnings():  # a capped iteration count is fine for grouping texts
         warnings.simplefilter("ignore", ConvergenceWarning)
         doc_topic = model.fit_transform(matrix)
-    return np.asarray(doc_topic), np.asarray(model.components_)
+    return model, np.asarray(doc_topic)
 
 
 def _label(weights: np.ndarray, vocabulary: np.ndarray) -> list[str]:
@@ -109,7 +151,7 @@ def _label(weights: np.ndarray, vocabulary: np.ndarray) -> list[str]:
 
 def _assign(
     doc_topic: np.ndarray, topic_terms: np.ndarray, vocabulary: np.ndarray
-) -> tuple[list[Theme], list[int]]:
+) -> tuple[list[Theme], list[int], dict[int, int]]:
     best = np.argmax(doc_topic, axis=1)
     strength = doc_topic[np.arange(len(best)), best]
     best = np.where(strength > 0, best, -1)
@@ -124,4 +166,4 @@ def _assign(
     )
     renumber = {old: new for new, old in enumerate(kept)}
     assignment = [renumber.get(int(t), -1) for t in best]
-    return [themes[i] for i in kept], assignment
+    return [themes[i] for i in kept], assignment, renumber
