@@ -22,7 +22,7 @@ from bot.deps import Deps
 from bot.intents import Intent, IntentKind, Reply, rendered_reply, report_for
 from bot.onboarding_blocks import onboarding_home, time_to_value_lines
 from bot.task_blocks import home_tasks
-from bot.voc_blocks import health_voice
+from bot.voc_blocks import health_voice, theme_labeller
 from tools.db import session_scope
 from tools.expansion import expansion_opportunities
 from tools.freshness import data_state
@@ -43,6 +43,7 @@ from tools.scoring import (
 from tools.subscriptions import segments as subscription_segments
 from tools.subscriptions import subscriptions_of
 from tools.tasks import open_tasks_for
+from tools.voc.labels import ThemeLabeller
 
 __all__ = ["Intent", "IntentKind", "Reply", "answer", "route"]
 
@@ -156,12 +157,19 @@ def _answer_health(intent: Intent, deps: Deps) -> Reply:
         report = report_for(intent, deps, session)
         if isinstance(report, Reply):
             return report
-        voice = health_voice(session, report.account.account_id, deps.today())
+        voice = health_voice(
+            session, report.account.account_id, deps.today(), labeller=_labeller(deps)
+        )
         recent = latest_interactions(
             session, account_id=report.account.account_id, before=deps.now(), limit=3
         )
     rendered = with_interactions(blocks.health_report(report, voice=voice), recent)
     return rendered_reply(rendered, account_id=report.account.account_id)
+
+
+def _labeller(deps: Deps) -> ThemeLabeller | None:
+    """Claude names /health's themes in the background: the card never waits for it."""
+    return theme_labeller(deps.anthropic, deps.settings.anthropic_model, sessions=deps.sessions)
 
 
 def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
@@ -170,7 +178,7 @@ def shared_health(account_id: int, deps: Deps, *, shared_by: str) -> Reply:
         report = account_report(
             session, account_id=account_id, as_of=deps.today(), config=deps.config
         )
-        voice = health_voice(session, account_id, deps.today())
+        voice = health_voice(session, account_id, deps.today(), labeller=_labeller(deps))
     rendered = blocks.health_report(report, with_actions=False, shared_by=shared_by, voice=voice)
     return rendered_reply(rendered, account_id=account_id)
 

@@ -1,22 +1,89 @@
 """Block Kit for the voice of the customer: themes and latest comments (on /health, the digest).
 
 Quotes are customers' words: escaped with ``esc`` and clipped, shown as quotes, never as our
-own text or markup.
+own text or markup. With a Claude client the themes are named by Claude (``theme_labeller``);
+their names are escaped like everything else.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlmodel import Session
 
 from bot.blocks import Block, bullets, clip, esc, section
+from tools.db import SessionFactory, session_scope
 from tools.voc import VocQuote, VocReport, VocTheme, voice_of_customer
+from tools.voc.labels import LabelSubject, ThemeLabeller
 
 QUOTE_CHARS = 160
 HEALTH_WINDOW_DAYS = 180
 DIGEST_WINDOW_DAYS = 28
 SOURCE_LABEL = {"nps": "NPS", "csat": "CSAT", "ticket": "ticket", "note": "note"}
+LABEL_TIMEOUT_SECONDS = 10.0
+NAMED_BY_CLAUDE = "_Theme names by Claude from their top words and quotes · numbers checked_"
+_labellers: WeakKeyDictionary[Any, ThemeLabeller] = WeakKeyDictionary()
+_background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="theme-labels")
+log = logging.getLogger(__name__)
+
+
+def theme_labeller(
+    client: Any, model: str, *, sessions: SessionFactory | None = None
+) -> ThemeLabeller | None:
+    """Claude naming the themes when a client is configured (short timeout, no retries), one
+    labeller per client so that an outage is logged once; None without a client.
+
+    With ``sessions`` names not yet cached are written in the background: the view that asked
+    shows the top words and never waits for Claude; the next one shows Claude's names."""
+    if client is None:
+        return None
+    labeller = _labellers.get(client)
+    if labeller is None:
+        from bot.narrator import ClaudeWriter
+
+        quick = client.with_options(timeout=LABEL_TIMEOUT_SECONDS, max_retries=0)
+        labeller = ThemeLabeller(ClaudeWriter(client=quick, model=model, max_tokens=1024))
+        if sessions is not None:
+            labeller.defer = _in_background(labeller, sessions)
+        _labellers[client] = labeller
+    return labeller
+
+
+def _in_background(
+    labeller: ThemeLabeller, sessions: SessionFactory
+) -> Callable[[list[LabelSubject]], None]:
+    pending: set[LabelSubject] = set()
+    lock = threading.Lock()
+
+    def run(subjects: list[LabelSubject]) -> None:
+        try:
+            with session_scope(sessions) as session:
+                labeller.write(session, subjects)
+        except Exception:  # a name is never worth a crash: the top words stay
+            log.exception("theme labels: background naming failed")
+        finally:
+            with lock:
+                pending.difference_update(subjects)
+
+    def defer(missing: list[LabelSubject]) -> None:
+        with lock:
+            new = [s for s in missing if s not in pending]
+            pending.update(new)
+        if new:
+            _background.submit(run, new)
+
+    return defer
+
+
+def labels_written() -> None:
+    """Wait until every background naming submitted so far has finished (tests, shutdown)."""
+    _background.submit(lambda: None).result()
 
 
 def quote_line(quote: VocQuote, *, with_account: bool = False) -> str:
@@ -47,17 +114,25 @@ def voice_section(voice: VocReport, *, themes: int = 3, latest: int = 2) -> Bloc
     lines += [f"{theme_line(t)} _(tickets)_" for t in _top(voice, "tickets", 2)]
     lines += [quote_line(q) for q in voice.latest[:latest]]
     body = bullets(lines, limit=themes + 2 + latest, empty="_No themes yet._")
-    return section(f"*Voice of the customer* ({voice.window_days} days: {counts})\n{body}")
+    shown = _top(voice, "comments", themes) + _top(voice, "tickets", 2)
+    named = f"\n{NAMED_BY_CLAUDE}" if any(t.label_source == "claude" for t in shown) else ""
+    return section(f"*Voice of the customer* ({voice.window_days} days: {counts})\n{body}{named}")
 
 
 def _top(voice: VocReport, family: str, limit: int) -> list[VocTheme]:
     return [t for t in voice.themes if t.family == family][:limit]
 
 
-def health_voice(session: Session, account_id: int, as_of: date) -> Block | None:
+def health_voice(
+    session: Session, account_id: int, as_of: date, *, labeller: ThemeLabeller | None = None
+) -> Block | None:
     """The voice section for one account's health card (the last ``HEALTH_WINDOW_DAYS``)."""
     voice = voice_of_customer(
-        session, as_of=as_of, window_days=HEALTH_WINDOW_DAYS, account_ids=[account_id]
+        session,
+        as_of=as_of,
+        window_days=HEALTH_WINDOW_DAYS,
+        account_ids=[account_id],
+        labeller=labeller,
     )
     return voice_section(voice)
 
@@ -73,10 +148,15 @@ def digest_section(voice: VocReport, *, themes: int = 5) -> Block | None:
     counts = ", ".join(f"{n} {SOURCE_LABEL.get(s, s)}" for s, n in voice.by_source.items())
     days = voice.window_days
     title = f"*Voice of the customer* (last {days} days vs the {days} before; {counts})"
-    return section(f"{title}\n" + bullets(lines, limit=themes + 1, empty=""))
+    named = f"\n{NAMED_BY_CLAUDE}" if any(t.label_source == "claude" for t in top) else ""
+    return section(f"{title}\n" + bullets(lines, limit=themes + 1, empty="") + named)
 
 
-def digest_voice(session: Session, as_of: date) -> Block | None:
+def digest_voice(
+    session: Session, as_of: date, *, labeller: ThemeLabeller | None = None
+) -> Block | None:
     """The voice section of the weekly digest for the portfolio."""
-    voice = voice_of_customer(session, as_of=as_of, window_days=DIGEST_WINDOW_DAYS, compare=True)
+    voice = voice_of_customer(
+        session, as_of=as_of, window_days=DIGEST_WINDOW_DAYS, compare=True, labeller=labeller
+    )
     return digest_section(voice)

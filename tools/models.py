@@ -558,9 +558,12 @@ class NarrativeRecord(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    account_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    # None for prose about no one account on no one day (a voice-of-the-customer theme's label)
+    account_id: int | None = Field(
+        default=None, foreign_key="account.id", index=True, ondelete="CASCADE"
+    )
     kind: str = Field(max_length=32)
-    day: date
+    day: date | None = None
     evidence_hash: str = Field(max_length=64)
     texts: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     sources: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

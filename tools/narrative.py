@@ -4,15 +4,17 @@ A ``NarrativeRequest`` names the account, the day, the parts to write (``narrati
 alert; ``executive_summary`` and the four section keys for a QBR), the deterministic evidence
 and the template text of every part. ``narrate`` then:
 
-1. returns the stored result when the same evidence was narrated for that account and day
-   (``NarrativeRecord``, keyed by the evidence's SHA-256), so a second ask costs no model call;
+1. returns the stored result when the same evidence was narrated for that account and day by
+   the same model (``NarrativeRecord``, keyed by the evidence's SHA-256), so a second ask costs
+   no model call (a request without an account or a day, such as a theme's label, is cached
+   for any account and day);
 2. asks the ``Writer`` (Claude, in ``bot/narrator.py``) for every part in one call;
 3. checks every number in every part against the evidence (``tools.narrative_check``); parts with
    numbers the evidence does not hold are asked for again once, naming the offending numbers;
 4. gives each part still failing (or missing) its template, and records who wrote each part.
 
 At most two model calls per request. Without a writer, or when it fails, the templates answer
-and nothing is stored (the next run may try the model again).
+and nothing is stored (the next run may try the model again); ``Narratives.failed`` says why.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import date
 from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from tools.models import NarrativeRecord
 from tools.narrative_check import Evidence, canonical_json, unsupported_numbers
@@ -50,8 +52,8 @@ class NarrativeRequest:
     """What to write, for whom, from which evidence."""
 
     kind: str
-    account_id: int
-    day: date
+    account_id: int | None
+    day: date | None
     instructions: str
     evidence: dict[str, Any]
     templates: dict[str, str]
@@ -96,6 +98,7 @@ class Narratives:
     rejected: list[str] = field(default_factory=list)
     model_calls: int = 0
     cached: bool = False
+    failed: str | None = None  # why the writer gave no text (then every part is the template)
 
     def source_of(self, part: str) -> str:
         return self.sources.get(part, TEMPLATE)
@@ -148,13 +151,16 @@ def check(
     return bad
 
 
-def _cached(session: Session, request: NarrativeRequest) -> NarrativeRecord | None:
+def cached(session: Session, request: NarrativeRequest, model: str) -> NarrativeRecord | None:
+    """What ``model`` wrote for this request's evidence before (same account and day)."""
+    account, day = col(NarrativeRecord.account_id), col(NarrativeRecord.day)
     return session.exec(
         select(NarrativeRecord).where(
-            NarrativeRecord.account_id == request.account_id,
+            account.is_(None) if request.account_id is None else account == request.account_id,
+            day.is_(None) if request.day is None else day == request.day,
             NarrativeRecord.kind == request.kind,
-            NarrativeRecord.day == request.day,
             NarrativeRecord.evidence_hash == request.evidence_hash,
+            NarrativeRecord.model == model[:64],
         )
     ).first()
 
@@ -170,11 +176,21 @@ def _attempt(
     }
 
 
-def narrate(session: Session, request: NarrativeRequest, writer: Writer | None) -> Narratives:
-    """The request's parts: cached, or written and checked, or from the templates."""
+def narrate(
+    session: Session,
+    request: NarrativeRequest,
+    writer: Writer | None,
+    *,
+    store_result: bool = True,
+    log_failure: bool = True,
+) -> Narratives:
+    """The request's parts: cached, or written and checked, or from the templates.
+
+    ``store_result=False`` leaves storing to the caller (``store``); ``log_failure=False`` leaves
+    reporting a failed writer to the caller (``Narratives.failed``)."""
     if writer is None:
         return templates_only(request)
-    record = _cached(session, request)
+    record = cached(session, request, writer.model)
     if record is not None:
         return Narratives(
             texts={p: str(record.texts.get(p) or request.templates[p]) for p in request.parts},
@@ -196,20 +212,24 @@ def narrate(session: Session, request: NarrativeRequest, writer: Writer | None) 
             texts.update({p: t for p, t in retry.items() if p in bad})
             bad = check(texts, request, evidence)
     except WriterError as exc:
-        log.warning("narrative writer unavailable (%s); using the templates", exc)
+        if log_failure:
+            log.warning("narrative writer unavailable (%s); using the templates", exc)
         result = templates_only(request)
         result.model_calls = calls
+        result.failed = str(exc) or type(exc).__name__
         return result
     result = Narratives(texts={}, sources={}, rejected=rejected, model_calls=calls)
     for part in request.parts:
         ok = part not in bad
         result.texts[part] = texts[part] if ok else request.templates[part]
         result.sources[part] = CLAUDE if ok else TEMPLATE
-    _store(session, request, result, writer.model)
+    if store_result:
+        store(session, request, result, writer.model)
     return result
 
 
-def _store(session: Session, request: NarrativeRequest, result: Narratives, model: str) -> None:
+def store(session: Session, request: NarrativeRequest, result: Narratives, model: str) -> None:
+    """Keep ``result`` as what ``model`` wrote for ``request`` (a no-op when already kept)."""
     record = NarrativeRecord(
         account_id=request.account_id,
         kind=request.kind,

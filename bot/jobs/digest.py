@@ -19,7 +19,8 @@ from bot.jobs.delivery import (
     poster_for,
     require_client,
 )
-from bot.voc_blocks import digest_voice
+from bot.narrator import anthropic_client
+from bot.voc_blocks import digest_voice, theme_labeller
 from tools.alerts import digest, ledger
 from tools.db import SessionFactory
 from tools.metrics import portfolio_metrics
@@ -58,7 +59,8 @@ def run_weekly_digest(
             expansion_count=metrics.expansion_pipeline_count,
             expansion_arr=Decimal(metrics.expansion_pipeline_arr),
         )
-        voice = digest_voice(session, day)
+        labeller = theme_labeller(anthropic_client(settings), settings.anthropic_model)
+        voice = digest_voice(session, day, labeller=labeller)
     blocks, text = alert_blocks.weekly_digest(data, voice=voice)
     claim = ledger.AlertClaim(
         kind=AlertKind.DIGEST,

@@ -9,7 +9,10 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
 from tools.models import Account
+from tools.narrative import CLAUDE
 from tools.voc.corpus import VocItem, load_items, window_bounds
+from tools.voc.labels import LabelSubject, ThemeLabeller
+from tools.voc.labels import subject as label_subject
 from tools.voc.reference import portfolio_reference
 from tools.voc.sentiment import item_sentiment, tone
 from tools.voc.themes import FittedThemes, Theme, find_themes
@@ -38,6 +41,9 @@ class VocTheme(BaseModel):
     key: str
     family: str = Field(description="comments (NPS/CSAT comments, notes) or tickets (subjects)")
     label: str
+    label_source: str = Field(
+        default="top words", description="top words, or claude (named by Claude, numbers checked)"
+    )
     basis: str = Field(
         default="own",
         description=(
@@ -86,12 +92,15 @@ def voice_of_customer(
     account_ids: list[int] | None = None,
     max_themes: int = 12,
     compare: bool = False,
+    labeller: ThemeLabeller | None = None,
 ) -> VocReport:
     """Themes in what customers said over ``window_days`` ending ``as_of`` (no later data).
 
     ``account_ids`` limits it to those accounts (None: the portfolio). With ``compare`` the
     themes are found over this window and the one before it, and each carries its count in the
-    previous window and the change.
+    previous window and the change. With a ``labeller`` (Claude) the themes are named from their
+    top words and quotes (``tools/voc/labels.py``); without one, or when it fails, the label is
+    the top words.
     """
     start, end = window_bounds(as_of, window_days)
     load_from = start - timedelta(days=window_days) if compare else start
@@ -100,6 +109,7 @@ def voice_of_customer(
     names = _names(session, sorted({item.account_id for item in corpus} | set(account_ids or [])))
     sentiments = [item_sentiment(item) for item in corpus]
     built: list[VocTheme] = []
+    subjects: list[LabelSubject] = []
     themed: set[int] = set()
     for family in FAMILIES:
         members = [i for i, item in enumerate(corpus) if family_of(item) == family]
@@ -115,6 +125,12 @@ def voice_of_customer(
             view = _theme(theme, family, corpus, sentiments, names, current)
             view.share = round(view.count / len(counted), 3) if counted else 0.0
             built.append(view)
+            quotes = theme.examples or [q.untrusted_text for q in view.quotes]
+            subjects.append(label_subject(theme.terms, quotes))
+    if labeller is not None and built:
+        for view, label in zip(built, labeller.labels(session, subjects), strict=True):
+            if label.source == CLAUDE:
+                view.label, view.label_source = label.text, CLAUDE
     comments = [i for i in current if family_of(corpus[i]) == "comments"]
     now = [sentiments[i] for i in current]
     mean = round(sum(now) / len(now), 2) if now else None
@@ -159,8 +175,9 @@ def _assigned_themes(
     themes: dict[int, Theme] = {}
     for member, index in zip(reversed(members), reversed(assignment), strict=True):
         if index >= 0:
-            terms = reference.themes[index].terms
-            themes.setdefault(index, Theme(terms=terms, basis="portfolio")).members.append(member)
+            terms, examples = reference.themes[index].terms, reference.examples[index]
+            theme = Theme(terms=terms, basis="portfolio", examples=examples)
+            themes.setdefault(index, theme).members.append(member)
     return sorted(themes.values(), key=lambda t: (-len(t.members), t.label))
 
 

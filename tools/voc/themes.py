@@ -40,6 +40,7 @@ class Theme:
     members: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     basis: str = "own"  # "own": found in these texts; "portfolio": assigned to its themes
+    examples: list[str] = field(default_factory=list)  # the portfolio's quotes ("portfolio")
 
     @property
     def label(self) -> str:
