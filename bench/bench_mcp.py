@@ -27,6 +27,7 @@ from bot.mcp.server import McpSettings, build_server
 from tools.scoring_config import load_config
 
 CALLS = 200
+HTTP_TIMEOUT_SECONDS = 60.0
 TOKEN = secrets.token_urlsafe(32)
 ACCOUNTS = ("acme", "globex", "initech", "umbrella", "hooli")
 
@@ -75,7 +76,8 @@ def run(workdir: Path) -> list[Measurement]:
     async def over_http() -> list[float]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         async with (
-            httpx2.AsyncClient(headers=headers) as http,
+            # not httpx's 5-second default: on a loaded machine one round trip can take longer
+            httpx2.AsyncClient(headers=headers, timeout=HTTP_TIMEOUT_SECONDS) as http,
             Client(streamable_http_client(url, http_client=http)) as client,
         ):
             return await _timed_calls(client)
