@@ -45,11 +45,14 @@ def _default_milestones() -> dict[str, Milestone]:
 
 
 class OnboardingConfig(BaseModel):
-    """The onboarding window, its milestones and which one is "first value"."""
+    """The onboarding window, its milestones and which one is "first value"; with the windows
+    of the derived lifecycle stage (``renewal_stage_days``, ``mature_after_days``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     window_days: int = Field(default=90, ge=1, le=730)
+    renewal_stage_days: int = Field(default=90, ge=0, le=730)
+    mature_after_days: int = Field(default=365, ge=1, le=3650)
     first_value: str = "active_users"
     milestones: dict[str, Milestone] = Field(default_factory=_default_milestones)
 

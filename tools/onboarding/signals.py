@@ -20,8 +20,6 @@ from tools.onboarding.progress import (
 
 TRIGGER_KEY = "onboarding_overdue"
 TRIGGER_LABEL = "Onboarding overdue"
-RENEWING_DAYS = 90
-MATURE_DAYS = 365
 # (key, kind, label, evidence, severe): the churn engine's plain "fired trigger" tuple.
 Fired = tuple[str, str, str, str, bool]
 
@@ -105,16 +103,18 @@ def _months_back(day: date, months: int) -> date:
 
 
 def derived_stage(
-    *, age_days: int | None, days_to_renewal: int | None, active: bool, window_days: int
+    *, age_days: int | None, days_to_renewal: int | None, active: bool, config: OnboardingConfig
 ) -> str:
-    """onboarding (younger than the window) / renewal (≤ 90 days) / adoption (< 1 year) / mature."""
+    """onboarding (younger than ``window_days``) / renewal (contract ends within
+    ``renewal_stage_days``) / adoption (younger than ``mature_after_days``) / mature; churned
+    without a contract in force."""
     if not active:
         return Lifecycle.CHURNED.value
-    if age_days is not None and 0 <= age_days < window_days:
+    if age_days is not None and 0 <= age_days < config.window_days:
         return Lifecycle.ONBOARDING.value
-    if days_to_renewal is not None and 0 <= days_to_renewal <= RENEWING_DAYS:
+    if days_to_renewal is not None and 0 <= days_to_renewal <= config.renewal_stage_days:
         return Lifecycle.RENEWAL.value
-    if age_days is not None and age_days < MATURE_DAYS:
+    if age_days is not None and age_days < config.mature_after_days:
         return Lifecycle.ADOPTION.value
     return Lifecycle.MATURE.value
 
@@ -122,3 +122,18 @@ def derived_stage(
 def effective_stage(stored: str, derived: str) -> str:
     """The imported stage when one was given (anything but the column default), else derived."""
     return derived if stored in ("", Lifecycle.ADOPTION.value) else stored
+
+
+def lifecycle_stage(
+    stored: str,
+    *,
+    age_days: int | None,
+    days_to_renewal: int | None,
+    active: bool,
+    config: OnboardingConfig,
+) -> str:
+    """The stage an account shows: the imported one, else derived with the configured windows."""
+    derived = derived_stage(
+        age_days=age_days, days_to_renewal=days_to_renewal, active=active, config=config
+    )
+    return effective_stage(stored, derived)

@@ -29,6 +29,7 @@ from tools.facts.extract import (
 from tools.health import UnknownAccountError, extract_with_history, score_raw, trend_baselines
 from tools.lean import lean_findings
 from tools.models import Account, HealthSnapshot
+from tools.onboarding import OnboardingConfig, lifecycle_stage
 from tools.results import AccountReport, AccountSummary, ChurnRisk, HealthResult, RiskLevel
 from tools.scoring_config import ScoringConfig
 
@@ -36,7 +37,11 @@ LEVEL_RANK = {RiskLevel.HIGH: 0, RiskLevel.MEDIUM: 1, RiskLevel.LOW: 2}
 
 
 def _summaries(
-    session: Session, ids: list[int], terms: dict[str, Any], seats_used: dict[int, int]
+    session: Session,
+    ids: list[int],
+    terms: dict[str, Any],
+    seats_used: dict[int, int],
+    onboarding: OnboardingConfig,
 ) -> dict[int, AccountSummary]:
     accounts = _loaded_accounts(session, ids)
     unloaded = [a for a in ids if a not in accounts]
@@ -59,7 +64,7 @@ def _summaries(
             industry=account.industry,
             owner_email=account.owner_email,
             owner_slack_id=account.owner_slack_id,
-            lifecycle_stage=_stage(account.lifecycle_stage, terms, i, active),
+            lifecycle_stage=_stage(account.lifecycle_stage, terms, i, active, onboarding),
             plan=terms["plan"][i],
             arr=_money(terms["arr"][i]) if active else Decimal("0"),
             seats_purchased=int(terms["seats_purchased"][i]) if active else 0,
@@ -81,22 +86,23 @@ def _loaded_accounts(session: Session, ids: list[int]) -> dict[int, Account]:
     return out
 
 
-def _stage(stored: str, terms: dict[str, Any], i: int, active: bool) -> str:
+def _stage(
+    stored: str, terms: dict[str, Any], i: int, active: bool, onboarding: OnboardingConfig
+) -> str:
     """The imported lifecycle stage, else the one derived from tenure and renewal."""
-    from tools.onboarding import OnboardingConfig, derived_stage, effective_stage
 
     def days(key: str) -> int | None:
         values = terms.get(key)
         value = float(values[i]) if values is not None else float("nan")
         return None if value != value else int(value)
 
-    derived = derived_stage(
+    return lifecycle_stage(
+        stored,
         age_days=days("tenure_days"),
         days_to_renewal=days("days_to_renewal"),
         active=active,
-        window_days=OnboardingConfig().window_days,
+        config=onboarding,
     )
-    return effective_stage(stored, derived)
 
 
 def _money(value: float) -> Decimal:
@@ -115,13 +121,14 @@ def account_summaries(
     scope = Scope(account_ids)
     ids, _ = account_ids_in(session, scope, raw_tam=False)
     terms = contract_terms(session, scope, ids, as_of)
-    window = (config or ScoringConfig()).health.normalise.usage_window_days
+    config = config or ScoringConfig()
+    window = config.health.normalise.usage_window_days
     seats = seats_used_by_account(session, scope, as_of, window)
-    return _summaries(session, ids.tolist(), terms, seats)
+    return _summaries(session, ids.tolist(), terms, seats, config.onboarding)
 
 
 def _summaries_from_raw(
-    session: Session, raw: RawMetrics, account_ids: Sequence[int]
+    session: Session, raw: RawMetrics, account_ids: Sequence[int], onboarding: OnboardingConfig
 ) -> dict[int, AccountSummary]:
     wanted = [raw.position(a) for a in account_ids]
     terms = {
@@ -136,7 +143,7 @@ def _summaries_from_raw(
     seats = {
         int(raw.ids[p]): int(raw.seats_used[p]) for p in wanted if raw.usage_rows_recent[p] > 0
     }
-    return _summaries(session, list(account_ids), terms, seats)
+    return _summaries(session, list(account_ids), terms, seats, onboarding)
 
 
 def _reports(
@@ -152,7 +159,7 @@ def _reports(
     ids = list(account_ids)
     if not ids:
         return []
-    summaries = _summaries_from_raw(session, raw, ids)
+    summaries = _summaries_from_raw(session, raw, ids, config.onboarding)
     lean = lean_findings(session, as_of=as_of, config=config, account_ids=ids)
     expansion = expansion_opportunities(session, as_of=as_of, config=config, account_ids=ids)
     return [
@@ -181,7 +188,7 @@ def book_reports(
     active = set(raw.ids[raw.active].tolist())
     health = {a: h for a, h in health.items() if a in active}
     risks = churn_from_raw(raw, config=config, health=health)
-    summaries = _summaries_from_raw(session, raw, list(health))
+    summaries = _summaries_from_raw(session, raw, list(health), config.onboarding)
     return [
         AccountReport(account=summaries[a], health=health[a], churn=risks[a], lean=[], expansion=[])
         for a in ids

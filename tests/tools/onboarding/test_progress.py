@@ -206,8 +206,23 @@ def test_median_time_to_value_by_start_month(session: Session) -> None:
     ],
 )
 def test_derived_stage(age: int, renewal: int | None, active: bool, stage: str) -> None:
-    derived = derived_stage(age_days=age, days_to_renewal=renewal, active=active, window_days=90)
+    derived = derived_stage(age_days=age, days_to_renewal=renewal, active=active, config=CONFIG)
     assert derived == stage
+
+
+def test_the_stage_windows_come_from_the_config() -> None:
+    """A longer onboarding window, a shorter renewal window and an earlier maturity apply."""
+    config = CONFIG.model_copy(
+        update={"window_days": 120, "renewal_stage_days": 30, "mature_after_days": 180}
+    )
+
+    def stage(age: int, renewal: int | None) -> str:
+        return derived_stage(age_days=age, days_to_renewal=renewal, active=True, config=config)
+
+    assert stage(100, 300) == "onboarding"  # day 100 of a 120-day window (default: adoption)
+    assert stage(200, 60) == "mature"  # renewal in 60 days is outside 30; older than 180 days
+    assert stage(200, 25) == "renewal"
+    assert stage(150, 300) == "adoption"
 
 
 def test_an_imported_stage_wins_over_the_derived_one() -> None:

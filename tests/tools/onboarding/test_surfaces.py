@@ -14,7 +14,7 @@ from tools import db
 from tools.agent_tools import default_registry
 from tools.onboarding import onboarding_progress, time_to_value_by_cohort
 from tools.registry import ToolContext
-from tools.scoring import account_report
+from tools.scoring import account_report, account_summaries
 from tools.scoring_config import load_config
 
 AS_OF = START + timedelta(days=60)
@@ -42,6 +42,25 @@ def test_account_report_carries_the_onboarding_trigger(session: Session) -> None
     assert report.account.lifecycle_stage == "onboarding"
     healthy = account_report(session, account_id=fine, as_of=AS_OF, config=config)
     assert "onboarding_overdue" not in [t.key for t in healthy.churn.triggers]
+
+
+def test_the_reported_stage_follows_the_configured_windows(session: Session) -> None:
+    """Day 60 of a contract renewing in 305 days: onboarding by default; past a 30-day window
+    it is "adoption", and "renewal" once the renewal stage starts 320 days out."""
+    _, fine = stuck_and_fine(session)
+    config = load_config(None)
+
+    def stage(**onboarding: int) -> tuple[str, str]:
+        changed = config.model_copy(
+            update={"onboarding": config.onboarding.model_copy(update=onboarding)}
+        )
+        report = account_report(session, account_id=fine, as_of=AS_OF, config=changed)
+        summary = account_summaries(session, as_of=AS_OF, account_ids=[fine], config=changed)
+        return report.account.lifecycle_stage, summary[fine].lifecycle_stage
+
+    assert stage() == ("onboarding", "onboarding")
+    assert stage(window_days=30) == ("adoption", "adoption")
+    assert stage(window_days=30, renewal_stage_days=320) == ("renewal", "renewal")
 
 
 def test_trigger_respects_the_clock(session: Session) -> None:
