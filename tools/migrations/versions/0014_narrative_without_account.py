@@ -1,7 +1,7 @@
 """narrative: prose about no one account on no one day (voice-of-the-customer theme labels)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-02 03:30:00
 
 ``narrative.account_id`` and ``narrative.day`` become nullable: a theme's label is cached by its
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0013'
-down_revision: str | None = '0012'
+revision: str = '0014'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
