@@ -86,7 +86,7 @@ def scanned_book(
         scored.update(_snapshots(session, as_of, chunk))
         for account_id, hit in _triggers(session, as_of, chunk):
             triggers.setdefault(account_id, []).append(hit)
-        summaries.update(_summaries(session, as_of, chunk))
+        summaries.update(_summaries(session, as_of, chunk, config.onboarding))
     book: list[BookEntry] = []
     for account_id in account_ids:
         if account_id not in scored or account_id not in summaries:
@@ -148,18 +148,24 @@ def _triggers(session: Session, as_of: date, ids: list[int]) -> list[tuple[int, 
 
 
 def book_summaries(
-    session: Session, *, as_of: date, account_ids: Sequence[int]
+    session: Session,
+    *,
+    as_of: date,
+    account_ids: Sequence[int],
+    config: ScoringConfig | None = None,
 ) -> dict[int, AccountSummary]:
     """Who each account is and its contract in force on ``as_of`` (the metric layer's
     ``contract_terms``, as ``account_summaries``), without seats used: App Home does not show
     them, and the peak-users query over a whole book is most of what a summary costs."""
     out: dict[int, AccountSummary] = {}
     for ids in _chunks(account_ids):
-        out.update(_summaries(session, as_of, ids))
+        out.update(_summaries(session, as_of, ids, (config or ScoringConfig()).onboarding))
     return out
 
 
-def _summaries(session: Session, as_of: date, ids: list[int]) -> dict[int, AccountSummary]:
+def _summaries(
+    session: Session, as_of: date, ids: list[int], onboarding: OnboardingConfig
+) -> dict[int, AccountSummary]:
     stmt = select(
         col(Account.id),
         col(Account.external_id),
@@ -171,7 +177,6 @@ def _summaries(session: Session, as_of: date, ids: list[int]) -> dict[int, Accou
         col(Account.lifecycle_stage),
     ).where(col(Account.id).in_(ids))
     terms = contract_terms(session, Scope(ids), np.array(ids, dtype=np.int64), as_of)
-    window = OnboardingConfig().window_days
     out: dict[int, AccountSummary] = {}
     position = {a: i for i, a in enumerate(ids)}
     for account_id, external_id, name, segment, industry, email, slack_id, stored in rows(
@@ -183,7 +188,7 @@ def _summaries(session: Session, as_of: date, ids: list[int]) -> dict[int, Accou
             age_days=_days(terms["tenure_days"][i]),
             days_to_renewal=_days(terms["days_to_renewal"][i]),
             active=active,
-            window_days=window,
+            config=onboarding,
         )
         out[int(account_id)] = AccountSummary(
             account_id=int(account_id),
