@@ -23,7 +23,7 @@ class Deps:
     config: ScoringConfig
     notion: Callable[[], Any] | None = None
     """Builds a ``notion_client.Client`` (tests inject one on an httpx.MockTransport); None:
-    one from NOTION_TOKEN (see bot/handoff_notion.py)."""
+    one from NOTION_TOKEN (see bot/notion/tasks.py)."""
     anthropic: Any = None
     """The ``anthropic.Anthropic`` client when ``ANTHROPIC_API_KEY`` is set (tests inject one on
     the fake API); None: no Claude, the templates and the router answer."""

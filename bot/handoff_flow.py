@@ -1,29 +1,31 @@
 """Send an approved hand-off to Sales: the sales-channel card, the Notion task, the bookkeeping.
 
 Only the request that won ``approve_handoff`` calls ``dispatch``, so a double click or a retried
-request posts one card and writes one Notion page. A Notion failure never loses the hand-off: it
-stays sent (the card is in Slack) with its Notion write pending, and ``retry_notion_tasks``
-(the scheduler calls it) writes it later.
+request posts one card and writes one Notion page. The Notion page is a delivery in the one
+delivery ledger (``tools.outbox.handoff_claim``), queued in the transaction that marks the
+hand-off sent and written by ``bot.notion.NotionSender`` (looked up by its idempotency key before
+it is created). A Notion failure never loses the hand-off: it stays sent (the card is in Slack)
+with its Notion write pending in the ledger, and the Notion job retries it with backoff.
 """
 
 from __future__ import annotations
 
 import logging
 
-import httpx
-from notion_client.errors import NotionClientErrorBase
 from slack_sdk import WebClient
 
 from bot import handoff_blocks
 from bot.deps import Deps
-from bot.handoff_notion import default_notion_factory, notion_configured, write_task
-from tools import handoff
+from bot.handoff_notion import notion_configured
+from bot.notion.delivery import NotionSender
+from bot.notion.tasks import task_publisher
+from tools import handoff, outbox
+from tools.alerts import ledger
 from tools.db import session_scope
 from tools.handoff import HandoffCard
+from tools.models import AlertKind, AlertStatus
 
 logger = logging.getLogger(__name__)
-
-NOTION_ERRORS = (NotionClientErrorBase, httpx.HTTPError, OSError, KeyError, IndexError)
 
 
 def card_of(deps: Deps, handoff_id: int) -> HandoffCard:
@@ -40,52 +42,50 @@ def dispatch(deps: Deps, client: WebClient, handoff_id: int) -> HandoffCard:
         channel=deps.settings.sales_channel, text=text, blocks=blocks, unfurl_links=False
     )
     with session_scope(deps.sessions) as session:
-        handoff.mark_sent(
+        sent = handoff.mark_sent(
             session,
             handoff_id=handoff_id,
             slack_channel=str(posted["channel"]),
             slack_ts=str(posted["ts"]),
             notion_pending=notion_configured(deps.settings),
         )
+        if sent and notion_configured(deps.settings):  # queued with the "sent" it belongs to
+            claim = outbox.handoff_claim(handoff_id, card.account_id)
+            outbox.enqueue(session, claim, now=deps.now())
     write_notion_task(deps, handoff_id)
     return card_of(deps, handoff_id)
 
 
 def write_notion_task(deps: Deps, handoff_id: int) -> bool:
-    """Write the hand-off's pending Notion task (claimed, so at most one writer); True if done."""
-    if not notion_configured(deps.settings):
+    """Write the hand-off's queued Notion task now (one sender at a time); True when written.
+    A failure stays in the delivery ledger for the Notion job."""
+    publisher = task_publisher(deps.settings, deps.notion, min_interval=0.0, max_retries=1)
+    if publisher is None:
         return False
-    with session_scope(deps.sessions) as session:
-        if not handoff.claim_notion_write(session, handoff_id=handoff_id):
-            return False
-        card = handoff.handoff_card(session, handoff_id=handoff_id)
-    factory = deps.notion or default_notion_factory(deps.settings)
-    database_id = deps.settings.notion_task_database_id or ""
-    try:
-        page_id = write_task(factory(), database_id=database_id, card=card)
-    except NOTION_ERRORS as exc:
-        logger.warning("notion task for hand-off %s failed: %s", handoff_id, type(exc).__name__)
-        with session_scope(deps.sessions) as session:
-            handoff.record_notion_result(
-                session, handoff_id=handoff_id, page_id=None, error=_describe(exc)
-            )
+    with deps.sessions() as session:
+        row = handoff.get_handoff(session, handoff_id=handoff_id)
+        page = ledger.by_key(session, outbox.handoff_claim(handoff_id, row.account_id).key)
+        delivery_id = page.id if page is not None else None
+    if delivery_id is None:
         return False
-    with session_scope(deps.sessions) as session:
-        handoff.record_notion_result(session, handoff_id=handoff_id, page_id=page_id)
-    return True
-
-
-def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status", None)
-    code = getattr(exc, "code", None)
-    return " ".join(str(p) for p in (type(exc).__name__, status, code) if p)
+    sender = NotionSender(deps.sessions, deps.now(), tasks=publisher, config=deps.config)
+    sent = sender.send(delivery_id)
+    return sent is not None and sent.status == AlertStatus.POSTED.value
 
 
 def retry_notion_tasks(deps: Deps, *, limit: int = 50) -> int:
-    """Write every pending Notion task (the scheduler's retry); returns how many were written."""
-    with session_scope(deps.sessions) as session:
-        ids = [r.id for r in handoff.pending_notion_writes(session, limit=limit) if r.id]
-    return sum(1 for handoff_id in ids if write_notion_task(deps, handoff_id))
+    """Write every due Notion task (hand-offs' and alerts'); returns how many hand-off pages
+    were written. The Notion job does the same with the QBR pages too."""
+    publisher = task_publisher(deps.settings, deps.notion, min_interval=0.0)
+    if publisher is None:
+        return 0
+    sender = NotionSender(deps.sessions, deps.now(), tasks=publisher, config=deps.config)
+    sent = sender.send_due(limit=limit)
+    return sum(
+        1
+        for d in sent
+        if d.kind == AlertKind.NOTION_HANDOFF.value and d.status == AlertStatus.POSTED.value
+    )
 
 
 def notify_csm(client: WebClient, card: HandoffCard) -> None:

@@ -5,21 +5,23 @@ Pages are created under the database's first *data source* (``databases.retrieve
 into whichever property is the title, and the optional properties below are filled only when
 the data source has them with the right type. The body carries the evidence, the estimate's
 formula and the talk track (well under 100 blocks, 2,000 characters per rich-text item).
+
+The page is a delivery in the one delivery ledger (``tools.outbox.handoff_claim``), written by
+``bot.notion.NotionSender`` through the task database's publisher: it is looked up by its
+"Idempotency key" property before it is created, so a lost answer never makes a second page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import httpx
-from notion_client import Client
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from tools.facts import money_text
 from tools.handoff import HandoffCard
 
-NotionFactory = Callable[[], Client]
+if TYPE_CHECKING:
+    from bot.notion.publisher import NotionPublisher, PublishedPage
+
 MAX_RICH_TEXT = 2000
 # Optional properties of the task database: name -> (Notion type, value of the card).
 OPTIONAL_PROPERTIES: dict[str, str] = {
@@ -31,27 +33,9 @@ OPTIONAL_PROPERTIES: dict[str, str] = {
 }
 
 
-class NotionNotConfiguredError(RuntimeError):
-    """NOTION_TOKEN or NOTION_TASK_DATABASE_ID is missing."""
-
-
 def notion_configured(settings: Settings) -> bool:
     """Whether hand-offs are written to Notion (token and task database set)."""
     return settings.notion_token is not None and bool(settings.notion_task_database_id)
-
-
-def default_notion_factory(settings: Settings) -> NotionFactory:
-    """Clients with ``NOTION_TOKEN`` on the real API."""
-
-    def build() -> Client:
-        if settings.notion_token is None:
-            raise NotionNotConfiguredError("NOTION_TOKEN is not set")
-        return Client(
-            auth=settings.notion_token.get_secret_value(),
-            client=httpx.Client(timeout=httpx.Timeout(15.0)),
-        )
-
-    return build
 
 
 def _text(value: str) -> list[dict[str, Any]]:
@@ -110,15 +94,7 @@ def task_children(card: HandoffCard, *, slack_link: str | None = None) -> list[d
     return children
 
 
-def write_task(client: Client, *, database_id: str, card: HandoffCard) -> str:
-    """Create the Notion task page for ``card``; returns the page id."""
-    database: Any = client.databases.retrieve(database_id=database_id)
-    data_source_id = str(database["data_sources"][0]["id"])
-    source: Any = client.data_sources.retrieve(data_source_id=data_source_id)
-    schema = source.get("properties") or {}
-    page: Any = client.pages.create(
-        parent={"type": "data_source_id", "data_source_id": data_source_id},
-        properties=task_properties(card, schema),
-        children=task_children(card),
-    )
-    return str(page["id"])
+def write_handoff_page(publisher: NotionPublisher, card: HandoffCard, *, key: str) -> PublishedPage:
+    """The hand-off's task page, created once under ``key`` (found again after a lost answer)."""
+    properties = task_properties(card, publisher.schema())
+    return publisher.create_page(properties, task_children(card), idempotency_key=key)

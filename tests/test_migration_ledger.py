@@ -1,5 +1,5 @@
-"""Migration 0012: the Notion outbox's rows and tasks' Notion writes move into the one delivery
-ledger (and back on downgrade), on a SQLite file migrated step by step."""
+"""Migrations 0012 and 0015: the Notion outbox's rows, tasks' and hand-offs' Notion writes move
+into the one delivery ledger (and back on downgrade), on a SQLite file migrated step by step."""
 
 from __future__ import annotations
 
@@ -133,4 +133,46 @@ def test_outbox_rows_move_into_the_ledger_and_back(tmp_path: Path) -> None:
             (13, "none", None),
         ]
         assert _rows(conn, "SELECT key FROM alert") == []
+    engine.dispose()
+
+
+def test_pending_handoff_notion_writes_move_into_the_ledger(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    config = db.alembic_config(engine)
+    command.upgrade(config, "0014")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO account (id, external_id, name, segment, lifecycle_stage, "
+                "created_at) VALUES (7, 'acme', 'Acme', 'mid-market', 'mature', :t)"
+            ),
+            {"t": T0},
+        )
+        for hid, notion, attempts in ((21, "pending", 1), (22, "writing", 2), (23, "written", 1)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO handoff_proposal (id, account_id, kind, key, title, evidence, "
+                    "estimated_arr, talk_track, status, created_at, source, formula, "
+                    "notion_status, notion_attempts) VALUES (:id, 7, 'seats', :key, 'T', '[]', "
+                    "1000, '', 'sent', :t, 'agent', '', :n, :a)"
+                ),
+                {"id": hid, "key": f"7:seats:{hid}", "t": T0, "n": notion, "a": attempts},
+            )
+    command.upgrade(config, "0015")
+    with engine.connect() as conn:
+        rows = _rows(
+            conn,
+            "SELECT key, status, attempts, next_attempt_at FROM alert "
+            "WHERE kind = 'notion_handoff' ORDER BY key",
+        )
+        assert [(r["key"], r["status"], r["attempts"]) for r in rows] == [
+            ("notion_handoff:7:handoff-21", "claimed", 1),
+            ("notion_handoff:7:handoff-22", "claimed", 2),
+        ]
+        assert all(r["next_attempt_at"] is not None for r in rows)
+        shown = _rows(conn, "SELECT id, notion_status FROM handoff_proposal ORDER BY id")
+        assert [r["notion_status"] for r in shown] == ["pending", "pending", "written"]
+    command.downgrade(config, "0014")
+    with engine.connect() as conn:
+        assert _rows(conn, "SELECT key FROM alert WHERE kind = 'notion_handoff'") == []
     engine.dispose()

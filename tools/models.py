@@ -462,6 +462,8 @@ class AlertKind(StrEnum):
     """A follow-up task's Notion page (an alert's "Create task" with a task database)."""
     NOTION_TASK_STATUS = "notion_task_status"
     """A closed task's Notion page set to Done."""
+    NOTION_HANDOFF = "notion_handoff"
+    """An approved expansion hand-off's page in the Notion task database."""
 
 
 class AlertStatus(StrEnum):

@@ -1,6 +1,7 @@
 """The Notion outbox: Notion writes are deliveries in the one delivery ledger.
 
-A Notion write (a QBR draft version's page, a follow-up task's page, a closed task's status) is a
+A Notion write (a QBR draft version's page, a follow-up task's page, a closed task's status, an
+approved expansion hand-off's task page) is a
 row of ``tools.alerts.ledger`` under its delivery key, stored *queued* (due now, owned by nobody)
 in the same transaction as what asks for it. Whoever takes it over first sends it
 (``bot.notion.delivery``): the "Publish to Notion" button or the "Create task" press at once, the
@@ -64,6 +65,16 @@ def task_status_claim(task: AccountTask, status: str) -> AlertClaim:
         account_id=task.account_id,
         period=f"task-{task.id}:{status.lower()}",
         payload={"task_id": task.id, "status": status},
+    )
+
+
+def handoff_claim(handoff_id: int, account_id: int) -> AlertClaim:
+    """The delivery of an approved expansion hand-off's page in the Notion task database."""
+    return AlertClaim(
+        kind=AlertKind.NOTION_HANDOFF,
+        account_id=account_id,
+        period=f"handoff-{handoff_id}",
+        payload={"handoff_id": handoff_id},
     )
 
 

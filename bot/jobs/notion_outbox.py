@@ -3,7 +3,7 @@
 Notion writes are deliveries in the same ledger as Slack posts (``tools.alerts.ledger``, queued
 by ``tools.outbox``): QBR pages, follow-up task pages and closed tasks' status are sent by
 ``bot.notion.NotionSender``, which looks each page up by its delivery key before creating it.
-Hand-off tasks (``bot.handoff_flow.retry_notion_tasks``) are retried here too.
+Approved expansion hand-offs' task pages are such deliveries too (``notion_handoff``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ def notion_outbox_job(
 ) -> Callable[[datetime], object] | None:
     """The Notion deliveries as one job (how many QBR pages, hand-off tasks and alert-task
     writes it completed); None without Notion."""
-    from bot.deps import Deps
-    from bot.handoff_flow import retry_notion_tasks
     from bot.handoff_notion import notion_configured
     from bot.notion import NotionSender, make_publisher
     from bot.notion.tasks import task_publisher
@@ -38,17 +36,12 @@ def notion_outbox_job(
         qbr, tasks = make_publisher(settings), task_publisher(settings)
         sender = NotionSender(session_factory, now, qbr=qbr, tasks=tasks, config=config)
         sent = sender.send_due()
-        handoffs = 0
-        if notion_configured(settings):
-            deps = Deps(
-                settings=settings, sessions=session_factory, clock=lambda: now, config=config
-            )
-            handoffs = retry_notion_tasks(deps)
         written = [d.kind for d in sent if d.status == "posted"]
+        qbr_pages, handoffs = written.count("notion_qbr"), written.count("notion_handoff")
         return {
-            "qbr_pages": written.count("notion_qbr"),
+            "qbr_pages": qbr_pages,
             "handoff_tasks": handoffs,
-            "alert_tasks": len(written) - written.count("notion_qbr"),
+            "alert_tasks": len(written) - qbr_pages - handoffs,
         }
 
     return publish

@@ -5,7 +5,9 @@ takes it over (a conditional update: one sender at a time, attempts + 1), writes
 the outcome exactly like a Slack post: the page id and URL and ``posted``, or the error and the
 next retry (``claimed`` with ``next_attempt_at``), or ``failed`` when Notion refused it or the
 attempts ran out. Every write looks its page up by the delivery key before creating it, so an
-attempt whose answer was lost is recorded, never written twice.
+attempt whose answer was lost is recorded, never written twice. An expansion hand-off's task
+page is one more such delivery; its outcome is mirrored onto the proposal (``notion_status``,
+shown on its cards).
 
 The "Publish to Notion" button (``publish_draft_to_notion``) and the "Create task" / "Done"
 presses send at once; the Notion job (``bot.jobs.notion_outbox``) sends whatever is due.
@@ -23,6 +25,7 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from bot.deps import Deps
+from bot.handoff_notion import write_handoff_page
 from bot.jobs.delivery import default_worker
 from bot.notion.publisher import (
     NOT_CONFIGURED,
@@ -32,7 +35,7 @@ from bot.notion.publisher import (
     TransientPublishError,
 )
 from bot.notion.tasks import task_publisher, write_task_page, write_task_status
-from tools import outbox
+from tools import handoff, outbox
 from tools.alert_actions import task_view
 from tools.alerts import ledger
 from tools.db import SessionFactory, session_scope
@@ -45,7 +48,9 @@ from tools.scoring_config import ScoringConfig
 log = logging.getLogger(__name__)
 
 QBR_KINDS = frozenset({AlertKind.NOTION_QBR})
-TASK_KINDS = frozenset({AlertKind.NOTION_TASK, AlertKind.NOTION_TASK_STATUS})
+TASK_KINDS = frozenset(
+    {AlertKind.NOTION_TASK, AlertKind.NOTION_TASK_STATUS, AlertKind.NOTION_HANDOFF}
+)
 Write = Callable[[], PublishedPage]
 
 
@@ -146,7 +151,7 @@ class NotionSender:
                 session, alert_id=delivery_id, external_id=page.page_id, url=page.url
             )
             ledger.mark_posted(session, alert_id=delivery_id, claimed_by=self.worker, now=self.now)
-            return Delivered.of(_fresh(session, delivery_id))
+            return _mirrored(session, delivery_id)
 
     def _writer(self, session: Session, row: Alert) -> Write:
         """What writing ``row`` takes, read now (inside the session), run after it closes."""
@@ -157,6 +162,12 @@ class NotionSender:
             document = load_qbr(session, draft_id=int(row.payload["draft_id"]), config=self.config)
             qbr = self.qbr
             return lambda: qbr.publish(document, idempotency_key=key)
+        if row.kind == AlertKind.NOTION_HANDOFF.value:
+            if self.tasks is None:
+                raise TransientPublishError("the Notion task database is not configured")
+            card = handoff.handoff_card(session, handoff_id=int(row.payload["handoff_id"]))
+            publisher = self.tasks
+            return lambda: write_handoff_page(publisher, card, key=key)
         task = session.get(AccountTask, int(row.payload.get("task_id") or 0))
         if task is None:
             raise PermanentPublishError("the task no longer exists")
@@ -192,7 +203,24 @@ class NotionSender:
                 retry_after=retry_after,
             )
             log.warning("notion: delivery %s %s: %s", delivery_id, status, error)
-            return Delivered.of(_fresh(session, delivery_id))
+            return _mirrored(session, delivery_id)
+
+
+def _mirrored(session: Session, delivery_id: int) -> Delivered:
+    """The delivery after a send; a hand-off's outcome is also shown on the proposal."""
+    row = _fresh(session, delivery_id)
+    if row.kind == AlertKind.NOTION_HANDOFF.value:
+        handoff.record_notion_delivery(
+            session,
+            handoff_id=int(row.payload["handoff_id"]),
+            status=row.status,
+            page_id=row.external_id,
+            error=row.last_error,
+            attempts=row.attempts,
+        )
+        session.commit()
+        row = _fresh(session, delivery_id)
+    return Delivered.of(row)
 
 
 def _fresh(session: Session, delivery_id: int) -> Alert:

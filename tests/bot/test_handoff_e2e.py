@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,7 +43,13 @@ SALES = "C0SALES"
 REP = "U0REP001"
 DATABASE = "db-tasks"
 DATA_SOURCE = "ds-tasks-1"
-SCHEMA = {"Task": "title", "Account": "rich_text", "Type": "select", "Estimated ARR": "number"}
+SCHEMA = {
+    "Task": "title",
+    "Account": "rich_text",
+    "Type": "select",
+    "Estimated ARR": "number",
+    "Idempotency key": "rich_text",
+}
 
 
 @pytest.fixture(scope="module")
@@ -284,7 +291,7 @@ def test_a_notion_failure_keeps_the_handoff_and_is_retried(
     settings: Settings,
 ) -> None:
     hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
-    notion.fail_next("POST", "pages", status=503)
+    notion.fail_next("POST", "pages", status=503, times=2)  # the write and its quick retry
 
     driver.action("handoff_approve", str(hid))
     (updated,) = responses(fake)
@@ -293,19 +300,46 @@ def test_a_notion_failure_keeps_the_handoff_and_is_retried(
     card = get(demo_engine, hid)
     assert (card.status, card.notion_status) == ("sent", "pending")
 
-    deps = Deps(
-        settings=settings,
-        sessions=db.session_factory(demo_engine),
-        clock=lambda: NOW,
-        config=ScoringConfig(),
-        notion=notion.client,
-    )
-    assert retry_notion_tasks(deps) == 1
-    assert retry_notion_tasks(deps) == 0
+    assert retry_notion_tasks(job_deps(settings, demo_engine, notion, NOW)) == 0  # backing off
+    later = job_deps(settings, demo_engine, notion, NOW + timedelta(minutes=5))
+    assert retry_notion_tasks(later) == 1
+    assert retry_notion_tasks(later) == 0
     assert len(notion.pages) == 1
     card = get(demo_engine, hid)
     assert (card.notion_status, card.notion_page_id) == ("written", next(iter(notion.pages)))
     assert len(sales_posts(fake)) == 1  # the retry never re-posts to Slack
+
+
+def test_a_lost_answer_on_the_page_create_leaves_one_page(
+    driver: SlackDriver,
+    fake: FakeSlack,
+    notion: FakeNotion,
+    demo_engine: Engine,
+    settings: Settings,
+) -> None:
+    hid = propose_a_fresh_opportunity(driver, fake, demo_engine)[0]
+    notion.fail_next("POST", "pages", status=502, after_commit=True)  # written, answer lost
+
+    driver.action("handoff_approve", str(hid))
+    responses(fake)
+    later = job_deps(settings, demo_engine, notion, NOW + timedelta(minutes=5))
+    assert retry_notion_tasks(later) == 0  # nothing left to write
+    assert len(notion.pages) == 1
+    card = get(demo_engine, hid)
+    assert (card.notion_status, card.notion_page_id) == ("written", next(iter(notion.pages)))
+    (page,) = notion.pages.values()
+    assert "notion_handoff:" in json.dumps(page)
+
+
+def job_deps(settings: Settings, engine: Engine, notion: FakeNotion, now: datetime) -> Deps:
+    """What the Notion job runs with, at ``now``."""
+    return Deps(
+        settings=settings,
+        sessions=db.session_factory(engine),
+        clock=lambda: now,
+        config=ScoringConfig(),
+        notion=notion.client,
+    )
 
 
 # -- refusals ------------------------------------------------------------------------------------

@@ -316,29 +316,26 @@ def test_concurrent_approvals_from_two_sessions_apply_once(sessions: SessionFact
 # -- Notion write bookkeeping ----------------------------------------------------------------
 
 
-def test_notion_write_is_claimed_once_and_retried_until_written(session: Session) -> None:
+def test_the_notion_delivery_outcome_is_shown_on_the_proposal(session: Session) -> None:
     hid = propose(session, growing_account(session)).id or 0
     handoff.approve_handoff(session, handoff_id=hid, approver=OWNER)
     handoff.mark_sent(
         session, handoff_id=hid, slack_channel="C", slack_ts="1.0", notion_pending=True
     )
-    assert [r.id for r in handoff.pending_notion_writes(session)] == [hid]
+    assert handoff.get_handoff(session, handoff_id=hid).notion_status == "pending"
 
-    assert handoff.claim_notion_write(session, handoff_id=hid)
-    assert not handoff.claim_notion_write(session, handoff_id=hid)
-    handoff.record_notion_result(session, handoff_id=hid, page_id=None, error="503 from Notion")
-    row = handoff.get_handoff(session, handoff_id=hid)
-    assert (row.status, row.notion_status, row.notion_error) == (
-        "sent",
-        "pending",
-        "503 from Notion",
+    handoff.record_notion_delivery(
+        session, handoff_id=hid, status="claimed", page_id=None, error="503", attempts=1
     )
+    row = handoff.get_handoff(session, handoff_id=hid)
+    assert (row.status, row.notion_status, row.notion_error) == ("sent", "pending", "503")
 
-    assert handoff.claim_notion_write(session, handoff_id=hid)
-    handoff.record_notion_result(session, handoff_id=hid, page_id="page-9")
+    handoff.record_notion_delivery(
+        session, handoff_id=hid, status="posted", page_id="page-9", error=None, attempts=2
+    )
     row = handoff.get_handoff(session, handoff_id=hid)
     assert (row.notion_status, row.notion_page_id, row.notion_attempts) == ("written", "page-9", 2)
-    assert handoff.pending_notion_writes(session) == []
+    assert row.notion_error is None
     assert events(session, hid)[-2:] == ["notion_failed", "notion_written"]
 
 

@@ -40,7 +40,12 @@ MAX_ATTEMPTS = 5
 ERROR_MAX = 1000
 
 NOTION_KINDS = frozenset(
-    {AlertKind.NOTION_QBR, AlertKind.NOTION_TASK, AlertKind.NOTION_TASK_STATUS}
+    {
+        AlertKind.NOTION_QBR,
+        AlertKind.NOTION_TASK,
+        AlertKind.NOTION_TASK_STATUS,
+        AlertKind.NOTION_HANDOFF,
+    }
 )
 """Deliveries written to Notion (``bot.notion`` sends them); every other kind is a Slack post."""
 SLACK_KINDS = frozenset(k for k in AlertKind if k not in NOTION_KINDS)

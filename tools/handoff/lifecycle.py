@@ -1,5 +1,5 @@
 """The hand-off lifecycle after the proposal: edit, approve, send, Sales' answer, dismiss, and
-the Notion task (written by bot/, retried until done).
+the displayed state of the Notion task (written by bot/ through the delivery ledger).
 
 Each step is a guarded transition (``tools.handoff.store.change``): it returns whether *this*
 call changed the row, so a double click or a Slack retry applies it at most once.
@@ -11,8 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from tools.handoff.store import (
     EVENT_APPROVED,
@@ -22,12 +21,10 @@ from tools.handoff.store import (
     EVENT_NOTION_FAILED,
     EVENT_NOTION_WRITTEN,
     MAX_ESTIMATED_ARR,
-    MAX_NOTION_ATTEMPTS,
     MAX_TALK_TRACK,
     NOTION_FAILED,
     NOTION_NONE,
     NOTION_PENDING,
-    NOTION_WRITING,
     NOTION_WRITTEN,
     InvalidHandoffEditError,
     add_event,
@@ -35,7 +32,7 @@ from tools.handoff.store import (
     get_handoff,
     transition,
 )
-from tools.models import HandoffProposal, HandoffStatus
+from tools.models import HandoffStatus
 
 _AMOUNT = re.compile(r"^(\d+(?:\.\d+)?)\s*([km]?)$", re.IGNORECASE)
 
@@ -177,55 +174,36 @@ def dismiss_handoff(
     )
 
 
-def claim_notion_write(session: Session, *, handoff_id: int) -> bool:
-    """pending -> writing for one writer; False when someone else has it or it is done."""
-    stmt = (
-        update(HandoffProposal)
-        .where(
-            col(HandoffProposal.id) == handoff_id,
-            col(HandoffProposal.notion_status) == NOTION_PENDING,
-        )
-        .values(notion_status=NOTION_WRITING, notion_attempts=HandoffProposal.notion_attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    changed = session.connection().execute(stmt).rowcount == 1
-    session.expire_all()
-    return changed
-
-
-def record_notion_result(
-    session: Session, *, handoff_id: int, page_id: str | None, error: str | None = None
+def record_notion_delivery(
+    session: Session,
+    *,
+    handoff_id: int,
+    status: str,
+    page_id: str | None,
+    error: str | None,
+    attempts: int,
 ) -> None:
-    """The outcome of a claimed Notion write: written, or pending again (failed after many)."""
+    """Show the outcome of the hand-off's Notion delivery (a ledger row, ``tools.outbox``) on
+    the proposal: ``notion_status`` is only the displayed state, the ledger decides retries.
+
+    ``status`` is the ledger's: posted -> written, failed -> failed, else pending (a retry is
+    due). The timeline gets an event for each outcome.
+    """
     row = get_handoff(session, handoff_id=handoff_id)
-    outcome: tuple[str, dict[str, Any]]
-    if page_id is not None:
-        values: dict[str, Any] = {
-            "notion_status": NOTION_WRITTEN,
-            "notion_page_id": page_id,
-            "notion_error": None,
-        }
-        outcome = (EVENT_NOTION_WRITTEN, {"page_id": page_id})
+    values: dict[str, Any] = {"notion_attempts": attempts}
+    event: tuple[str, dict[str, Any]]
+    if status == "posted":
+        values |= {"notion_status": NOTION_WRITTEN, "notion_page_id": page_id, "notion_error": None}
+        event = (EVENT_NOTION_WRITTEN, {"page_id": page_id})
     else:
-        gave_up = row.notion_attempts >= MAX_NOTION_ATTEMPTS
-        values = {
+        gave_up = status == "failed"
+        values |= {
             "notion_status": NOTION_FAILED if gave_up else NOTION_PENDING,
             "notion_error": (error or "unknown error")[:500],
         }
-        outcome = (EVENT_NOTION_FAILED, {"error": values["notion_error"], "gave_up": gave_up})
+        event = (EVENT_NOTION_FAILED, {"error": values["notion_error"], "gave_up": gave_up})
     transition(session, handoff_id, (row.status,), values)
-    add_event(session, row, outcome[0], None, outcome[1])
-
-
-def pending_notion_writes(session: Session, *, limit: int = 50) -> list[HandoffProposal]:
-    """Sent hand-offs whose Notion task is still to be written (oldest first)."""
-    stmt = (
-        select(HandoffProposal)
-        .where(HandoffProposal.notion_status == NOTION_PENDING)
-        .order_by(col(HandoffProposal.updated_at), col(HandoffProposal.id))
-        .limit(limit)
-    )
-    return list(session.exec(stmt).all())
+    add_event(session, row, event[0], None, event[1])
 
 
 # -- what the Slack surfaces list ------------------------------------------------------------

@@ -27,7 +27,6 @@ CLOSED_STATES = (
 SCAN_COOLDOWN_DAYS = 90
 MAX_ESTIMATED_ARR = Decimal("999999999999.99")  # NUMERIC(14, 2)
 MAX_TALK_TRACK = 4000
-MAX_NOTION_ATTEMPTS = 8
 
 # Timeline event kinds.
 EVENT_PROPOSED = "proposed"
@@ -41,7 +40,6 @@ EVENT_DISMISSED = "dismissed"
 # notion_status values.
 NOTION_NONE = "none"
 NOTION_PENDING = "pending"
-NOTION_WRITING = "writing"
 NOTION_WRITTEN = "written"
 NOTION_FAILED = "failed"
 
