@@ -5,10 +5,11 @@
 - App Home at 10k p99 (``bot.router.home_view`` for account owners): target <= 300 ms;
 - ``csbot scan`` end to end at 10k (the real CLI command, in process) vs the scoring alone
   (``scan_portfolio``): target <= 1.5x;
-- with ``BENCH_PG_URL`` set (an empty PostgreSQL database), the scan at ``BENCH_PG_ACCOUNTS``
-  accounts (default 100k) with ``BENCH_PG_MONTHS`` months of history (default 12) on
-  PostgreSQL, and its time per active account; generating that database takes a long time
-  (100k x 12 months: ~9 minutes and GBs). A database that already holds the accounts is reused.
+- with ``BENCH_PG_URL`` set (a PostgreSQL server and a database-name prefix), the scan on
+  PostgreSQL at each size of ``BENCH_PG_ACCOUNTS`` (default 10k, 25k, 100k) with
+  ``BENCH_PG_MONTHS`` months of history (default 4): time, ms per active account, peak memory,
+  load average, and whether the per-account time stays flat (linear); see ``bench.pg_scale``.
+  Each size's database is generated with ``COPY`` (``bench.pg_load``) once, then reused.
 
 ``BENCH_FACTS_SECTIONS=home,scan`` runs only those sections (health, home, scan, pg).
 
@@ -179,30 +180,6 @@ def _scan_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurem
     ]
 
 
-def _postgres_scan(url: str) -> list[Measurement]:
-    from tools.demo import generate_demo
-    from tools.scoring import scan_portfolio
-
-    accounts = int(os.environ.get("BENCH_PG_ACCOUNTS", "100000"))
-    months = int(os.environ.get("BENCH_PG_MONTHS", "12"))
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    sessions = db.session_factory(engine)
-    with sessions() as session:
-        have = int(session.execute(select(func.count()).select_from(Account)).scalar_one())
-    if have < accounts:
-        generate_demo(session_factory=sessions, today=TODAY, accounts=accounts, months=months)
-    with sessions() as session:
-        started = time.perf_counter()
-        report = scan_portfolio(session, as_of=TODAY, config=load_config())
-        seconds = time.perf_counter() - started
-    engine.dispose()
-    label = f"scan {accounts / 1000:g}k PostgreSQL ({months} months)"
-    per_account = seconds / max(report.accounts_scored, 1) * 1e6
-    notes = f"{report.accounts_scored:,} active, {per_account:,.0f} us/account"
-    return [Measurement(label, seconds, "s", notes)]
-
-
 SECTIONS = ("health", "home", "scan", "pg")
 
 
@@ -235,5 +212,7 @@ def run(workdir: Path) -> list[Measurement]:
         engine.dispose()
     pg_url = os.environ.get("BENCH_PG_URL")
     if pg_url and "pg" in chosen:
-        results += _postgres_scan(pg_url)
+        from bench.pg_scale import measure
+
+        results += measure(pg_url, TODAY)
     return results

@@ -79,6 +79,7 @@ __all__ = [
     "DemoStory",
     "DemoSummary",
     "ProgressCallback",
+    "RowWriter",
     "StoryFact",
     "count_accounts",
     "demo_summary",
@@ -90,6 +91,8 @@ INSERT_BATCH = 20_000
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` while the demo is generated."""
+RowWriter = Callable[[Session, str, Sequence[Row]], int]
+"""Writes rows (dicts with the same keys) into a table; returns how many it wrote."""
 
 
 class DemoError(Exception):
@@ -177,7 +180,9 @@ TABLE_OF = {
 }
 
 
-def _write_chunk(session: Session, rows: ChunkRows, counts: dict[str, int]) -> None:
+def _write_chunk(
+    session: Session, rows: ChunkRows, counts: dict[str, int], write: RowWriter
+) -> None:
     for attr, table in TABLE_OF.items():
         batch: list[Row] = getattr(rows, attr)
         prefix = NUMBERED.get(attr)
@@ -185,7 +190,7 @@ def _write_chunk(session: Session, rows: ChunkRows, counts: dict[str, int]) -> N
             start = counts[table] + 1
             for k, row in enumerate(batch):
                 row["external_id"] = f"{prefix}-{start + k:07d}"
-        counts[table] += _insert(session, table, batch)
+        counts[table] += write(session, table, batch)
 
 
 def generate_demo(
@@ -198,12 +203,15 @@ def generate_demo(
     reset: bool = False,
     progress: ProgressCallback | None = None,
     world: str = WORLD_SIGNALS,
+    writer: RowWriter | None = None,
 ) -> DemoReport:
     """Write a seeded demo portfolio of ``accounts`` accounts and ``months`` of history.
 
     ``world`` picks what drives churn: ``signals`` (the default: churners show warning signs)
     or ``renewal-timing`` (churn is random and happens at renewals; warning signs strike
     accounts at random whatever their fate, so no health score can know who leaves).
+    ``writer`` changes only how the rows reach the database (default: Core bulk inserts; the
+    PostgreSQL scale bench passes a ``COPY`` writer); the rows are the same.
     """
     if world not in WORLDS:
         raise DemoError(f"unknown demo world {world!r}; choose one of {', '.join(WORLDS)}")
@@ -227,12 +235,13 @@ def generate_demo(
         plan = build_plan(np.random.default_rng([seed, 0]), accounts, today, world=world)
         ids = np.arange(accounts, dtype=np.int64) + _max_id(session, "account") + 1
         counts: dict[str, int] = defaultdict(int)
-        counts["account"] = _insert(session, "account", account_rows(plan, ids))
-        counts["contract"] = _insert(session, "contract", contract_rows(plan, ids))
+        write = writer or _insert
+        counts["account"] = write(session, "account", account_rows(plan, ids))
+        counts["contract"] = write(session, "contract", contract_rows(plan, ids))
         contacts = contact_rows(
             plan, ids, _max_id(session, "contact") + 1, np.random.default_rng([seed, 1])
         )
-        counts["contact"] = _insert(session, "contact", contacts.rows)
+        counts["contact"] = write(session, "contact", contacts.rows)
         feature_ids = _feature_ids(session)
         counts["feature"] = len(feature_ids)
         report_progress("Generating activity", 1, total)
@@ -246,7 +255,7 @@ def generate_demo(
                 feature_ids=feature_ids,
                 rng=np.random.default_rng([seed, 2, number]),
             )
-            _write_chunk(session, chunk_rows(chunk, window), counts)
+            _write_chunk(session, chunk_rows(chunk, window), counts, write)
             report_progress("Generating activity", number + 2, total)
         _sync_sequences(session, ("account", "contact"))
         report_progress("Committing", total - 1, total)
