@@ -1,6 +1,6 @@
 """Portfolio metrics for CS leaders: retention, logo churn, health mix, NPS, renewals, pipeline.
 
-Definitions (all as of a day, reading only data dated on or before it):
+Definitions (all as of a day; contracts in force on it, answers and usage before it):
 - an account is *active* on a day when a contract is in force (start_date <= day <= end_date);
   its ARR is that contract's ARR (the latest-starting one when renewals overlap);
 - the *cohort* is the accounts active exactly 12 months before ``as_of``; accounts that started
@@ -9,7 +9,8 @@ Definitions (all as of a day, reading only data dated on or before it):
 - GRR = the same with each account's ARR now capped at its ARR then (contraction and churn only);
 - logo churn = cohort accounts not active now / cohort size;
 - all three are ratios (1.0 = 100%), None when the cohort is empty;
-- NPS = % promoters (9-10) - % detractors (0-6) over NPS answers of the trailing 90 days;
+- NPS = % promoters (9-10) - % detractors (0-6) over the NPS answers of the 90 complete days
+  before ``as_of`` (``as_of`` - 90 .. ``as_of`` - 1, the metric layer's windows);
 - renewals: active accounts whose contract ends within 30/60/90 days (cumulative windows);
   ARR at risk is the ARR of those **at risk** — churn risk medium or high, the one definition
   (``tools.facts.definitions``) that ``/churn``, App Home, the digest and Claude use;
@@ -30,20 +31,22 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import and_, case, delete, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from tools.expansion import expansion_opportunities
-from tools.facts import ActiveContract, active_contracts, day_cutoff, rows
+from tools.facts import ActiveContract, active_contracts, rows
+from tools.facts.contracts import accounts_with_contracts
 from tools.facts.definitions import is_at_risk
+from tools.facts.surveys import nps_counts
 from tools.handoff import expansion_pipeline
-from tools.models import Contract, HealthSnapshot, NpsResponse, SurveyKind
+from tools.models import HealthSnapshot
 from tools.models_cache import PortfolioMetricsRecord
 from tools.onboarding import time_to_value_by_cohort
 from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket, RiskLevel
@@ -85,32 +88,15 @@ def retention(
     return nrr, grr, logo_churn
 
 
-def _known_accounts(session: Session, as_of: date) -> int:
-    stmt = select(func.count(func.distinct(col(Contract.account_id)))).where(
-        col(Contract.start_date) <= as_of
-    )
-    return int(rows(session, stmt)[0][0] or 0)
-
-
 def net_promoter_score(
     session: Session, *, as_of: date, days: int = NPS_WINDOW_DAYS
 ) -> float | None:
-    """NPS over NPS answers in the ``days`` days ending ``as_of``; None when there are none."""
-    since = datetime.combine(as_of - timedelta(days=days - 1), time.min, tzinfo=UTC)
-    score = col(NpsResponse.score)
-    stmt = select(
-        func.count(),
-        func.sum(case((score >= 9, 1), else_=0)),
-        func.sum(case((score <= 6, 1), else_=0)),
-    ).where(
-        col(NpsResponse.kind) == SurveyKind.NPS.value,
-        col(NpsResponse.responded_at) >= since,
-        col(NpsResponse.responded_at) < day_cutoff(as_of),
-    )
-    total, promoters, detractors = rows(session, stmt)[0]
-    if not total:
+    """NPS over the NPS answers of the ``days`` complete days before ``as_of``; None when there
+    are none."""
+    counts = nps_counts(session, as_of=as_of, days=days)
+    if not counts.total:
         return None
-    return round(100.0 * (int(promoters or 0) - int(detractors or 0)) / int(total), 1)
+    return round(100.0 * (counts.promoters - counts.detractors) / counts.total, 1)
 
 
 def latest_health(session: Session, *, as_of: date) -> dict[int, tuple[float, Band]]:
@@ -251,7 +237,7 @@ def compute_portfolio_metrics(
     ]
     return PortfolioMetrics(
         as_of=as_of,
-        accounts=_known_accounts(session, as_of),
+        accounts=accounts_with_contracts(session, by=as_of),
         active_accounts=len(now),
         total_arr=sum((c.arr for c in now.values()), Decimal("0")),
         nrr=nrr,

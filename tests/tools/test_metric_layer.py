@@ -5,8 +5,8 @@ contracts, contacts, usage, features, tickets, NPS, invoices or interactions, ex
 listed below with the reason they need the rows (writing them, generating the demo, labelling
 outcomes, quoting customer text). A module "queries" a table when it imports its model class from
 ``tools.models``, uses ``models.<Class>``, names the table for ``sql_table``/``.tables[...]``, or
-has raw SQL that reads it. ``PENDING`` lists the scoring reads not moved yet, each with its owner;
-an entry that no longer reads a table fails the test, so the list can only shrink.
+has raw SQL that reads it. Every scoring read has moved (portfolio metrics, the T-90 calendar and
+onboarding milestones were the last): there is no pending list any more.
 """
 
 from __future__ import annotations
@@ -71,13 +71,6 @@ ALLOWED: dict[str, str] = {
     "tools/agent_tools/common.py": "recent tickets, surveys and notes quoted to Claude (untrusted)",
 }
 
-# Scoring reads still outside the metric layer (issue 12), with who moves them.
-PENDING: dict[str, str] = {
-    "tools/metrics.py": "m12perf: portfolio counts and NPS average",
-    "tools/alerts/dates.py": "a14alerts: renewals inside the T-90 window",
-    "tools/onboarding/progress.py": "v17: milestone dates from usage and features",
-}
-
 
 def _python_files() -> list[str]:
     found: list[str] = []
@@ -121,7 +114,7 @@ def scoring_reads(source: str) -> set[str]:
 def test_only_the_metric_layer_queries_the_scoring_tables() -> None:
     offenders = {}
     for path in _python_files():
-        if path.startswith(METRIC_LAYER) or _exempt(path, ALLOWED) or _exempt(path, PENDING):
+        if path.startswith(METRIC_LAYER) or _exempt(path, ALLOWED):
             continue
         reads = scoring_reads((ROOT / path).read_text())
         if reads:
@@ -130,11 +123,6 @@ def test_only_the_metric_layer_queries_the_scoring_tables() -> None:
         "query these through tools.facts (or list the module in ALLOWED with why it is not "
         f"scoring): {offenders}"
     )
-
-
-@pytest.mark.parametrize("path", sorted(PENDING))
-def test_pending_entries_still_read_a_table(path: str) -> None:
-    assert scoring_reads((ROOT / path).read_text()), f"{path} moved: drop it from PENDING"
 
 
 @pytest.mark.parametrize(
@@ -156,5 +144,5 @@ def test_the_rule_sees_each_way_of_reading_a_table(source: str, reads: set[str])
 
 def test_the_lists_name_real_files() -> None:
     files = set(_python_files())
-    for key in [*ALLOWED, *PENDING]:
+    for key in ALLOWED:
         assert key in files or any(f.startswith(key) for f in files if key.endswith("/")), key

@@ -106,14 +106,15 @@ def test_nps_arithmetic(session: Session) -> None:
     account = add_account(session, "acme")
     for score in (10, 10, 9, 3):  # 3 promoters, 1 detractor of 4
         _nps(session, account, score, AS_OF - timedelta(days=score))
-    _nps(session, account, 0, AS_OF - timedelta(days=90))  # outside the 90 days
+    _nps(session, account, 0, AS_OF - timedelta(days=91))  # before the 90 complete days
+    _nps(session, account, 0, AS_OF)  # on as_of: not a complete day yet
     _nps(session, account, 0, AS_OF + timedelta(days=1))  # after as_of
-    _nps(session, account, 1, AS_OF, kind="csat")  # not NPS
+    _nps(session, account, 1, AS_OF - timedelta(days=1), kind="csat")  # not NPS
 
     assert net_promoter_score(session, as_of=AS_OF) == 50.0
     passives = add_account(session, "passive")
     for score in (7, 8):
-        _nps(session, passives, score, AS_OF)
+        _nps(session, passives, score, AS_OF - timedelta(days=90))  # first day of the window
     assert net_promoter_score(session, as_of=AS_OF) == pytest.approx(33.3)
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from tools.facts import active_contracts, rows
-from tools.models import Contract, ContractStatus
+from tools.facts import active_contracts
+from tools.facts.contracts import renewals_due
 
 T90_DAYS = 90
 
@@ -38,28 +38,14 @@ class RenewalDue:
 def contracts_due_for_t90(
     session: Session, *, today: date, days: int = T90_DAYS
 ) -> list[RenewalDue]:
-    """Active contracts ending within ``days`` (T-90 passed, end not passed), by end date.
+    """Contracts in force on ``today`` (the metric layer's definition: by dates, the
+    latest-starting one per account) ending within ``days``, by end date.
 
     A contract imported after its T-90 date is still due, as long as it has not ended.
     """
-    stmt = (
-        select(
-            col(Contract.account_id),
-            col(Contract.external_id),
-            col(Contract.end_date),
-            col(Contract.arr),
-        )
-        .where(
-            col(Contract.status) == ContractStatus.ACTIVE.value,
-            col(Contract.start_date) <= today,
-            col(Contract.end_date) >= today,
-            col(Contract.end_date) <= today + timedelta(days=days),
-        )
-        .order_by(col(Contract.end_date), col(Contract.id))
-    )
     return [
-        RenewalDue(account_id=int(a), contract_external_id=str(e), end_date=d, arr=Decimal(arr))
-        for a, e, d, arr in rows(session, stmt)
+        RenewalDue(c.account_id, c.contract_external_id, c.end_date, c.arr)
+        for c in renewals_due(session, on=today, days=days)
     ]
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from tools.facts.query import in_ids, rows
@@ -30,6 +30,7 @@ class ActiveContract:
     seats_purchased: int
     start_date: date
     end_date: date
+    contract_external_id: str
 
 
 def active_contracts(
@@ -45,6 +46,7 @@ def active_contracts(
             col(Contract.seats_purchased),
             col(Contract.start_date),
             col(Contract.end_date),
+            col(Contract.external_id),
         )
         .join(Account, col(Account.id) == col(Contract.account_id))
         .where(col(Contract.start_date) <= on, col(Contract.end_date) >= on)
@@ -63,5 +65,28 @@ def active_contracts(
             seats_purchased=int(row[4] or 0),
             start_date=row[5],
             end_date=row[6],
+            contract_external_id=str(row[7]),
         )
     return result
+
+
+def renewals_due(
+    session: Session, *, on: date, days: int, account_ids: Sequence[int] | None = None
+) -> list[ActiveContract]:
+    """Contracts in force on ``on`` that end within ``days`` (``on <= end_date <= on + days``),
+    soonest first."""
+    horizon = on + timedelta(days=days)
+    due = [
+        c
+        for c in active_contracts(session, on=on, account_ids=account_ids).values()
+        if c.end_date <= horizon
+    ]
+    return sorted(due, key=lambda c: (c.end_date, c.contract_external_id))
+
+
+def accounts_with_contracts(session: Session, *, by: date) -> int:
+    """How many accounts have a contract that started on or before ``by`` (known accounts)."""
+    stmt = select(func.count(func.distinct(col(Contract.account_id)))).where(
+        col(Contract.start_date) <= by
+    )
+    return int(rows(session, stmt)[0][0] or 0)

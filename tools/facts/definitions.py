@@ -4,11 +4,14 @@
   complete days D-N .. D-1. Today's partial day never enters a rate or a trend, so a scan at
   00:30 and one at 23:30 of the same day agree. Contracts are the exception: the contract in
   force on D is the one with ``start_date <= D <= end_date`` (dates, not events).
-- **Activity** (``[activity]`` in the scoring config): ``measure = "auto"`` counts logins for an
+- **Active day** (``active_day``, the one definition): a day with usage is active for an account
+  under ``[activity] measure``: ``auto`` when it has a login or an active user, ``logins`` when
+  it has a login, ``active_users`` when it has an active user. ``no_usage``, quiet accounts and
+  the card's "no activity" all count active days with it.
+- **Activity** (how much, for rates and trends): ``measure = "auto"`` counts logins for an
   account that has any login in the current or the previous usage window, otherwise active
   user-days (distinct users with any event, per day, summed); ``"logins"`` or
-  ``"active_users"`` force one. ``no_usage`` means no activity at all: no day with a login or an
-  active user in the window.
+  ``"active_users"`` force one. ``no_usage`` means no active day in the window.
 - **Plan tiers**: starter < pro < enterprise; a plan includes its tier's features and those below.
 - **Money**: whole dollars, rounded half up, ``$45,000``; ``money_text`` is the one formatter
   (``—`` when unknown). **Shares** are written as whole percents by ``percent_text``.
@@ -21,7 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -70,6 +73,17 @@ class ActivityConfig(BaseModel):
         if any(not name for name in stripped):
             raise ValueError("login event names must not be blank")
         return stripped
+
+
+def active_day(measure: str, logins: Any, active_users: Any) -> Any:
+    """Whether a day counts as active for an account under ``[activity] measure`` (see the
+    module docstring): ``logins`` and ``active_users`` are the day's counts, as SQL columns (a
+    predicate for a ``WHERE``) or NumPy arrays (a boolean array)."""
+    if measure == "logins":
+        return logins > 0
+    if measure == "active_users":
+        return active_users > 0
+    return (logins > 0) | (active_users > 0)
 
 
 def tier_rank(tier: str | None) -> int | None:

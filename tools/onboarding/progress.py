@@ -7,21 +7,25 @@ start (else the day the account was created).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, func, or_, select
-from sqlmodel import Session, col
+from sqlalchemy import select
+from sqlmodel import col
 
-from tools.models import Account, Contract, Feature, FeatureUsage, UsageDaily
+from tools.facts.onboarding import (
+    Reader,
+    chunks,
+    feature_first_days,
+    first_usage_days,
+    start_dates,
+)
+from tools.models import Account
 from tools.onboarding.config import Milestone, OnboardingConfig
 
 Status = Literal["done", "pending", "overdue"]
-Reader = Session | Connection
-IN_CHUNK = 900
 
 
 class MilestoneProgress(BaseModel):
@@ -61,78 +65,15 @@ class OnboardingProgress(BaseModel):
         return min(pending, key=lambda m: m.due_on or date.max) if pending else None
 
 
-def _chunks(ids: Sequence[int]) -> list[list[int]]:
-    return [list(ids[i : i + IN_CHUNK]) for i in range(0, len(ids), IN_CHUNK)]
-
-
-def start_dates(session: Reader, account_ids: Sequence[int] | None) -> dict[int, date]:
-    """The onboarding start of each account: first contract start, else its creation day."""
-    query: Any = select(col(Contract.account_id), func.min(col(Contract.start_date))).group_by(
-        col(Contract.account_id)
-    )
-    accounts: Any = select(col(Account.id), col(Account.created_at))
-    starts: dict[int, date] = {}
-    for ids in _chunks(account_ids) if account_ids is not None else [None]:
-        scoped = query if ids is None else query.where(col(Contract.account_id).in_(ids))
-        starts.update({int(a): d for a, d in session.execute(scoped).all() if d is not None})
-        rows = accounts if ids is None else accounts.where(col(Account.id).in_(ids))
-        for account_id, created in session.execute(rows).all():
-            starts.setdefault(int(account_id), created.date())
-    return starts
-
-
-def _first_usage_day(
-    session: Reader, ids: list[int], as_of: date, *, min_users: int | None
-) -> dict[int, date]:
-    if min_users is None:
-        active = or_(col(UsageDaily.active_users) > 0, col(UsageDaily.logins) > 0)
-    else:
-        active = col(UsageDaily.active_users) >= min_users
-    query: Any = (
-        select(col(UsageDaily.account_id), func.min(col(UsageDaily.day)))
-        .where(col(UsageDaily.account_id).in_(ids), col(UsageDaily.day) <= as_of, active)
-        .group_by(col(UsageDaily.account_id))
-    )
-    return {int(a): d for a, d in session.execute(query).all()}
-
-
-def _feature_first_days(
-    session: Reader, ids: list[int], as_of: date, *, keys: list[str], integration: bool
-) -> dict[int, list[date]]:
-    """Per account, the first-use day of each (key / integration) feature, earliest first."""
-    query: Any = (
-        select(
-            col(FeatureUsage.account_id),
-            col(FeatureUsage.feature_id),
-            func.min(col(FeatureUsage.day)),
-        )
-        .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
-        .where(
-            col(FeatureUsage.account_id).in_(ids),
-            col(FeatureUsage.day) <= as_of,
-            or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0),
-        )
-        .group_by(col(FeatureUsage.account_id), col(FeatureUsage.feature_id))
-    )
-    if keys:
-        query = query.where(col(Feature.key).in_(keys))
-    if integration:
-        query = query.where(col(Feature.is_integration).is_(True))
-    days: dict[int, list[date]] = defaultdict(list)
-    for account_id, _feature, day in session.execute(query).all():
-        days[int(account_id)].append(day)
-    return {a: sorted(d) for a, d in days.items()}
-
-
 def reached_days(
     session: Reader, ids: list[int], as_of: date, milestone: Milestone
 ) -> dict[int, date]:
     """The day each account reached ``milestone`` (accounts that have not are absent)."""
     if milestone.kind == "first_activity":
-        return _first_usage_day(session, ids, as_of, min_users=None)
+        return first_usage_days(session, ids, as_of, min_users=None)
     if milestone.kind == "active_users":
-        return _first_usage_day(session, ids, as_of, min_users=milestone.threshold)
-    firsts = _feature_first_days(
+        return first_usage_days(session, ids, as_of, min_users=milestone.threshold)
+    firsts = feature_first_days(
         session,
         ids,
         as_of,
@@ -181,7 +122,7 @@ def onboarding_progress(
     ids = sorted(a for a, s in starts.items() if s <= as_of)
     milestones = config.enabled()
     reached: dict[str, dict[int, date]] = {key: {} for key in milestones}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for key, milestone in milestones.items():
             reached[key].update(reached_days(session, chunk, as_of, milestone))
     labels = _labels(session, ids)
@@ -213,7 +154,7 @@ def onboarding_progress(
 
 def _labels(session: Reader, ids: list[int]) -> dict[int, tuple[str, str, str | None]]:
     labels: dict[int, tuple[str, str, str | None]] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         query: Any = select(
             col(Account.id),
             col(Account.name),

@@ -9,14 +9,10 @@ from datetime import date
 
 from pydantic import BaseModel
 
+from tools.facts.onboarding import Reader, start_dates
 from tools.models import Lifecycle
 from tools.onboarding.config import OnboardingConfig
-from tools.onboarding.progress import (
-    OnboardingProgress,
-    Reader,
-    onboarding_progress,
-    start_dates,
-)
+from tools.onboarding.progress import OnboardingProgress, onboarding_progress
 
 TRIGGER_KEY = "onboarding_overdue"
 TRIGGER_LABEL = "Onboarding overdue"
