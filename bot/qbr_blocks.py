@@ -54,7 +54,7 @@ def qbr_slack_summary(doc: QbrDocument) -> list[dict[str, Any]]:
                 {
                     "type": "mrkdwn",
                     "text": _clip(
-                        f"{_esc(doc.account.name)} · {doc.period_start} to {doc.as_of}"
+                        f"{_esc(doc.account.name)} · {doc.period_start} to {doc.period_end}"
                         + (f" · draft v{doc.version}" if doc.version else "")
                         + f" · narratives: {doc.narratives_by}",
                         2000,

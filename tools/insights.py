@@ -5,12 +5,18 @@ are customer text and are returned as data (``untrusted_subjects``), never as in
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from tools.facts import account_tickets, last_active_days, tickets_open_at
+from tools.facts import (
+    account_tickets,
+    data_end,
+    last_active_days,
+    tickets_open_at,
+    window_start,
+)
 from tools.health import health_score_for
 from tools.results import AccountSummary, Band, HealthResult
 from tools.scoring import account_summaries, owned_account_ids
@@ -97,10 +103,11 @@ class TicketSummary(BaseModel):
     """An account's support tickets over a window."""
 
     account_id: int
-    since: date
+    since: date = Field(description="First day of the window.")
+    until: date = Field(description="Last day of the window: the day before as_of.")
     as_of: date
     opened: int
-    open_now: int
+    open_now: int = Field(description="Open at the start of as_of (the window's end).")
     urgent_open: int
     escalated: int
     by_priority: dict[str, int]
@@ -111,18 +118,15 @@ class TicketSummary(BaseModel):
     )
 
 
-def _at(day: date) -> datetime:
-    return datetime.combine(day, time.max, tzinfo=UTC)
-
-
 def ticket_summary(
     session: Session, *, account_id: int, as_of: date, days: int = 90, recent: int = 5
 ) -> TicketSummary:
-    """Tickets opened in the last ``days`` days, what is still open, and how they felt."""
-    since = as_of - timedelta(days=days - 1)
-    end = _at(as_of)
-    start = datetime.combine(since, time.min, tzinfo=UTC)
-    rows = account_tickets(session, account_id=account_id, since=start, until=end)
+    """Tickets opened in the ``days`` complete days before ``as_of`` (``since`` .. ``as_of`` - 1,
+    as the health card counts them), what was still open at the start of ``as_of``, and how
+    they felt."""
+    since = window_start(as_of, days)
+    end = data_end(as_of)
+    rows = account_tickets(session, account_id=account_id, since=data_end(since), until=end)
     open_rows = tickets_open_at(session, account_id=account_id, at=end)
     by_priority: dict[str, int] = {}
     for t in rows:
@@ -131,11 +135,12 @@ def ticket_summary(
     closes = sorted(
         (t.closed_at - t.opened_at).total_seconds() / 86400
         for t in rows
-        if t.closed_at is not None and t.closed_at <= end
+        if t.closed_at is not None and t.closed_at < end
     )
     return TicketSummary(
         account_id=account_id,
         since=since,
+        until=as_of - timedelta(days=1),
         as_of=as_of,
         opened=len(rows),
         open_now=len(open_rows),
@@ -165,22 +170,24 @@ def quiet_accounts(
     segment: str | None = None,
     config: ScoringConfig | None = None,
 ) -> list[QuietAccount]:
-    """Active accounts with no product activity in the last ``days`` days, longest silence first.
+    """Active accounts with no active day in the ``days`` complete days before ``as_of``
+    (``as_of`` - ``days`` .. ``as_of`` - 1), longest silence first.
 
-    Activity is the metric layer's (``[activity] measure``): with ``auto`` a day with a login or
-    an active user counts, so an export without a ``login`` event does not make everyone quiet.
+    An active day is the metric layer's (``tools.facts.definitions.active_day`` under
+    ``[activity] measure``), the one ``no_usage`` counts: with ``auto`` a day with a login or an
+    active user counts, so an export without a ``login`` event does not make everyone quiet.
     """
     config = config or ScoringConfig()
     ids = owned_account_ids(session, owner_slack_id=owner_slack_id) if owner_slack_id else None
     summaries = account_summaries(session, as_of=as_of, account_ids=ids, config=config)
-    last = last_active_days(session, through=as_of, measure=config.activity.measure)
-    cutoff = as_of - timedelta(days=days)
+    last = last_active_days(session, as_of=as_of, measure=config.activity.measure)
+    cutoff = window_start(as_of, days)
     quiet = []
     for account_id, summary in summaries.items():
         if summary.churned or (segment and summary.segment != segment):
             continue
         seen = last.get(account_id)
-        if seen is not None and seen > cutoff:
+        if seen is not None and seen >= cutoff:
             continue
         quiet.append(
             QuietAccount(

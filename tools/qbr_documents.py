@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import Session, col, select
 
 from tools.alerts import churn_playbook
-from tools.facts import money_text
+from tools.facts import data_end, money_text, window_start
 from tools.insights import ticket_summary
 from tools.models import Contact, Interaction, NpsResponse, Ticket
 from tools.qbr import QbrDocument
@@ -104,7 +104,7 @@ def _goals_outcomes(doc: QbrDocument, goals: list[str]) -> str:
     lines += [f"- {g}" for g in goals] or ["- To confirm together in this review."]
     lines += ["", "**Outcomes this quarter**"]
     lines.append(
-        f"- {r.events:,} product actions in {doc.quarter} ({doc.period_start} to {doc.as_of})."
+        f"- {r.events:,} product actions in {doc.quarter} ({doc.period_start} to {doc.period_end})."
     )
     lines.append(f"- An estimated {r.hours_saved:,.0f} hours of manual work saved.")
     if r.integration_events:
@@ -141,12 +141,13 @@ def _adoption(doc: QbrDocument) -> str:
 
 
 def _ticket_asks(session: Session, account_id: int, as_of: date) -> list[tuple[str, int]]:
-    since = datetime.combine(as_of - timedelta(days=RECENT_DAYS - 1), time.min, tzinfo=UTC)
+    # The ticket summary's window: RECENT_DAYS complete days, the as-of day left out.
+    since = data_end(window_start(as_of, RECENT_DAYS))
     subjects = session.exec(
         select(Ticket.subject).where(
             Ticket.account_id == account_id,
             col(Ticket.opened_at) >= since,
-            col(Ticket.opened_at) <= datetime.combine(as_of, time.max, tzinfo=UTC),
+            col(Ticket.opened_at) < data_end(as_of),
         )
     ).all()
     counts = Counter(" ".join(s.split()) for s in subjects if s and s.strip())
@@ -353,7 +354,9 @@ def deck_notion_blocks(doc: QbrDocument) -> list[dict[str, object]]:
     from tools.qbr_render import callout, divider, heading, markdown_blocks, paragraph
 
     blocks: list[dict[str, object]] = [
-        callout(f"{doc.account.name} · {doc.quarter} · {doc.period_start} to {doc.as_of}", "📊")
+        callout(
+            f"{doc.account.name} · {doc.quarter} · {doc.period_start} to {doc.period_end}", "📊"
+        )
     ]
     for key, title in DECK_SECTIONS.items():
         if doc.deck.get(key):

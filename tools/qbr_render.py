@@ -171,7 +171,8 @@ def render_markdown(doc: QbrDocument) -> str:
     head = [
         f"# {doc.title}",
         "",
-        f"*{acct.segment} · {acct.industry or 'n/a'} · period {doc.period_start} to {doc.as_of}"
+        f"*{acct.segment} · {acct.industry or 'n/a'} · "
+        f"period {doc.period_start} to {doc.period_end}"
         + (f" · draft v{doc.version}" if doc.version else "")
         + "*",
     ]
@@ -423,7 +424,7 @@ def render_notion_blocks(doc: QbrDocument, *, chart_url: str | None = None) -> l
     }
     blocks: list[Block] = [
         callout(
-            f"{doc.account.name} · {doc.quarter} · period {doc.period_start} to {doc.as_of}",
+            f"{doc.account.name} · {doc.quarter} · period {doc.period_start} to {doc.period_end}",
             "📊",
         )
     ]

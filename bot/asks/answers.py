@@ -166,8 +166,8 @@ def answer_tickets(intent: Intent, deps: Deps) -> Reply:
     name = esc(report.account.name)
     head = (
         f"*{name}*: {summary.opened} tickets opened in the last {days} days "
-        f"({summary.since.isoformat()} to {summary.as_of.isoformat()}); {summary.open_now} open "
-        f"now, {summary.urgent_open} urgent, {summary.escalated} escalated."
+        f"({summary.since.isoformat()} to {summary.until.isoformat()}); {summary.open_now} "
+        f"open at the start of today, {summary.urgent_open} urgent, {summary.escalated} escalated."
     )
     lines = [head]
     if summary.by_priority:

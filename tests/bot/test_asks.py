@@ -140,11 +140,17 @@ def test_accounts_whose_champion_left(deps: Deps) -> None:
 def test_summarise_umbrellas_tickets(deps: Deps) -> None:
     with deps.sessions() as session:
         umbrella = resolve_account(session, query="umbrella").id or 0
-        since = datetime.combine(TODAY - timedelta(days=89), datetime.min.time(), tzinfo=UTC)
+        # The 90 complete days before today: TODAY-90 .. TODAY-1 (today's tickets not yet).
+        since = datetime.combine(TODAY - timedelta(days=90), datetime.min.time(), tzinfo=UTC)
+        until = datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC)
         opened = session.exec(
             select(func.count())
             .select_from(Ticket)
-            .where(Ticket.account_id == umbrella, col(Ticket.opened_at) >= since)
+            .where(
+                Ticket.account_id == umbrella,
+                col(Ticket.opened_at) >= since,
+                col(Ticket.opened_at) < until,
+            )
         ).one()
     reply = ask(deps, "summarise umbrella's tickets")
     assert f"*Umbrella Health*: {opened} tickets opened in the last 90 days" in reply.text

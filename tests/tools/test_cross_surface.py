@@ -16,9 +16,12 @@ from sqlmodel import col
 from bot import blocks
 from tests.utils.demo_db import demo_database
 from tools import agent_tools, db
+from tools.agent_tools.insights import account_tickets
 from tools.facts import is_at_risk, money_text
+from tools.facts.onboarding import start_dates
 from tools.facts.view import account_facts
 from tools.home_book import BookEntry, home_book
+from tools.insights import quiet_accounts
 from tools.metrics import portfolio_metrics
 from tools.models import Account
 from tools.qbr import build_qbr
@@ -142,6 +145,8 @@ def test_every_surface_reports_the_same_facts(demo: Engine) -> None:
 
 def test_qbr_numbers_are_the_cards(demo: Engine) -> None:
     sessions = db.session_factory(demo)
+    ctx = ToolContext(sessions=sessions, as_of=TODAY, config=CONFIG)
+    checked = 0
     with sessions() as session:
         ids = [int(a) for a in session.execute(select(col(Account.id))).scalars()]
         for a in ids[:12]:
@@ -157,6 +162,37 @@ def test_qbr_numbers_are_the_cards(demo: Engine) -> None:
                 assert row.users <= max(card.account.seats_used or 0, 1) or row.users == 0
                 assert row.adoption <= 1.0
             assert money_text(doc.account.arr) == money_text(card.account.arr)
+            # Tickets over the same complete days: the card's signal, the QBR prep, Claude's tool.
+            tickets = int(_signal(card, "tickets") or 0)
+            assert CONFIG.health.normalise.ticket_window_days == 90
+            assert f"- Tickets, 90 days: {tickets} opened," in doc.prep["prep.themes"]
+            tool = account_tickets(ctx, account=card.account.external_id, days=90)
+            assert tool["opened"] == tickets
+            checked += 1
+    assert checked >= 6
+
+
+def test_quiet_accounts_are_the_no_usage_ones(demo: Engine) -> None:
+    """One active day: /quiet over the usage window lists exactly the accounts with no active
+    day on the card's facts, and those with the no_usage trigger (plus brand-new accounts,
+    which the trigger leaves alone)."""
+    window = CONFIG.health.normalise.usage_window_days
+    with db.session_factory(demo)() as session:
+        quiet = {
+            q.account.account_id
+            for q in quiet_accounts(session, as_of=TODAY, days=window, config=CONFIG)
+        }
+        starts = start_dates(session, None)
+        ids = [int(a) for a in session.execute(select(col(Account.id))).scalars()]
+        for a in ids:
+            card = account_report(session, account_id=a, as_of=TODAY, config=CONFIG)
+            if card.account.churned:
+                continue
+            facts = account_facts(session, account_id=a, as_of=TODAY, config=CONFIG)
+            assert (a in quiet) == (facts.active_days == 0), a
+            no_usage = any(t.key == "no_usage" for t in card.churn.triggers)
+            new = (TODAY - starts[a]).days < CONFIG.health.normalise.new_account_days
+            assert no_usage == (a in quiet and not new), a
 
 
 def test_stories_table_is_computed_like_the_cards(demo: Engine) -> None:

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
+from tools.facts.definitions import window_start
 from tools.facts.query import in_ids, rows
 from tools.models import Feature, FeatureUsage
 
@@ -109,16 +110,17 @@ class EventTotals:
     integration: int
 
 
-def event_totals(session: Session, *, account_id: int, since: date, until: date) -> EventTotals:
-    """Feature events of one account over the days ``since`` .. ``until`` (both included),
-    split into product and integration features (the QBR's product actions)."""
+def event_totals(session: Session, *, account_id: int, as_of: date, days: int) -> EventTotals:
+    """Feature events of one account over the ``days`` complete days before ``as_of``
+    (``window_start(as_of, days)`` .. ``as_of`` - 1), split into product and integration
+    features (the QBR's product actions)."""
     stmt = (
         select(col(Feature.is_integration), func.sum(col(FeatureUsage.events)))
         .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
         .where(
             col(FeatureUsage.account_id) == account_id,
-            col(FeatureUsage.day) >= since,
-            col(FeatureUsage.day) <= until,
+            col(FeatureUsage.day) >= window_start(as_of, days),
+            col(FeatureUsage.day) < as_of,
         )
         .group_by(col(Feature.is_integration))
     )

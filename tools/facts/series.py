@@ -19,6 +19,7 @@ from sqlalchemy import cast as sa_cast
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col
 
+from tools.facts.definitions import active_day, window_start
 from tools.facts.query import as_date, in_ids, rows
 from tools.models import UsageDaily
 
@@ -126,19 +127,14 @@ def _day_number(session: Session, column: Any) -> ColumnElement[int]:
     return sa_cast(column - literal(date(1970, 1, 1), Date), Integer)
 
 
-def last_active_days(session: Session, *, through: date, measure: str = "auto") -> dict[int, date]:
-    """The last day with product activity, per account, up to ``through`` (included); accounts
-    with no activity on record are absent. Activity follows ``[activity] measure``: ``logins``
-    counts only logins, ``active_users`` only active users, ``auto`` either (an export without a
-    login event still shows activity, docs/data-format.md)."""
-    logins = col(UsageDaily.logins) > 0
-    users = col(UsageDaily.active_users) > 0
-    active = (
-        logins if measure == "logins" else users if measure == "active_users" else logins | users
-    )
+def last_active_days(session: Session, *, as_of: date, measure: str = "auto") -> dict[int, date]:
+    """The last active day (``active_day`` under ``[activity] measure``), per account, among the
+    complete days before ``as_of``; accounts with no active day on record are absent. The same
+    definition counts ``no_usage``'s active days, so quiet accounts and the trigger agree."""
+    active = active_day(measure, col(UsageDaily.logins), col(UsageDaily.active_users))
     stmt = (
         select(col(UsageDaily.account_id), func.max(col(UsageDaily.day)))
-        .where(active, col(UsageDaily.day) <= through)
+        .where(active, col(UsageDaily.day) < as_of)
         .group_by(col(UsageDaily.account_id))
     )
     return {int(account_id): as_date(day) for account_id, day in rows(session, stmt)}
@@ -152,13 +148,14 @@ class UsageTotals:
     mean_active_users: float
 
 
-def usage_totals(session: Session, *, account_id: int, since: date, until: date) -> UsageTotals:
-    """Logins and mean daily active users of one account over the days ``since`` .. ``until``
-    (both included; the QBR's quarter). Days without a usage row are not averaged."""
+def usage_totals(session: Session, *, account_id: int, as_of: date, days: int) -> UsageTotals:
+    """Logins and mean daily active users of one account over the ``days`` complete days before
+    ``as_of`` (``window_start(as_of, days)`` .. ``as_of`` - 1; the QBR's quarter). Days without
+    a usage row are not averaged."""
     stmt = select(func.sum(col(UsageDaily.logins)), func.avg(col(UsageDaily.active_users))).where(
         col(UsageDaily.account_id) == account_id,
-        col(UsageDaily.day) >= since,
-        col(UsageDaily.day) <= until,
+        col(UsageDaily.day) >= window_start(as_of, days),
+        col(UsageDaily.day) < as_of,
     )
     logins, mean_active = rows(session, stmt)[0]
     return UsageTotals(int(logins or 0), float(mean_active or 0.0))

@@ -93,13 +93,14 @@ def urgent_open(
 def account_tickets(
     session: Session, *, account_id: int, since: datetime, until: datetime
 ) -> list[Ticket]:
-    """One account's tickets opened in ``[since, until]``, newest first (the ticket summary)."""
+    """One account's tickets opened in ``[since, until)``, newest first (the ticket summary:
+    ``until`` is ``data_end(as_of)``, so the as-of day's tickets are not counted)."""
     stmt = (
         select(Ticket)
         .where(
             col(Ticket.account_id) == account_id,
             col(Ticket.opened_at) >= since,
-            col(Ticket.opened_at) <= until,
+            col(Ticket.opened_at) < until,
         )
         .order_by(col(Ticket.opened_at).desc())
     )
@@ -107,11 +108,12 @@ def account_tickets(
 
 
 def tickets_open_at(session: Session, *, account_id: int, at: datetime) -> list[Ticket]:
-    """One account's tickets opened by ``at`` and not closed by then."""
+    """One account's tickets opened before ``at`` and not closed before it (still open at
+    ``at``, as ``urgent_open`` counts them at ``data_end(as_of)``)."""
     stmt = select(Ticket).where(
         col(Ticket.account_id) == account_id,
-        col(Ticket.opened_at) <= at,
-        or_(col(Ticket.closed_at).is_(None), col(Ticket.closed_at) > at),
+        col(Ticket.opened_at) < at,
+        or_(col(Ticket.closed_at).is_(None), col(Ticket.closed_at) >= at),
     )
     return list(session.execute(stmt).scalars())
 

@@ -58,6 +58,7 @@ class AccountFacts:
     activity: str  # "logins" or "active users"
     activity_recent: int
     activity_prior: int
+    active_days: int  # active days (``active_day``) in the usage window; 0: no_usage, quiet
     usage_trend_pct: float | None  # None when the prior window had no activity
     features_used: int
     features_available: int
@@ -84,6 +85,7 @@ class AccountFacts:
             activity="logins" if raw.activity_is_logins[i] else "active users",
             activity_recent=int(raw.activity_recent[i]),
             activity_prior=int(raw.activity_prior[i]),
+            active_days=int(raw.active_days_recent[i]),
             usage_trend_pct=(
                 None if raw.active_days_prior[i] <= 0 else round(float(trend[i]) * 100.0, 2)
             ),

@@ -3,11 +3,12 @@ documents (customer deck, internal prep)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
+from tools.facts import window_start
 from tools.qbr.model import QUARTER_DAYS, QbrDocument, RoiAssumptions
 from tools.qbr.narratives import NarrativeSource, write_narratives, write_verified_narratives
 from tools.qbr.sections import (
@@ -35,11 +36,12 @@ def build_qbr(
     assumptions: RoiAssumptions | None = None,
     writer: Writer | None = None,
 ) -> QbrDocument:
-    """The QBR of one account for the quarter ending ``as_of`` (the last 91 days).
+    """The QBR of one account for the quarter before ``as_of``: the 91 complete days
+    ``as_of`` - 91 .. ``as_of`` - 1 (today has no usage rows yet; ``tools.facts.definitions``).
 
     With a ``writer`` (Claude) the narratives are model-written and number-checked, else they
     come from ``narratives`` or the templates."""
-    start = as_of - timedelta(days=QUARTER_DAYS - 1)
+    start = window_start(as_of, QUARTER_DAYS)
     report = account_report(session, account_id=account_id, as_of=as_of, config=config)
     _, health = health_section(session, report, as_of, start, config)
     roi = roi_section(

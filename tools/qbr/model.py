@@ -6,7 +6,7 @@ numbers of their own.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -162,7 +162,9 @@ class QbrDocument(BaseModel):
     account: AccountSummary
     as_of: date
     quarter: str = Field(description='e.g. "Q4 2026"')
-    period_start: date
+    period_start: date = Field(
+        description="First day of the quarter: the QUARTER_DAYS complete days before as_of."
+    )
     health: HealthSection
     roi: RoiSection
     adoption: AdoptionSection
@@ -180,6 +182,11 @@ class QbrDocument(BaseModel):
     prep: dict[str, str] = Field(
         default_factory=dict, description="The internal prep doc's sections (prep.*), markdown."
     )
+
+    @property
+    def period_end(self) -> date:
+        """Last day of the quarter: the day before ``as_of`` (complete days only)."""
+        return self.as_of - timedelta(days=1)
 
     @property
     def title(self) -> str:

@@ -115,16 +115,13 @@ def roi_section(
     assumptions: RoiAssumptions,
 ) -> RoiSection:
     """The ROI section: quarter totals from the metric layer priced with the assumptions."""
-    quarter = event_totals(session, account_id=account.account_id, since=start, until=as_of)
+    # The quarter: QUARTER_DAYS complete days, start .. as_of - 1; the prior one ends on start - 1.
+    ident = account.account_id
+    quarter = event_totals(session, account_id=ident, as_of=as_of, days=QUARTER_DAYS)
     events, integration = quarter.product, quarter.integration
-    prev = event_totals(
-        session,
-        account_id=account.account_id,
-        since=start - timedelta(days=QUARTER_DAYS),
-        until=start - timedelta(days=1),
-    )
+    prev = event_totals(session, account_id=ident, as_of=start, days=QUARTER_DAYS)
     prev_events, prev_integration = prev.product, prev.integration
-    usage = usage_totals(session, account_id=account.account_id, since=start, until=as_of)
+    usage = usage_totals(session, account_id=ident, as_of=as_of, days=QUARTER_DAYS)
     logins, avg_active = usage.logins, usage.mean_active_users
     minutes = (
         events * assumptions.minutes_saved_per_event
@@ -138,7 +135,7 @@ def roi_section(
         ValueMetric(
             label="Product actions",
             value=f"{events:,}",
-            basis=f"feature events {start} to {as_of}"
+            basis=f"feature events {start} to {as_of - timedelta(days=1)}"
             + (f" ({_change(events, prev_events)} vs the prior 91 days)" if prev_events else ""),
         ),
         ValueMetric(
@@ -158,11 +155,13 @@ def roi_section(
             value=money_text(value),
             basis=f"{hours:,.0f} h x {money_text(assumptions.hourly_cost)}/h",
         ),
-        ValueMetric(label="Logins", value=f"{logins:,}", basis="sum of daily logins, 91 days"),
+        ValueMetric(
+            label="Logins", value=f"{logins:,}", basis=f"sum of daily logins, {QUARTER_DAYS} days"
+        ),
         ValueMetric(
             label="Average daily active users",
             value=f"{avg_active:,.0f}",
-            basis="mean of daily active users, 91 days",
+            basis=f"mean of daily active users, {QUARTER_DAYS} days",
         ),
     ]
     if multiple is not None:

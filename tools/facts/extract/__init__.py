@@ -101,7 +101,7 @@ def extract_days(
     norm = config.health.normalise
     ids, tam, contract_rows = accounts_with_contracts(session, scope, max(days), use_static_fields)
     terms = [terms_from_rows(contract_rows, ids, d) for d in days]
-    usage_by_day = usage(session, scope, ids, days, norm.usage_window_days)
+    usage_by_day = usage(session, scope, ids, days, norm.usage_window_days, config.activity.measure)
     plans = [t["plan"] for t in terms]
     features_by_day = features(session, scope, ids, plans, days, norm.adoption_window_days)
     tickets_by_day = tickets(session, scope, ids, days, config)

@@ -17,7 +17,7 @@ import numpy as np
 from sqlalchemy import and_, case, func, or_, select
 from sqlmodel import col
 
-from tools.facts.definitions import TIER_RANK
+from tools.facts.definitions import TIER_RANK, active_day
 from tools.facts.extract.arrays import (
     BoolArray,
     FloatArray,
@@ -41,11 +41,11 @@ _FEATURE_USAGE = FeatureUsage.__table__  # type: ignore[attr-defined]
 USAGE_WIDTH = 9
 
 
-def _usage_columns(window: Any, peak: bool) -> list[Any]:
-    """Rows, logins, user-days, [peak users], days with activity, among the rows in ``window``
-    (None: every row the statement reads)."""
+def _usage_columns(window: Any, peak: bool, measure: str) -> list[Any]:
+    """Rows, logins, user-days, [peak users], active days (``active_day`` under ``measure``),
+    among the rows in ``window`` (None: every row the statement reads)."""
     users, logins = col(UsageDaily.active_users), col(UsageDaily.logins)
-    active = or_(users > 0, logins > 0)
+    active = active_day(measure, logins, users)
 
     def only(value: Any) -> Any:
         return value if window is None else case((window, value), else_=None)
@@ -63,10 +63,15 @@ def _usage_columns(window: Any, peak: bool) -> list[Any]:
 
 
 def usage(
-    session: Reader, scope: Scope, ids: IntArray, days: Sequence[date], window: int
+    session: Reader,
+    scope: Scope,
+    ids: IntArray,
+    days: Sequence[date],
+    window: int,
+    measure: str = "auto",
 ) -> list[list[FloatArray]]:
     """Per day: rows, logins and active-user-days in the recent and the prior window, the
-    recent peak (seats used), and days with any activity in each window."""
+    recent peak (seats used), and active days (``active_day`` under ``measure``) in each."""
     day = col(UsageDaily.day)
     account = col(UsageDaily.account_id)
 
@@ -80,19 +85,21 @@ def usage(
             columns: list[Any] = []
             for as_of in days:
                 recent_start, prior_start = bounds(as_of)
-                columns += _usage_columns(and_(day >= recent_start, day < as_of), peak=True)
-                columns += _usage_columns(and_(day >= prior_start, day < recent_start), peak=False)
+                recent = and_(day >= recent_start, day < as_of)
+                prior = and_(day >= prior_start, day < recent_start)
+                columns += _usage_columns(recent, peak=True, measure=measure)
+                columns += _usage_columns(prior, peak=False, measure=measure)
             lowest = min(bounds(d)[1] for d in days)
             return per_account(scope, _USAGE, account, columns, day >= lowest, day < max(days))
 
-        stmt = statement(("usage", tuple(days), window, scope.kind), build)
+        stmt = statement(("usage", tuple(days), window, measure, scope.kind), build)
         columns = fill_counts(ids, fetch(session, stmt, scope), USAGE_WIDTH * len(days))
         return [_usage_order(c) for c in per_day(columns, USAGE_WIDTH, len(days))]
-    return [_usage_of_portfolio(session, scope, ids, as_of, window) for as_of in days]
+    return [_usage_of_portfolio(session, scope, ids, as_of, window, measure) for as_of in days]
 
 
 def _usage_of_portfolio(
-    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int, measure: str
 ) -> list[FloatArray]:
     """``usage`` of one day as two plain range aggregates (recent, prior): each reads only its
     own days through the ``(account_id, day)`` index and costs far less per row."""
@@ -101,15 +108,15 @@ def _usage_of_portfolio(
     prior_start = recent_start - timedelta(days=window)
 
     def build_recent() -> Any:
-        columns = _usage_columns(None, peak=True)
+        columns = _usage_columns(None, peak=True, measure=measure)
         return per_account(scope, _USAGE, account, columns, day >= recent_start, day < as_of)
 
     def build_prior() -> Any:
-        columns = _usage_columns(None, peak=False)
+        columns = _usage_columns(None, peak=False, measure=measure)
         return per_account(scope, _USAGE, account, columns, day >= prior_start, day < recent_start)
 
-    recent = statement(("usage_recent", as_of, window, scope.kind), build_recent)
-    prior = statement(("usage_prior", as_of, window, scope.kind), build_prior)
+    recent = statement(("usage_recent", as_of, window, measure, scope.kind), build_recent)
+    prior = statement(("usage_prior", as_of, window, measure, scope.kind), build_prior)
     columns = fill_counts(ids, fetch(session, recent, scope), 5)
     columns += fill_counts(ids, fetch(session, prior, scope), 4)
     return _usage_order(columns)
@@ -264,6 +271,8 @@ def activity(
     """Per account: whether activity is logins, and activity in the recent and prior window.
 
     ``auto``: logins for an account with any login in either window, else active user-days.
+    This is how much activity (rates, trends); whether a day was active at all is
+    ``active_day`` (``usage``'s active days), which ``no_usage`` and quiet accounts share.
     """
     logins_recent, logins_prior = usage_of_day[2], usage_of_day[3]
     users_recent, users_prior = usage_of_day[4], usage_of_day[5]
