@@ -34,7 +34,7 @@ from sqlmodel import col
 from bench.bench_slack import TODAY, demo_database
 from bench.common import Measurement, median, percentile
 from tools import db
-from tools.models import Account, HealthSnapshot
+from tools.models import Account
 from tools.scoring_config import ScoringConfig, load_config
 
 SAMPLES = 100
@@ -114,8 +114,8 @@ def _deps(path: Path, sessions: db.SessionFactory) -> Any:
 
 
 def _home_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurement]:
-    """App Home as CSMs see it: after the morning's scan (run here if the day has none). The
-    first open after a scan computes and stores the team figures; it is reported on its own."""
+    """App Home as CSMs see it: after the morning's scan (run here, so that the snapshots have
+    what the current code stores). The first open after the scan is reported on its own."""
     from bot.router import home_view
     from tools.models_cache import PortfolioMetricsRecord
     from tools.scoring import scan_portfolio
@@ -126,11 +126,7 @@ def _home_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurem
             for o in session.execute(select(col(Account.owner_slack_id)).distinct()).scalars()
             if o
         ]
-        scanned = session.execute(
-            select(func.count()).where(col(HealthSnapshot.day) == TODAY)
-        ).scalar_one()
-        if not scanned:
-            scan_portfolio(session, as_of=TODAY, config=load_config())
+        scan_portfolio(session, as_of=TODAY, config=load_config())
         session.execute(delete(PortfolioMetricsRecord))  # the first open after the scan
         session.commit()
     deps = _deps(path, sessions)

@@ -427,7 +427,9 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
     as_of = deps.today()
     with session_scope(deps.sessions) as session:
         owned = owned_account_ids(session, owner_slack_id=user_id)
-        book = home_book(session, as_of=as_of, config=deps.config, account_ids=owned)
+        book = home_book(
+            session, as_of=as_of, config=deps.config, account_ids=owned, owner_slack_id=user_id
+        )
         metrics: PortfolioMetrics = portfolio_metrics(session, as_of=as_of, config=deps.config)
         state = data_state(session, as_of=as_of) if metrics.active_accounts == 0 else None
         tasks = open_tasks_for(session, user_id=user_id)

@@ -2,21 +2,25 @@
 churn level, triggers and ARR at risk that ``/health`` and ``/churn`` show.
 
 Freshness: on a day that has a scan (the daily job, or ``csbot scan``), the book is read from
-that scan's snapshots and churn triggers, with each account's summary (ARR, renewal, owner) from
-the metric layer: no rescoring on every App Home open. The values are the scan's, which are the
+that scan's snapshots and churn triggers, with the contract terms (ARR, seats, plan, renewal,
+tenure) the scan read through the metric layer and stored with each snapshot: no rescoring and
+no contract reads on an App Home open (snapshots from before migration 0016 have no terms: those
+are read from the contracts, ``contract_terms``). The values are the scan's, which are the
 cards' for the same day (the scan and the cards score the same complete days); data imported
 after the scan shows after the next scan. A day without a scan is scored live, as the cards are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlmodel import Session, col
 
 from tools.churn import arr_at_risk
@@ -60,32 +64,62 @@ def has_scan(session: Session, *, as_of: date) -> bool:
 
 
 def home_book(
-    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int]
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    account_ids: Sequence[int],
+    owner_slack_id: str | None = None,
 ) -> list[BookEntry]:
     """The active accounts among ``account_ids`` (in that order): from the day's scan when
-    there is one, else scored now (see the module docstring)."""
+    there is one, else scored now (see the module docstring).
+
+    ``owner_slack_id``, when ``account_ids`` are that owner's accounts (App Home), has the
+    day's rows read by owner: the same few statements whatever the size of the book.
+    """
     ids = list(account_ids)
     if not ids:
         return []
     if not has_scan(session, as_of=as_of):
         reports = book_reports(session, as_of=as_of, config=config, account_ids=ids)
         return [BookEntry.of(r) for r in reports]
-    return scanned_book(session, as_of=as_of, config=config, account_ids=ids)
+    return scanned_book(
+        session, as_of=as_of, config=config, account_ids=ids, owner_slack_id=owner_slack_id
+    )
 
 
 def scanned_book(
-    session: Session, *, as_of: date, config: ScoringConfig, account_ids: Sequence[int]
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    account_ids: Sequence[int],
+    owner_slack_id: str | None = None,
 ) -> list[BookEntry]:
     """The book from the snapshots and triggers the scan of ``as_of`` wrote (accounts it did
-    not score, i.e. not active at the scan, are left out). Read in chunks of ids short enough
-    for an ``IN`` list, so that a large book reads its own rows, not the portfolio's."""
+    not score, i.e. not active at the scan, are left out), with the contract terms the scan
+    stored beside each snapshot. Read by owner (``owner_slack_id``), else in chunks of ids short
+    enough for an ``IN`` list, so that a large book reads its own rows, not the portfolio's.
+    Snapshots written before those terms were stored (migration 0016) get them from the
+    contracts, as the metric layer's ``contract_terms`` gives them."""
+    wanted = set(account_ids)
     scored: dict[int, tuple[float, Band, RiskLevel]] = {}
     triggers: dict[int, list[TriggerHit]] = {}
     summaries: dict[int, AccountSummary] = {}
-    for chunk in _chunks(account_ids):
-        scored.update(_snapshots(session, as_of, chunk))
-        for account_id, hit in _triggers(session, as_of, chunk):
+    unstored: list[int] = []
+    for where in _selections(account_ids, owner_slack_id):
+        for row in rows(session, _snapshot_statement(as_of, where)):
+            account_id = int(row[0])
+            if account_id not in wanted:
+                continue
+            scored[account_id] = (float(row[1]), Band(row[2]), RiskLevel(row[3]))
+            if row[4] is None:
+                unstored.append(account_id)
+            else:
+                summaries[account_id] = _stored_summary(row, as_of, config.onboarding)
+        for account_id, hit in _triggers(session, as_of, where):
             triggers.setdefault(account_id, []).append(hit)
+    for chunk in _chunks(unstored):
         summaries.update(_summaries(session, as_of, chunk, config.onboarding))
     book: list[BookEntry] = []
     for account_id in account_ids:
@@ -111,19 +145,81 @@ def _chunks(account_ids: Sequence[int]) -> list[list[int]]:
     return [ids[k : k + IN_LIST_LIMIT] for k in range(0, len(ids), IN_LIST_LIMIT)]
 
 
-def _snapshots(
-    session: Session, as_of: date, ids: list[int]
-) -> dict[int, tuple[float, Band, RiskLevel]]:
-    stmt = select(
-        col(HealthSnapshot.account_id),
-        col(HealthSnapshot.score),
-        col(HealthSnapshot.band),
-        col(HealthSnapshot.churn_level),
-    ).where(col(HealthSnapshot.day) == as_of, col(HealthSnapshot.account_id).in_(ids))
-    return {int(a): (float(s), Band(b), RiskLevel(lv)) for a, s, b, lv in rows(session, stmt)}
+Where = Callable[[Any], ColumnElement[bool]]
+"""Which accounts' rows to read, given the ``account_id`` column of the table read."""
 
 
-def _triggers(session: Session, as_of: date, ids: list[int]) -> list[tuple[int, TriggerHit]]:
+def _selections(account_ids: Sequence[int], owner_slack_id: str | None) -> list[Where]:
+    if owner_slack_id is not None:
+        owned = select(col(Account.id)).where(col(Account.owner_slack_id) == owner_slack_id)
+        return [lambda column: column.in_(owned)]  # (account_id, day) lookups, owner's ids
+    return [partial(_in_ids, ids=ids) for ids in _chunks(account_ids)]
+
+
+def _in_ids(column: Any, ids: list[int]) -> ColumnElement[bool]:
+    return column.in_(ids)  # type: ignore[no-any-return]
+
+
+_ACCOUNT_COLUMNS = (
+    col(Account.external_id),
+    col(Account.name),
+    col(Account.segment),
+    col(Account.industry),
+    col(Account.owner_email),
+    col(Account.owner_slack_id),
+    col(Account.lifecycle_stage),
+)
+
+
+def _snapshot_statement(as_of: date, where: Where) -> Any:
+    """The day's snapshots with the stored terms and who the account is: the
+    ``(account_id, day)`` index from the owner's accounts (or the ids)."""
+    return (
+        select(
+            col(HealthSnapshot.account_id),
+            col(HealthSnapshot.score),
+            col(HealthSnapshot.band),
+            col(HealthSnapshot.churn_level),
+            col(HealthSnapshot.arr),
+            col(HealthSnapshot.seats_purchased),
+            col(HealthSnapshot.plan),
+            col(HealthSnapshot.renewal_date),
+            col(HealthSnapshot.tenure_days),
+            *_ACCOUNT_COLUMNS,
+        )
+        .join(Account, col(Account.id) == col(HealthSnapshot.account_id))
+        .where(col(HealthSnapshot.day) == as_of, where(col(HealthSnapshot.account_id)))
+    )
+
+
+def _stored_summary(row: Any, as_of: date, onboarding: OnboardingConfig) -> AccountSummary:
+    """The summary of a snapshot row with stored terms (the account was active at the scan)."""
+    (account_id, _, _, _, arr, seats, plan, renewal, tenure, *who) = row
+    external_id, name, segment, industry, email, slack_id, stored = who
+    derived = derived_stage(
+        age_days=tenure,
+        days_to_renewal=(renewal - as_of).days if renewal is not None else None,
+        active=True,
+        config=onboarding,
+    )
+    return AccountSummary(
+        account_id=int(account_id),
+        external_id=external_id,
+        name=name,
+        segment=segment,
+        industry=industry,
+        owner_email=email,
+        owner_slack_id=slack_id,
+        lifecycle_stage=effective_stage(stored, derived),
+        plan=plan,
+        arr=_cents(float(arr)),
+        seats_purchased=int(seats),
+        renewal_date=renewal,
+        churned=False,
+    )
+
+
+def _triggers(session: Session, as_of: date, where: Where) -> list[tuple[int, TriggerHit]]:
     stmt = (
         select(
             col(ChurnTriggerRecord.account_id),
@@ -133,7 +229,7 @@ def _triggers(session: Session, as_of: date, ids: list[int]) -> list[tuple[int, 
             col(ChurnTriggerRecord.evidence),
             col(ChurnTriggerRecord.severity),
         )
-        .where(col(ChurnTriggerRecord.day) == as_of, col(ChurnTriggerRecord.account_id).in_(ids))
+        .where(col(ChurnTriggerRecord.day) == as_of, where(col(ChurnTriggerRecord.account_id)))
         .order_by(col(ChurnTriggerRecord.id))  # the order the scan found them in
     )
     return [

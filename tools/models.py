@@ -296,6 +296,13 @@ class HealthSnapshot(SQLModel, table=True):
     signals: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     drivers: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     computed_at: datetime = Field(default_factory=utcnow)
+    # The contract in force on ``day`` as the scan read it through the metric layer, for App
+    # Home's book (``tools.home_book``). NULL in rows written before migration 0016.
+    arr: Decimal | None = Field(default=None, sa_type=MONEY)
+    seats_purchased: int | None = None
+    plan: str | None = Field(default=None, max_length=32)
+    renewal_date: date | None = None
+    tenure_days: int | None = Field(default=None, description="Days since the first contract.")
 
 
 class ChurnTriggerRecord(SQLModel, table=True):

@@ -2,8 +2,9 @@
 
 ``scan_portfolio`` writes one ``HealthSnapshot`` per account with an active contract on
 ``as_of`` (churned and not-yet-signed accounts are not snapshotted) and one
-``ChurnTriggerRecord`` per fired trigger. Re-running a scan for the same day replaces that day's
-rows, so it is idempotent. It commits.
+``ChurnTriggerRecord`` per fired trigger. Each snapshot also keeps the contract terms the scan
+scored with (ARR, seats purchased, plan, renewal date, tenure) for App Home's book. Re-running a
+scan for the same day replaces that day's rows, so it is idempotent. It commits.
 
 A large portfolio is scanned by several processes (one per core): each scores a range of account
 ids on its own connection; the calling process writes every row, in account order, in one
@@ -46,7 +47,7 @@ from sqlmodel import Session, col
 
 from tools import db
 from tools.churn import arr_at_risk, assess
-from tools.facts.extract import Reader, extract_raw
+from tools.facts.extract import RawMetrics, Reader, extract_raw
 from tools.health import snapshot_rows
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
 from tools.results import Band, BandMix, RiskLevel, Severity
@@ -133,15 +134,32 @@ _SNAPSHOT_INSERT = insert(_encoded_json_table(HealthSnapshot.__table__))  # type
 _TRIGGER_INSERT = insert(ChurnTriggerRecord.__table__)  # type: ignore[attr-defined]
 
 
+_Terms = tuple[float, int, str | None, date | None, int]
+"""The contract in force as the scan read it: ARR, seats purchased, plan, renewal, tenure."""
+_TERM_COLUMNS = ("arr", "seats_purchased", "plan", "renewal_date", "tenure_days")
+
+
+def _terms(raw: RawMetrics, position: int) -> _Terms:
+    """What App Home's book shows of an account's contract (``tools.home_book``), stored with
+    its snapshot: the metric layer's values the scan scored with, not read a second way."""
+    return (
+        float(raw.arr[position]),
+        int(raw.seats_purchased[position]),
+        raw.plan[position],
+        raw.renewal_date[position],
+        int(raw.tenure_days[position]),
+    )
+
+
 @dataclass
 class _Scored:
     """The snapshot and trigger rows of some accounts, in account order (picklable).
 
-    snapshots: (account_id, score, band, churn level, signals JSON, drivers JSON);
+    snapshots: (account_id, score, band, churn level, signals JSON, drivers JSON, terms);
     triggers: (account_id, key, kind, label, evidence, severity).
     """
 
-    snapshots: list[tuple[int, float, str, str, str, str]]
+    snapshots: list[tuple[int, float, str, str, str, str, _Terms]]
     triggers: list[tuple[int, str, str, str, str, str]]
     arr_at_risk: Decimal
 
@@ -172,6 +190,7 @@ def _score_range(
                 level.value,
                 rows.signals[k],
                 rows.drivers[k],
+                _terms(raw, position),
             )
         )
         out.triggers.extend(
@@ -323,8 +342,9 @@ def _insert(session: Session, as_of: date, now: datetime, part: _Scored) -> None
             "signals": signals,
             "drivers": drivers,
             "computed_at": now,
+            **dict(zip(_TERM_COLUMNS, terms, strict=True)),
         }
-        for account_id, score, band, level, signals, drivers in part.snapshots
+        for account_id, score, band, level, signals, drivers, terms in part.snapshots
     ]
     triggers = [
         {
