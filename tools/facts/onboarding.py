@@ -1,10 +1,11 @@
 """Onboarding facts: when each account started, and the first day it reached a usage or feature
 milestone (``tools.onboarding`` arranges them into milestones and time to value).
 
-Read as of ``as_of`` (rows dated on or before it), so a past day gives the answer one would
-have had then. First activity is the metric layer's active day (``active_day``, ``auto``: a
-login or an active user). ``session`` may be a ``Session`` or a ``Connection``; ids go in
-chunks of ``IN_CHUNK``.
+Read as of ``as_of``: usage and feature rows of the complete days before it (a milestone
+reached on ``as_of`` counts from the next day, so a scan at 00:30 and one at 23:30 agree on the
+onboarding-overdue trigger); a past day gives the answer one would have had then. First
+activity is the metric layer's active day (``active_day``, ``auto``: a login or an active
+user). ``session`` may be a ``Session`` or a ``Connection``; ids go in chunks of ``IN_CHUNK``.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def first_usage_days(
     session: Reader, ids: list[int], as_of: date, *, min_users: int | None
 ) -> dict[int, date]:
     """Per account, the first active day (``min_users`` None) or the first day with at least
-    ``min_users`` active users, on or before ``as_of``."""
+    ``min_users`` active users, before ``as_of``."""
     # Imported here: tools.facts.definitions -> tools.results -> tools.onboarding -> this module.
     from tools.facts.definitions import active_day
 
@@ -58,7 +59,7 @@ def first_usage_days(
         active = col(UsageDaily.active_users) >= min_users
     query: Any = (
         select(col(UsageDaily.account_id), func.min(col(UsageDaily.day)))
-        .where(col(UsageDaily.account_id).in_(ids), col(UsageDaily.day) <= as_of, active)
+        .where(col(UsageDaily.account_id).in_(ids), col(UsageDaily.day) < as_of, active)
         .group_by(col(UsageDaily.account_id))
     )
     return {int(a): d for a, d in session.execute(query).all()}
@@ -77,7 +78,7 @@ def feature_first_days(
         .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
         .where(
             col(FeatureUsage.account_id).in_(ids),
-            col(FeatureUsage.day) <= as_of,
+            col(FeatureUsage.day) < as_of,
             or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0),
         )
         .group_by(col(FeatureUsage.account_id), col(FeatureUsage.feature_id))

@@ -1,8 +1,8 @@
 """Per-account onboarding progress as of a day: milestone dates, time to value, what is overdue.
 
-Everything is read as of ``as_of`` (usage and feature rows dated on or before it), so a past day
-gives the answer one would have had then. The onboarding starts on the account's first contract
-start (else the day the account was created).
+Everything is read as of ``as_of`` (usage and feature rows of the complete days before it,
+``tools.facts.onboarding``), so a past day gives the answer one would have had then. The
+onboarding starts on the account's first contract start (else the day the account was created).
 """
 
 from __future__ import annotations

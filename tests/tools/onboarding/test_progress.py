@@ -228,3 +228,21 @@ def test_the_stage_windows_come_from_the_config() -> None:
 def test_an_imported_stage_wins_over_the_derived_one() -> None:
     assert effective_stage("mature", "onboarding") == "mature"
     assert effective_stage("adoption", "onboarding") == "onboarding"
+
+
+def test_a_milestone_reached_on_the_as_of_day_counts_from_the_next_day(session: Session) -> None:
+    """Complete days: rows dated the as-of day (a 23:30 scan sees them, a 00:30 one does not)
+    do not reach a milestone yet, so both scans give the same progress and trigger."""
+    account = new_account(session, "today")
+    day = START + timedelta(days=3)
+    add_usage(session, account=account, start=day, days=1, active_users=2)
+    (feature,) = features(session, 1, integration=1)
+    add_feature_usage(session, account=account, feature=feature, day=day)
+
+    on_the_day = progress_of(session, account, day)
+    next_day = progress_of(session, account, day + timedelta(days=1))
+
+    assert on_the_day["first_activity"] == ("pending", None, None)
+    assert on_the_day["integration"] == ("pending", None, None)
+    assert next_day["first_activity"] == ("done", day, 3)
+    assert next_day["integration"] == ("done", day, 3)
