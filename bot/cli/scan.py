@@ -29,7 +29,7 @@ def scan(
         ),
     ] = False,
 ) -> None:
-    """Score every account, store today's snapshots and churn triggers, print a summary.
+    """Score every account; store today's snapshots, triggers and team figures; print a summary.
 
     With SLACK_BOT_TOKEN set, also posts today's churn alerts and book messages (each exactly
     once, like the scheduled daily job); --dry-run shows the plan grouped by recipient instead.
@@ -66,7 +66,7 @@ def scan(
         report = daily.scan
     else:
         with db.session_scope(ctx.sessions) as session:
-            report = scan_portfolio(session, as_of=day, config=config)
+            report = scan_portfolio(session, as_of=day, config=config, team_figures=True)
     with db.session_scope(ctx.sessions) as session:  # from the scan's snapshots: no rescoring
         top = scanned_at_risk(session, as_of=day, config=config, limit=10)
     mix = report.band_mix

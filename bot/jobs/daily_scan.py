@@ -75,7 +75,7 @@ def scan(session_factory: SessionFactory, day: date, config: ScoringConfig) -> S
     for attempt in range(1, SCAN_ATTEMPTS + 1):
         with session_factory() as session:
             try:
-                return scan_portfolio(session, as_of=day, config=config)
+                return scan_portfolio(session, as_of=day, config=config, team_figures=True)
             except DBAPIError:
                 session.rollback()
                 if attempt == SCAN_ATTEMPTS:

@@ -1,6 +1,7 @@
-"""App Home's book after a scan: read from the scan's stored rows (issue 12), by owner, in the
+"""App Home after a scan: the book read from the scan's stored rows (issue 12), by owner, in the
 same few statements whatever the size of the book; a scan written before the terms were stored
-(migration 0016) still gives the same book, from the contracts."""
+(migration 0016) still gives the same book, from the contracts. The team figures are stored by
+the scan, so the first open reads them too."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, delete, event, select, update
 from sqlmodel import Session, col
 
 from tests.utils.factories import add_usage, make_account, make_contract
 from tools.facts.extract import IN_LIST_LIMIT
 from tools.home_book import BookEntry, home_book
+from tools.metrics import portfolio_metrics, scan_key
 from tools.models import Contract, HealthSnapshot
+from tools.models_cache import PortfolioMetricsRecord
 from tools.scoring import book_reports, owned_account_ids, scan_portfolio
 from tools.scoring_config import ScoringConfig
 
@@ -141,3 +144,18 @@ def test_a_scan_without_stored_terms_still_gives_the_same_book(session: Session)
     assert [s for s in sql if "from contract" in s]  # read from the contracts, as before
     ids = owned_account_ids(session, owner_slack_id="U-BIG")  # and by ids, without the owner
     assert home_book(session, as_of=AS_OF, config=CONFIG, account_ids=ids) == stored
+
+
+def test_the_scan_stores_the_team_figures_so_the_first_open_computes_nothing(
+    session: Session,
+) -> None:
+    _portfolio(session)
+    scan_portfolio(session, as_of=AS_OF, config=CONFIG, workers=1, team_figures=True)
+    stored = session.execute(select(PortfolioMetricsRecord)).scalars().all()
+    assert [r.key for r in stored] == [scan_key(session, as_of=AS_OF, config=CONFIG)]
+
+    with _statements(session) as sql:
+        first = portfolio_metrics(session, as_of=AS_OF, config=CONFIG)
+    assert not [s for s in sql if "from contract" in s or "usage_daily" in s]
+    session.execute(delete(PortfolioMetricsRecord))
+    assert portfolio_metrics(session, as_of=AS_OF, config=CONFIG) == first  # computed again

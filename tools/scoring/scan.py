@@ -43,6 +43,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from tools import db
@@ -380,9 +381,18 @@ def _gc_paused() -> Iterator[None]:
 
 
 def scan_portfolio(
-    session: Session, *, as_of: date, config: ScoringConfig, workers: int | None = None
+    session: Session,
+    *,
+    as_of: date,
+    config: ScoringConfig,
+    workers: int | None = None,
+    team_figures: bool = False,
 ) -> ScanReport:
     """Score every active account as of ``as_of``, store the day's snapshots and triggers.
+
+    ``team_figures`` then computes and stores the day's portfolio metrics from this scan (App
+    Home's team view, the digest: ``tools.metrics``), so that no reader computes them: the
+    daily job and ``csbot scan`` ask for it; back-fills of past days do not.
 
     ``workers`` is how many processes score (this one included), each a range of account ids
     on its own connection; this process writes every row. None (auto): up to
@@ -424,7 +434,26 @@ def scan_portfolio(
         seconds=round(clock.perf_counter() - started, 3),
     )
     log.info("scan %s: %d accounts, %d high risk", as_of, report.accounts_scored, report.high_risk)
+    if team_figures:
+        store_team_figures(session, as_of=as_of, config=config)
     return report
+
+
+def store_team_figures(session: Session, *, as_of: date, config: ScoringConfig) -> None:
+    """The portfolio metrics of ``as_of``, computed from its scan and stored under that scan's
+    key (``tools.metrics``: a later config change or rescan computes them again). Commits.
+    A failure is logged, not raised: the scan is stored, and the first reader computes them."""
+    from tools.metrics import portfolio_metrics  # it reads what this module writes
+
+    started = clock.perf_counter()
+    try:
+        portfolio_metrics(session, as_of=as_of, config=config)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("scan %s: team figures not stored", as_of, exc_info=True)
+        return
+    log.info("scan %s: team figures in %.2fs", as_of, clock.perf_counter() - started)
 
 
 def backfill_snapshots(
