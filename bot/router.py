@@ -27,7 +27,7 @@ from tools.db import session_scope
 from tools.expansion import expansion_opportunities
 from tools.freshness import data_state
 from tools.history import health_history
-from tools.home_book import home_book
+from tools.home_book import home_book, maybe_onboarding
 from tools.interactions import latest_interactions
 from tools.metrics import portfolio_metrics
 from tools.onboarding import onboarding_progress
@@ -440,7 +440,7 @@ def home_view(user_id: str, deps: Deps) -> dict[str, Any]:
             session,
             as_of=as_of,
             config=deps.config.onboarding,
-            account_ids=owned,
+            account_ids=maybe_onboarding(book, owned, as_of, deps.config.onboarding),
             only_onboarding=True,
         )
     data = home_blocks.HomeData(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -43,6 +43,9 @@ class BookEntry:
     level: RiskLevel
     triggers: list[TriggerHit] = field(default_factory=list)
     arr_at_risk: Decimal = Decimal("0")
+    started_on: date | None = field(default=None, compare=False)
+    """When the first contract started, where the scan stored it (not shown: it lets App Home
+    skip accounts too old to be onboarding)."""
 
     @classmethod
     def of(cls, report: AccountReport) -> BookEntry:
@@ -88,6 +91,20 @@ def home_book(
     )
 
 
+def maybe_onboarding(
+    book: Sequence[BookEntry], owned: Sequence[int], as_of: date, config: OnboardingConfig
+) -> list[int]:
+    """The ``owned`` accounts that may still be onboarding: all but those the scan knows
+    started ``config.window_days`` or more ago (their onboarding start, the first contract's,
+    is that day), so that a large book reads the start dates of a few accounts only."""
+    old = {
+        e.account.account_id
+        for e in book
+        if e.started_on is not None and (as_of - e.started_on).days >= config.window_days
+    }
+    return [a for a in owned if a not in old]
+
+
 def scanned_book(
     session: Session,
     *,
@@ -106,6 +123,7 @@ def scanned_book(
     scored: dict[int, tuple[float, Band, RiskLevel]] = {}
     triggers: dict[int, list[TriggerHit]] = {}
     summaries: dict[int, AccountSummary] = {}
+    starts: dict[int, date] = {}
     unstored: list[int] = []
     for where in _selections(account_ids, owner_slack_id):
         for row in rows(session, _snapshot_statement(as_of, where)):
@@ -117,6 +135,7 @@ def scanned_book(
                 unstored.append(account_id)
             else:
                 summaries[account_id] = _stored_summary(row, as_of, config.onboarding)
+                starts[account_id] = as_of - timedelta(days=int(row[8]))
         for account_id, hit in _triggers(session, as_of, where):
             triggers.setdefault(account_id, []).append(hit)
     for chunk in _chunks(unstored):
@@ -135,6 +154,7 @@ def scanned_book(
                 level=level,
                 triggers=triggers.get(account_id, []),
                 arr_at_risk=arr_at_risk(float(summary.arr), level),
+                started_on=starts.get(account_id),
             )
         )
     return book

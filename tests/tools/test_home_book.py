@@ -17,10 +17,11 @@ from sqlmodel import Session, col
 
 from tests.utils.factories import add_usage, make_account, make_contract
 from tools.facts.extract import IN_LIST_LIMIT
-from tools.home_book import BookEntry, home_book
+from tools.home_book import BookEntry, home_book, maybe_onboarding
 from tools.metrics import portfolio_metrics, scan_key
 from tools.models import Contract, HealthSnapshot
 from tools.models_cache import PortfolioMetricsRecord
+from tools.onboarding import onboarding_progress
 from tools.scoring import book_reports, owned_account_ids, scan_portfolio
 from tools.scoring_config import ScoringConfig
 
@@ -159,3 +160,26 @@ def test_the_scan_stores_the_team_figures_so_the_first_open_computes_nothing(
     assert not [s for s in sql if "from contract" in s or "usage_daily" in s]
     session.execute(delete(PortfolioMetricsRecord))
     assert portfolio_metrics(session, as_of=AS_OF, config=CONFIG) == first  # computed again
+
+
+def test_app_home_reads_onboarding_only_for_accounts_that_may_be_onboarding(
+    session: Session,
+) -> None:
+    _portfolio(session)
+    for owner in ("U-SMALL", "U-BIG"):
+        owned = owned_account_ids(session, owner_slack_id=owner)
+        book, _ = _open(session, owner)
+        maybe = maybe_onboarding(book, owned, AS_OF, CONFIG.onboarding)
+
+        def progress(ids: list[int]) -> dict[int, Any]:
+            return onboarding_progress(
+                session,
+                as_of=AS_OF,
+                config=CONFIG.onboarding,
+                account_ids=ids,
+                only_onboarding=True,
+            )
+
+        assert progress(maybe) == progress(owned)
+        assert progress(owned)
+    assert len(maybe) < len(owned) / 3  # the big book: its young accounts only
