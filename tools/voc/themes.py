@@ -27,6 +27,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 MIN_TEXTS = 6
+# Terms in more than half of the texts are dropped (too common to tell themes apart), but only
+# from a corpus of at least MAX_DF_FROM texts: in a small one (one account's tickets, a family of
+# a dozen) a word in every text ("bugs") is what the texts are about, and without it a phrasing
+# sharing no other word with the rest is left out of every theme.
+MAX_DF = 0.5
+MAX_DF_FROM = 100
 LABEL_TERMS = 3
 SEED = 0
 EXTRA_STOP_WORDS = frozenset({"ve", "ll", "don", "didn", "doesn", "isn", "t", "s", "re", "just"})
@@ -107,6 +113,12 @@ def fit_themes(texts: list[str], *, max_themes: int = 8) -> FittedThemes:
     return FittedThemes(themes, assignment, vectorizer, model, kept)
 
 
+def max_df(texts: int) -> float:
+    """The share of texts above which a term is dropped: ``MAX_DF`` from ``MAX_DF_FROM`` texts,
+    none (1.0) below."""
+    return MAX_DF if texts >= MAX_DF_FROM else 1.0
+
+
 def _tfidf(texts: list[str]) -> tuple[Any, Any, np.ndarray]:
     vectorizer = TfidfVectorizer(
         lowercase=True,
@@ -114,7 +126,7 @@ def _tfidf(texts: list[str]) -> tuple[Any, Any, np.ndarray]:
         stop_words=sorted(ENGLISH_STOP_WORDS | EXTRA_STOP_WORDS),
         ngram_range=(1, 1),
         min_df=2 if len(texts) >= 20 else 1,
-        max_df=0.5,
+        max_df=max_df(len(texts)),
         max_features=20_000,
         sublinear_tf=True,
         dtype=np.float32,
@@ -128,7 +140,9 @@ def _tfidf(texts: list[str]) -> tuple[Any, Any, np.ndarray]:
 
 def _nmf(matrix: Any, k: int) -> tuple[Any, np.ndarray]:
     model = NMF(n_components=k, init="nndsvd", random_state=SEED, max_iter=300, tol=1e-4)
-    with warnings.catch_warnings():  # a capped iteration count is fine for grouping texts
+    # A capped iteration count is fine for grouping texts. A near-exact fit (identical texts)
+    # gives a reconstruction error that rounds below zero, and NMF's square root of it warns.
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", ConvergenceWarning)
         doc_topic = model.fit_transform(matrix)
     return model, np.asarray(doc_topic)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from tools.voc.themes import MIN_TEXTS, find_themes, theme_count
+from tools.voc.themes import MAX_DF_FROM, MIN_TEXTS, find_themes, fit_themes, theme_count
 
 PLANTED = {
     "reorg": [
@@ -103,3 +103,24 @@ def test_stop_words_only_gives_no_themes() -> None:
     themes, assignment = find_themes(["the and of", "it is the", "and the"] * 3)
     assert themes == []
     assert set(assignment) == {-1}
+
+
+def test_a_small_corpus_keeps_the_word_every_text_shares() -> None:
+    """Twelve subjects that all say "bugs": every one is themed, "bugs" leads the largest theme
+    (with "bugs" cut as too common, "The last release brought new bugs." shared no word with
+    the others' themes and was left out on some platforms)."""
+    texts = PLANTED["bugs"] * 3
+    themes, assignment = find_themes(texts, max_themes=12)
+    assert all(a >= 0 for a in assignment)
+    assert sum(len(t.members) for t in themes) == 12
+    assert themes[0].terms[0] == "bugs"
+
+
+def test_a_large_corpus_drops_words_in_more_than_half_of_its_texts() -> None:
+    texts = [f"acme {t}" for _, t in seeded_corpus(copies=MAX_DF_FROM // 16 + 1)]
+    assert len(texts) >= MAX_DF_FROM
+    large = fit_themes(texts, max_themes=4)
+    small = fit_themes(texts[: MAX_DF_FROM - 1], max_themes=4)
+    assert "acme" not in large.vectorizer.vocabulary_
+    assert "acme" in small.vectorizer.vocabulary_
+    assert len(large.themes) == len(small.themes) == 4
