@@ -45,7 +45,8 @@ TREND_OFFSETS = (90, 30, 1)
 TOUR_STEPS: tuple[tuple[str, str], ...] = (
     ("/health acme", "A CSM asks how Acme is doing (an ephemeral answer, with buttons)."),
     ("/churn", "The at-risk list, ranked."),
-    ("home", "The App Home: the CSM's book of business and the team view."),
+    ("/health vandelay", "A new account stuck in onboarding: the overdue trigger fires."),
+    ("home", "The App Home: book of business, onboarding (overdue first), team view."),
 )
 
 HistoryProgress = Callable[[date, int, int], None]

@@ -28,6 +28,11 @@ Named stories (``STORIES``, by external id), always present whatever the seed:
 - ``hooli`` Hooli, mid-market: weekly active users swing wildly, with 2-3 week gaps of no use.
 - ``stark`` Stark Industries, ``wayne`` Wayne Enterprises (renews in 75 days), ``wonka`` Wonka
   Foods: healthy; high utilisation, promoters, invoices paid, engaged contacts.
+- New accounts in their first term, owned by ``U0CSM001`` (the tour's CSM): ``vandelay`` Vandelay
+  Industries, mid-market, signed 55 days ago and **stuck in onboarding**: 2-3 daily active users
+  of 40 seats and no feature adopted, so "5 active users" (due day 30) and "3 features adopted"
+  (due day 45) are overdue and the onboarding-overdue churn trigger fires; ``piedpiper`` Pied
+  Piper (smb, 20 days) and ``dunder`` Dunder Mifflin (75 days) are on track.
 """
 
 from __future__ import annotations

@@ -82,6 +82,31 @@ STORIES: tuple[DemoStory, ...] = (
         "healthy",
         "Healthy: engaged champion, broad feature adoption.",
     ),
+    DemoStory(
+        "vandelay",
+        "Vandelay Industries",
+        "mid-market",
+        "Logistics",
+        "onboarding",
+        "Signed 8 weeks ago and stuck: two or three people log in, no feature adopted, two "
+        "onboarding milestones overdue.",
+    ),
+    DemoStory(
+        "piedpiper",
+        "Pied Piper",
+        "smb",
+        "Software",
+        "onboarding",
+        "Signed 3 weeks ago and on track: its team is in and adopting features.",
+    ),
+    DemoStory(
+        "dunder",
+        "Dunder Mifflin",
+        "mid-market",
+        "Retail",
+        "onboarding",
+        "Signed 11 weeks ago; reached first value in its first days, nearly through onboarding.",
+    ),
 )
 
 SEGMENTS: tuple[str, ...] = ("enterprise", "mid-market", "smb")

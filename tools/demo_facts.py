@@ -219,6 +219,23 @@ def healthy_fact(session: Session, account_id: int, today: date) -> str:
     )
 
 
+def onboarding_fact(session: Session, account_id: int, today: date) -> str:
+    from tools.onboarding import onboarding_progress
+
+    config = load_config().onboarding
+    found = onboarding_progress(session, as_of=today, config=config, account_ids=[account_id])
+    progress = found.get(account_id)
+    if progress is None:
+        return "not started"
+    done = f"{progress.completed}/{len(progress.milestones)} milestones"
+    ttv = progress.time_to_first_value_days
+    value = f", first value on day {ttv}" if ttv is not None else ", no first value yet"
+    overdue = ", ".join(m.label for m in progress.overdue)
+    return f"day {progress.age_days} of onboarding, {done}{value}" + (
+        f"; overdue: {overdue}" if overdue else ""
+    )
+
+
 FACTS: dict[str, FactFn] = {
     "renewal_risk": renewal_risk_fact,
     "champion_left": champion_left_fact,
@@ -226,4 +243,5 @@ FACTS: dict[str, FactFn] = {
     "ticket_overload": ticket_overload_fact,
     "erratic": erratic_fact,
     "healthy": healthy_fact,
+    "onboarding": onboarding_fact,
 }

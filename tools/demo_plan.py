@@ -445,6 +445,26 @@ def _story_hooli(plan: Plan, i: int) -> None:
     plan.tam[i] = 65
 
 
+def _story_new(age: int, seg: int, seats: int, users: float, *, stuck: bool = False) -> StoryMaker:
+    """An account signed ``age`` days ago (its first term), owned by the tour's CSM (the first
+    owner), ramping to ``users`` daily active users; ``stuck``: it adopts no feature."""
+
+    def make(plan: Plan, i: int) -> None:
+        _story_base(plan, i, seg, 1, seats, round(seats * SEAT_PRICE[1], -2))
+        plan.n_prev[i] = 0
+        plan.end_off[i] = (add_years(plan.today - timedelta(days=age), 1) - plan.today).days
+        plan.owner[i] = 0
+        plan.annual[i] = True
+        plan.knots[i] = _flat((-900, users), (0, users))
+        plan.users_cap[i] = seats * 1.02
+        if stuck:
+            plan.adopt_mult[i] = 0.0
+            plan.nps_bias[i] = -0.8
+            plan.tam[i] = 45
+
+    return make
+
+
 def _story_healthy(end_off: int, seg: int, tier: int, seats: int, arr: float) -> StoryMaker:
     def make(plan: Plan, i: int) -> None:
         _story_base(plan, i, seg, tier, seats, arr)
@@ -464,6 +484,9 @@ STORY_MAKERS: dict[str, StoryMaker] = {
     "stark": _story_healthy(210, 0, 2, 800, 300_000.0),
     "wayne": _story_healthy(75, 0, 2, 600, 222_000.0),
     "wonka": _story_healthy(300, 1, 1, 90, 23_400.0),
+    "vandelay": _story_new(55, 1, 40, 2.6, stuck=True),
+    "piedpiper": _story_new(20, 2, 25, 21.0),
+    "dunder": _story_new(75, 1, 60, 50.0),
 }
 
 

@@ -10,10 +10,13 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.common import Context, DbOption, console, database_url_from, err_console, open_context
+from tools.demo_catalog import STORIES
 
 
 def demo(
-    accounts: Annotated[int, typer.Option("--accounts", min=8, help="Accounts to generate.")] = 240,
+    accounts: Annotated[
+        int, typer.Option("--accounts", min=len(STORIES), help="Accounts to generate.")
+    ] = 240,
     months: Annotated[
         int, typer.Option("--months", min=1, max=36, help="Months of activity history.")
     ] = 12,
@@ -43,8 +46,9 @@ def demo(
 ) -> None:
     """Generate a demo portfolio (or reuse it), score its history, and tour the app.
 
-    The tour sends `/health acme`, `/churn` and opens the App Home through the real Slack app,
-    served locally against a fake Slack, and prints what a CSM would see.
+    The tour sends `/health acme`, `/churn`, `/health vandelay` (a new account stuck in
+    onboarding) and opens the App Home through the real Slack app, served locally against a
+    fake Slack, and prints what a CSM would see.
     """
     from datetime import UTC, datetime
 

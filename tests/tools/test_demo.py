@@ -93,9 +93,9 @@ def test_same_seed_and_day_give_the_same_rows(sessions: db.SessionFactory) -> No
 
 
 def test_refuses_a_database_that_holds_accounts(sessions: db.SessionFactory) -> None:
-    _generate(sessions, accounts=10, months=1)
-    with pytest.raises(DemoDatabaseNotEmptyError, match="already holds 10 accounts"):
-        _generate(sessions, accounts=10, months=1)
+    _generate(sessions, accounts=12, months=1)
+    with pytest.raises(DemoDatabaseNotEmptyError, match="already holds 12 accounts"):
+        _generate(sessions, accounts=12, months=1)
 
 
 def test_refuses_fewer_accounts_than_stories(sessions: db.SessionFactory) -> None:
