@@ -159,7 +159,7 @@ def test_summarise_umbrellas_tickets(deps: Deps) -> None:
 
 def test_who_has_not_logged_in(deps: Deps) -> None:
     for days in (30, 3):
-        cutoff = TODAY - timedelta(days=days)
+        cutoff = TODAY - timedelta(days=days)  # the complete days cutoff .. TODAY - 1
         with deps.sessions() as session:
             active = {
                 a for a, s in account_summaries(session, as_of=TODAY).items() if not s.churned
@@ -167,9 +167,9 @@ def test_who_has_not_logged_in(deps: Deps) -> None:
             seen = set(
                 session.exec(
                     select(UsageDaily.account_id).where(
-                        col(UsageDaily.logins) > 0,
-                        col(UsageDaily.day) > cutoff,
-                        col(UsageDaily.day) <= TODAY,
+                        (col(UsageDaily.logins) > 0) | (col(UsageDaily.active_users) > 0),
+                        col(UsageDaily.day) >= cutoff,
+                        col(UsageDaily.day) < TODAY,
                     )
                 ).all()
             )
