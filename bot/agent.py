@@ -28,6 +28,7 @@ from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.deps import Deps
+from bot.voc_blocks import theme_labeller
 from tools.db import SessionFactory, session_scope
 from tools.models import Conversation, utcnow
 from tools.registry import CreatedRecord, Registry, ToolContext, ToolResult
@@ -274,6 +275,7 @@ class Agent:
             config=self.config,
             thread_key=thread_key,
             user_id=user_id,
+            theme_labeller=theme_labeller(self.client, self.model),
         )
         result.created = ctx.created
         if self.client is None:

@@ -43,7 +43,7 @@ from tools.scoring import (
 from tools.subscriptions import segments as subscription_segments
 from tools.subscriptions import subscriptions_of
 from tools.tasks import open_tasks_for
-from tools.voc.labels import ThemeLabeller
+from tools.voc.labels import Labeller
 
 __all__ = ["Intent", "IntentKind", "Reply", "answer", "route"]
 
@@ -167,7 +167,7 @@ def _answer_health(intent: Intent, deps: Deps) -> Reply:
     return rendered_reply(rendered, account_id=report.account.account_id)
 
 
-def _labeller(deps: Deps) -> ThemeLabeller | None:
+def _labeller(deps: Deps) -> Labeller | None:
     """Claude names /health's themes in the background: the card never waits for it."""
     return theme_labeller(deps.anthropic, deps.settings.anthropic_model, sessions=deps.sessions)
 
@@ -303,6 +303,7 @@ def _answer_qbr(intent: Intent, deps: Deps) -> Reply:
             as_of=deps.today(),
             config=deps.config,
             writer=writer_for(deps),
+            labeller=theme_labeller(deps.anthropic, deps.settings.anthropic_model),
         )
         draft = save_qbr(session, document=document, created_by=intent.user_id)
     document = document.model_copy(update={"draft_id": draft.draft_id, "version": draft.version})

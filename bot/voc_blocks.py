@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -20,7 +21,7 @@ from sqlmodel import Session
 from bot.blocks import Block, bullets, clip, esc, section
 from tools.db import SessionFactory, session_scope
 from tools.voc import VocQuote, VocReport, VocTheme, voice_of_customer
-from tools.voc.labels import LabelSubject, ThemeLabeller
+from tools.voc.labels import Labeller, LabelSubject, ThemeLabel, ThemeLabeller
 
 QUOTE_CHARS = 160
 HEALTH_WINDOW_DAYS = 180
@@ -29,18 +30,22 @@ SOURCE_LABEL = {"nps": "NPS", "csat": "CSAT", "ticket": "ticket", "note": "note"
 LABEL_TIMEOUT_SECONDS = 10.0
 NAMED_BY_CLAUDE = "_Theme names by Claude from their top words and quotes · numbers checked_"
 _labellers: WeakKeyDictionary[Any, ThemeLabeller] = WeakKeyDictionary()
+_backgrounds: WeakKeyDictionary[Any, InBackground] = WeakKeyDictionary()
 _background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="theme-labels")
 log = logging.getLogger(__name__)
 
 
 def theme_labeller(
     client: Any, model: str, *, sessions: SessionFactory | None = None
-) -> ThemeLabeller | None:
-    """Claude naming the themes when a client is configured (short timeout, no retries), one
-    labeller per client so that an outage is logged once; None without a client.
+) -> Labeller | None:
+    """The one labeller of every surface that shows themes: Claude naming them when a client is
+    configured (short timeout, no retries), None without one (the top words).
 
-    With ``sessions`` names not yet cached are written in the background: the view that asked
-    shows the top words and never waits for Claude; the next one shows Claude's names."""
+    One ``ThemeLabeller`` per client, so that an outage is logged once whichever surface hits
+    it. Without ``sessions`` names not yet cached are written before the answer (the QBR prep,
+    the digest, the ``customer_voice`` tool); with ``sessions`` they are written in the
+    background: the view that asked (``/health``) shows the top words and never waits for
+    Claude, the next one shows Claude's names."""
     if client is None:
         return None
     labeller = _labellers.get(client)
@@ -49,10 +54,26 @@ def theme_labeller(
 
         quick = client.with_options(timeout=LABEL_TIMEOUT_SECONDS, max_retries=0)
         labeller = ThemeLabeller(ClaudeWriter(client=quick, model=model, max_tokens=1024))
-        if sessions is not None:
-            labeller.defer = _in_background(labeller, sessions)
         _labellers[client] = labeller
-    return labeller
+    if sessions is None:
+        return labeller
+    background = _backgrounds.get(client)
+    if background is None or background.sessions is not sessions:
+        background = InBackground(labeller, sessions, _in_background(labeller, sessions))
+        _backgrounds[client] = background
+    return background
+
+
+@dataclass(frozen=True)
+class InBackground:
+    """A labeller whose unnamed themes are written on the background thread."""
+
+    labeller: ThemeLabeller
+    sessions: SessionFactory
+    defer: Callable[[list[LabelSubject]], None]
+
+    def labels(self, session: Session, subjects: list[LabelSubject]) -> list[ThemeLabel]:
+        return self.labeller.labels(session, subjects, defer=self.defer)
 
 
 def _in_background(
@@ -124,7 +145,7 @@ def _top(voice: VocReport, family: str, limit: int) -> list[VocTheme]:
 
 
 def health_voice(
-    session: Session, account_id: int, as_of: date, *, labeller: ThemeLabeller | None = None
+    session: Session, account_id: int, as_of: date, *, labeller: Labeller | None = None
 ) -> Block | None:
     """The voice section for one account's health card (the last ``HEALTH_WINDOW_DAYS``)."""
     voice = voice_of_customer(
@@ -153,7 +174,7 @@ def digest_section(voice: VocReport, *, themes: int = 5) -> Block | None:
 
 
 def digest_voice(
-    session: Session, as_of: date, *, labeller: ThemeLabeller | None = None
+    session: Session, as_of: date, *, labeller: Labeller | None = None
 ) -> Block | None:
     """The voice section of the weekly digest for the portfolio."""
     voice = voice_of_customer(

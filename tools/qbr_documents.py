@@ -29,6 +29,7 @@ from tools.models import Contact, Interaction, NpsResponse, Ticket
 from tools.qbr import QbrDocument
 from tools.results import AccountReport
 from tools.voc import voice_of_customer
+from tools.voc.labels import Labeller
 from tools.voc.render import voice_markdown
 
 DECK_SECTIONS: dict[str, str] = {
@@ -269,7 +270,9 @@ def _stakeholders(session: Session, account_id: int, as_of: date) -> str:
     return "\n".join(lines)
 
 
-def _themes(session: Session, account_id: int, as_of: date) -> str:
+def _themes(
+    session: Session, account_id: int, as_of: date, labeller: Labeller | None = None
+) -> str:
     tickets = ticket_summary(session, account_id=account_id, as_of=as_of, days=RECENT_DAYS)
     lines = [
         f"- Tickets, {RECENT_DAYS} days: {tickets.opened} opened, {tickets.open_now} open, "
@@ -298,7 +301,7 @@ def _themes(session: Session, account_id: int, as_of: date) -> str:
         )
     lines += [f"- Comment ({r.score}/10): {_quote(r.comment)}" for r in nps[:3] if r.comment]
     voice = voice_of_customer(
-        session, as_of=as_of, window_days=RECENT_DAYS, account_ids=[account_id]
+        session, as_of=as_of, window_days=RECENT_DAYS, account_ids=[account_id], labeller=labeller
     )
     lines += ["", "**Voice of the customer**", voice_markdown(voice)]
     return "\n".join(lines)
@@ -320,15 +323,22 @@ def _interactions(session: Session, account_id: int, as_of: date) -> str:
     )
 
 
-def prep_sections(session: Session, doc: QbrDocument, report: AccountReport) -> dict[str, str]:
-    """The internal prep doc's sections (markdown)."""
+def prep_sections(
+    session: Session,
+    doc: QbrDocument,
+    report: AccountReport,
+    *,
+    labeller: Labeller | None = None,
+) -> dict[str, str]:
+    """The internal prep doc's sections (markdown); ``labeller`` names the voice of the
+    customer's themes (Claude), else they show their top words."""
     account_id = doc.account.account_id
     return {
         "prep.risk": _risk(doc, report),
         "prep.playbooks": _playbooks(report),
         "prep.talk_track": _talk_track(doc, report),
         "prep.stakeholders": _stakeholders(session, account_id, doc.as_of),
-        "prep.themes": _themes(session, account_id, doc.as_of),
+        "prep.themes": _themes(session, account_id, doc.as_of, labeller),
         "prep.interactions": _interactions(session, account_id, doc.as_of),
     }
 

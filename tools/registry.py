@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from tools.accounts import AccountNotFound, AmbiguousAccount
 from tools.db import SessionFactory
 from tools.scoring_config import ScoringConfig
+
+if TYPE_CHECKING:
+    from tools.voc.labels import Labeller
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,9 @@ class ToolContext:
     thread_key: str | None = None
     user_id: str | None = None
     max_writes: int = 5
+    # Claude naming voice-of-the-customer themes (``bot.voc_blocks.theme_labeller``); None: the
+    # top words
+    theme_labeller: Labeller | None = None
     created: list[CreatedRecord] = field(default_factory=list)
     writes: int = 0
 

@@ -36,6 +36,8 @@ def qbr(
     """Build an account's QBR (health, ROI, adoption, expansion) as Markdown or JSON."""
     from datetime import date
 
+    from bot.narrator import anthropic_client
+    from bot.voc_blocks import theme_labeller
     from tools.accounts import AccountLookupError, resolve_account
     from tools.qbr import build_qbr, save_qbr
     from tools.qbr_render import render_markdown
@@ -56,7 +58,10 @@ def qbr(
         except AccountLookupError as exc:
             err_console.print(f"[red]{exc}[/red]", highlight=False)
             raise typer.Exit(1) from None
-        document = build_qbr(session, account_id=found.id or 0, as_of=day, config=config)
+        labeller = theme_labeller(anthropic_client(ctx.settings), ctx.settings.anthropic_model)
+        document = build_qbr(
+            session, account_id=found.id or 0, as_of=day, config=config, labeller=labeller
+        )
         if save:
             view = save_qbr(session, document=document, created_by="cli")
             document = document.model_copy(

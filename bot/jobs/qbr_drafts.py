@@ -25,12 +25,15 @@ from bot.jobs.delivery import (
     poster_for,
     require_client,
 )
+from bot.narrator import anthropic_client
+from bot.voc_blocks import theme_labeller
 from tools.alerts import dates, ledger, policy
 from tools.db import SessionFactory
 from tools.models import Account, AlertKind
 from tools.qbr import create_qbr_draft
 from tools.qbr_draft import QbrDraftView
 from tools.scoring_config import ScoringConfig
+from tools.voc.labels import Labeller
 from tools.wording import days_from_now
 
 log = logging.getLogger(__name__)
@@ -67,11 +70,22 @@ def qbr_payload(
 
 
 def draft_qbr(
-    session: Session, *, account_id: int, day: date, config: ScoringConfig
+    session: Session,
+    *,
+    account_id: int,
+    day: date,
+    config: ScoringConfig,
+    labeller: Labeller | None = None,
 ) -> QbrDraftView:
-    """A new QBR draft version (structured document + markdown sections) from today's numbers."""
+    """A new QBR draft version (structured document + markdown sections) from today's numbers;
+    ``labeller`` (Claude) names the voice of the customer's themes."""
     return create_qbr_draft(
-        session, account_id=account_id, as_of=day, config=config, created_by="scheduler"
+        session,
+        account_id=account_id,
+        as_of=day,
+        config=config,
+        created_by="scheduler",
+        labeller=labeller,
     )
 
 
@@ -87,6 +101,7 @@ def qbr_claims(
 ) -> QbrRunReport:
     """Claim, draft and announce one QBR per ``(account_id, period, why)``, once each."""
     report = QbrRunReport(kind=kind.value)
+    labeller = theme_labeller(anthropic_client(settings), settings.anthropic_model) if due else None
     with session_factory() as session:
         claimed = {
             a.account_id: a.period
@@ -122,7 +137,9 @@ def qbr_claims(
         def prepare(
             session: Session, alert_id: int, account: Account = account, why: str = why
         ) -> None:
-            view = draft_qbr(session, account_id=account.id or 0, day=day, config=config)
+            view = draft_qbr(
+                session, account_id=account.id or 0, day=day, config=config, labeller=labeller
+            )
             payload = qbr_payload(view, account=account, why=why, settings=settings)
             ledger.set_payload(session, alert_id=alert_id, payload=payload)
 

@@ -40,6 +40,8 @@ def mcp_command(
     from bot.cli import database_url_from, err_console, open_context
     from bot.mcp.http import McpTokenError, checked_token, serve_http
     from bot.mcp.server import McpSettings, build_server, run_stdio
+    from bot.narrator import anthropic_client
+    from bot.voc_blocks import theme_labeller
 
     ctx = open_context(database_url_from(database))
     token = ctx.settings.mcp_token.get_secret_value() if ctx.settings.mcp_token else None
@@ -56,6 +58,9 @@ def mcp_command(
             config=ctx.config,
             today=lambda: datetime.now(zone).date(),
             allow_drafts=allow_drafts,
+            theme_labeller=theme_labeller(
+                anthropic_client(ctx.settings), ctx.settings.anthropic_model
+            ),
         )
     )
     if http:

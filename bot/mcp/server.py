@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
@@ -21,6 +21,9 @@ from mcp.server import Server, ServerRequestContext
 from tools.db import SessionFactory
 from tools.registry import Registry, Tool, ToolContext, ToolResult
 from tools.scoring_config import ScoringConfig
+
+if TYPE_CHECKING:
+    from tools.voc.labels import Labeller
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class McpSettings:
     today: Callable[[], date]
     allow_drafts: bool = False
     max_writes_per_call: int = 5
+    theme_labeller: Labeller | None = None  # Claude naming themes (with ANTHROPIC_API_KEY)
 
 
 def _mcp_tool(tool: Tool) -> types.Tool:
@@ -93,6 +97,7 @@ class RegistryServer:
             as_of=self.settings.today(),
             config=self.settings.config,
             max_writes=self.settings.max_writes_per_call,
+            theme_labeller=self.settings.theme_labeller,
         )
         outcome = self.registry.call(name, arguments or {}, ctx)
         log.info("mcp tool %s%s", name, " (error)" if outcome.is_error else "")

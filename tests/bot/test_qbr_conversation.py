@@ -155,13 +155,23 @@ def _section(engine: Engine, key: str) -> str:
         return str(latest.sections[key])
 
 
+def name_themes(request: dict[str, Any]) -> dict[str, Any]:
+    """Claude naming themes: "About <first term>" for each."""
+    from tests.tools.voc.test_labels import name_by_first_term
+
+    return name_by_first_term(request)
+
+
 def test_claude_thread_draft_three_revisions_publish(
     fake: FakeSlack, fresh: Engine, notion: FakeNotion, claude: FakeMessagesAPI
 ) -> None:
     settings = e2e_settings(fake, notion_qbr_database_id=notion.database_id)
     parts = ("executive_summary", "health_summary", "roi_impact", "adoption_scorecard")
     narratives = {p: "A steady quarter." for p in (*parts, "expansion_next_steps")}
-    claude.enqueue_text(json.dumps(narratives))  # /qbr: the narratives, in one call
+    # /qbr: Claude names the voice of the customer's themes (one call for the quarter's; the
+    # prep's are the same themes, from the cache), then writes the narratives in one call
+    claude.enqueue_responder(name_themes)
+    claude.enqueue_text(json.dumps(narratives))
     with driving(
         fake, fresh, settings=settings, notion=notion.client, anthropic_client=claude.client()
     ) as driver:
@@ -222,12 +232,14 @@ def test_claude_thread_draft_three_revisions_publish(
         publish(driver, _controls(fake)[-1], thread)
         fake.wait_until(lambda calls: _published(calls), timeout=WAIT)
     assert versions(fresh) == [1, 2, 3, 4]
-    refused = claude.requests[2]["messages"][-1]["content"][0]
+    turns = [r for r in claude.requests if r.get("tools")]  # the agent's, not the writers'
+    refused = turns[1]["messages"][-1]["content"][0]
     assert refused["is_error"] is True
     assert "internal terms" in str(refused["content"])
-    first_turn = claude.requests[1]["messages"][0]["content"][-1]["text"]
+    first_turn = turns[0]["messages"][0]["content"][-1]["text"]
     assert "this thread holds the QBR draft of Acme Corp" in first_turn
     assert claude.unscripted_calls == 0
+    assert "**About " in _section(fresh, "prep.themes")  # the themes named by Claude
     published = page_text(notion)
     assert "Cut onboarding time." in published
     assert internal_terms_in(published) == []

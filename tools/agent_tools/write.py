@@ -53,6 +53,7 @@ def draft_qbr(ctx: ToolContext, *, account: AccountArg) -> dict[str, Any]:
             config=ctx.config,
             thread_key=ctx.thread_key,
             created_by=ctx.user_id,
+            labeller=ctx.theme_labeller,
         )
     ctx.created.append(
         CreatedRecord("qbr_draft", view.draft_id, view.account_id, f"QBR v{view.version}")

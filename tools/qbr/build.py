@@ -24,6 +24,7 @@ from tools.scoring_config import ScoringConfig
 
 if TYPE_CHECKING:
     from tools.narrative import Writer
+    from tools.voc.labels import Labeller
 
 
 def build_qbr(
@@ -35,15 +36,17 @@ def build_qbr(
     narratives: NarrativeSource | None = None,
     assumptions: RoiAssumptions | None = None,
     writer: Writer | None = None,
+    labeller: Labeller | None = None,
 ) -> QbrDocument:
     """The QBR of one account for the quarter before ``as_of``: the 91 complete days
     ``as_of`` - 91 .. ``as_of`` - 1 (today has no usage rows yet; ``tools.facts.definitions``).
 
     With a ``writer`` (Claude) the narratives are model-written and number-checked, else they
-    come from ``narratives`` or the templates."""
+    come from ``narratives`` or the templates. With a ``labeller`` (Claude) the voice of the
+    customer's themes carry Claude's checked names, else their top words."""
     start = window_start(as_of, QUARTER_DAYS)
     report = account_report(session, account_id=account_id, as_of=as_of, config=config)
-    _, health = health_section(session, report, as_of, start, config)
+    _, health = health_section(session, report, as_of, start, config, labeller=labeller)
     roi = roi_section(
         session, report.account, report.lean, start, as_of, assumptions or RoiAssumptions()
     )
@@ -71,16 +74,18 @@ def build_qbr(
         doc = write_verified_narratives(session, doc, writer)
     else:
         doc = write_narratives(doc, narratives)
-    return with_documents(session, doc, report)
+    return with_documents(session, doc, report, labeller=labeller)
 
 
-def with_documents(session: Session, doc: QbrDocument, report: AccountReport) -> QbrDocument:
+def with_documents(
+    session: Session, doc: QbrDocument, report: AccountReport, *, labeller: Labeller | None = None
+) -> QbrDocument:
     """``doc`` with its customer deck and internal prep doc (``tools.qbr_documents``)."""
     from tools.qbr_documents import deck_sections, prep_sections
 
     return doc.model_copy(
         update={
             "deck": deck_sections(session, doc),
-            "prep": prep_sections(session, doc, report),
+            "prep": prep_sections(session, doc, report, labeller=labeller),
         }
     )

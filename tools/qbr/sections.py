@@ -44,6 +44,7 @@ from tools.results import (
 )
 from tools.scoring_config import ScoringConfig
 from tools.voc import voice_of_customer
+from tools.voc.labels import Labeller
 from tools.voc.render import voice_markdown
 
 
@@ -66,8 +67,11 @@ def health_section(
     as_of: date,
     start: date,
     config: ScoringConfig,
+    *,
+    labeller: Labeller | None = None,
 ) -> tuple[HealthResult, HealthSection]:
-    """The health section: score, band history, drivers, movers and the quarter's voice."""
+    """The health section: score, band history, drivers, movers and the quarter's voice (its
+    themes named by ``labeller``, else their top words)."""
     account_id = report.account.account_id
     points = health_history(
         session,
@@ -99,7 +103,11 @@ def health_section(
         churn_triggers=list(report.churn.triggers),
         voice=voice_markdown(
             voice_of_customer(
-                session, as_of=as_of, window_days=QUARTER_DAYS, account_ids=[account_id]
+                session,
+                as_of=as_of,
+                window_days=QUARTER_DAYS,
+                account_ids=[account_id],
+                labeller=labeller,
             )
         ),
     )

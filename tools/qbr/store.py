@@ -16,6 +16,7 @@ from tools.scoring_config import ScoringConfig
 
 if TYPE_CHECKING:
     from tools.narrative import Writer
+    from tools.voc.labels import Labeller
 
 
 def save_qbr(
@@ -70,8 +71,9 @@ def create_qbr_draft(
     thread_key: str | None = None,
     created_by: str | None = None,
     writer: Writer | None = None,
+    labeller: Labeller | None = None,
 ) -> QbrDraftView:
-    """Build the account's QBR and save it as a new draft version."""
+    """Build the account's QBR and save it as a new draft version (``build_qbr``)."""
     document = build_qbr(
         session,
         account_id=account_id,
@@ -79,6 +81,7 @@ def create_qbr_draft(
         config=config,
         narratives=narratives,
         writer=writer,
+        labeller=labeller,
     )
     return save_qbr(session, document=document, thread_key=thread_key, created_by=created_by)
 

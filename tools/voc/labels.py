@@ -16,6 +16,11 @@ A theme's deterministic label is its top words ("high · seat · price"). With a
 - **deferred when asked**: with ``defer`` set, themes without a cached name are handed to it (the
   Slack app writes them in the background) and shown with their top words meanwhile, so a view
   such as ``/health`` never waits for Claude.
+
+Every surface that shows themes (``/health``, the digest, the QBR prep, the ``customer_voice``
+tool for Claude and MCP) passes a ``Labeller`` to ``voice_of_customer``, which alone decides
+each theme's label: Claude's checked name from here, else the top words. The Slack app gets its
+labeller from ``bot.voc_blocks.theme_labeller`` (one per Claude client).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -121,6 +126,12 @@ def tidy_label(text: str, fallback: str) -> str:
     return text if 0 < len(text) <= MAX_LABEL_CHARS else fallback
 
 
+class Labeller(Protocol):
+    """What names themes: a name for each subject, in order (Claude's or the top words)."""
+
+    def labels(self, session: Session, subjects: list[LabelSubject]) -> list[ThemeLabel]: ...
+
+
 @dataclass
 class ThemeLabeller:
     """Names themes with ``writer``; keeps the state of the one-warning-per-outage rule."""
@@ -133,8 +144,17 @@ class ThemeLabeller:
     _down_until: float | None = field(default=None, repr=False)
     _warned: bool = field(default=False, repr=False)
 
-    def labels(self, session: Session, subjects: list[LabelSubject]) -> list[ThemeLabel]:
-        """A name for each subject, in order: cached, written and checked, or the top words."""
+    def labels(
+        self,
+        session: Session,
+        subjects: list[LabelSubject],
+        *,
+        defer: Callable[[list[LabelSubject]], None] | None = None,
+    ) -> list[ThemeLabel]:
+        """A name for each subject, in order: cached, written and checked, or the top words.
+
+        ``defer`` (else ``self.defer``) takes the unnamed themes instead of writing them now."""
+        defer = defer or self.defer
         found: dict[LabelSubject, ThemeLabel] = {}
         for item in subjects:
             record = cached(session, theme_request(item), self.writer.model)
@@ -143,8 +163,8 @@ class ThemeLabeller:
                 found[item] = ThemeLabel(text, str(record.sources.get(PART) or TEMPLATE))
         missing = list(dict.fromkeys(s for s in subjects if s not in found and s.terms))
         if missing and not self._resting():
-            if self.defer is not None:
-                self.defer(missing)
+            if defer is not None:
+                defer(missing)
             else:
                 found.update(self.write(session, missing))
         return [found.get(s) or ThemeLabel(s.fallback, TEMPLATE) for s in subjects]

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 from tools.models import Account
 from tools.narrative import CLAUDE
 from tools.voc.corpus import VocItem, load_items, window_bounds
-from tools.voc.labels import LabelSubject, ThemeLabeller
+from tools.voc.labels import Labeller, LabelSubject
 from tools.voc.labels import subject as label_subject
 from tools.voc.reference import portfolio_reference
 from tools.voc.sentiment import item_sentiment, tone
@@ -92,7 +92,7 @@ def voice_of_customer(
     account_ids: list[int] | None = None,
     max_themes: int = 12,
     compare: bool = False,
-    labeller: ThemeLabeller | None = None,
+    labeller: Labeller | None = None,
 ) -> VocReport:
     """Themes in what customers said over ``window_days`` ending ``as_of`` (no later data).
 
