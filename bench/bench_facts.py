@@ -1,6 +1,7 @@
 """The metric layer's costs on the 10k-account demo (targets from issue 12).
 
-- SQL statements one ``/health <account>`` runs (resolve the name, build the report): target <= 10;
+- SQL statements one whole ``/health <account>`` runs (resolve the name, the report with its Lean
+  and expansion findings, the card), mean and max: target <= 10;
 - ``/health`` p99 at 10k (resolve + report + Block Kit card, no Slack): target <= 100 ms;
 - App Home at 10k p99 (``bot.router.home_view`` for account owners): target <= 300 ms;
 - ``csbot scan`` end to end at 10k (the real CLI command, in process) vs the scoring alone
@@ -32,7 +33,7 @@ from sqlalchemy import Engine, delete, event, func, select
 from sqlmodel import col
 
 from bench.bench_slack import TODAY, demo_database
-from bench.common import Measurement, median, percentile
+from bench.common import Measurement, percentile
 from tools import db
 from tools.models import Account
 from tools.scoring_config import ScoringConfig, load_config
@@ -94,9 +95,13 @@ def _health_measurements(engine: Engine, sessions: db.SessionFactory) -> list[Me
             latencies.append((time.perf_counter() - started) * 1000)
         statements.append(float(len(seen)))
     p99 = percentile(latencies, 99)
+    mean = sum(statements) / len(statements)
     return [
         Measurement(
-            "/health SQL statements", median(statements), "stmts", f"max {max(statements):.0f}"
+            "/health SQL statements (whole)",
+            mean,
+            "stmts",
+            f"mean; max {max(statements):.0f}; target <= 10",
         ),
         Measurement("/health 10k p50", percentile(latencies, 50), "ms", "tools + card, SQLite"),
         Measurement("/health 10k p99", p99, "ms", "target <= 100 ms"),

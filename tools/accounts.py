@@ -5,11 +5,13 @@ says why (``AccountNotFound`` with suggestions, ``AmbiguousAccount`` with candid
 
 Matching works on a normalised name (case, accents, punctuation and legal suffixes such as
 "Corp", "Inc" or "GmbH" removed). The index of normalised names lives in an ``AccountIndexCache``
-carried by the session's injected ``Caches`` (``tools.facts.cache``: one per session factory),
-and is rebuilt when a cheap aggregate signature of the account table changes (count, newest id
-and creation time, total name and id lengths) or after ``ttl_seconds`` (a rename to a name of
-the same length), so a lookup over 10k accounts costs one aggregate query, a dictionary probe
-and, only when that fails, one pass of prefix checks and difflib.
+carried by the session's injected ``Caches`` (``tools.facts.cache``: one per session factory).
+A lookup ranks on the cached index and reads the chosen account together with the data version
+(newest ids, index reads) in one statement; the index is rebuilt (one read of the names) when
+that row no longer carries the indexed name or id, when an account was added since, before
+answering "not found" or "ambiguous", and after ``ttl_seconds`` (another account renamed into a
+better match is seen then). A lookup over 10k accounts costs that one statement, a dictionary
+probe and, only when that fails, one pass of prefix checks and difflib.
 """
 
 from __future__ import annotations
@@ -21,13 +23,10 @@ import time
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from tools.facts.cache import caches_of
+from tools.facts.cache import caches_of, remember_version, version_columns
 from tools.models import Account
 
 INDEX_TTL_SECONDS = 60.0
@@ -121,7 +120,7 @@ _Adder = Callable[[_Entry, float, str], None]
 
 @dataclass
 class _Index:
-    signature: tuple[Any, ...]
+    newest_id: int  # the largest account id when it was built
     built_at: float
     entries: list[_Entry]
     by_key: dict[str, list[_Entry]]
@@ -131,21 +130,21 @@ class _Index:
 
 @dataclass
 class AccountIndexCache:
-    """The name index of one database, rebuilt when the account table's signature changes or
-    after ``ttl_seconds`` of ``clock`` (held by the session's ``Caches``)."""
+    """The name index of one database (held by the session's ``Caches``): rebuilt when a lookup
+    finds it stale (``resolve_account``) or after ``ttl_seconds`` of ``clock``."""
 
     ttl_seconds: float = INDEX_TTL_SECONDS
     clock: Callable[[], float] = time.monotonic
     index: _Index | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def fresh(self, signature: tuple[Any, ...]) -> _Index | None:
-        """The cached index when it matches ``signature`` and has not expired."""
+    def current(self) -> _Index | None:
+        """The cached index unless it has expired."""
         with self._lock:
             index = self.index
-        if index is None or index.signature != signature:
+        if index is None or self.clock() - index.built_at >= self.ttl_seconds:
             return None
-        return index if self.clock() - index.built_at < self.ttl_seconds else None
+        return index
 
     def store(self, index: _Index) -> None:
         """Keep ``index`` as the current one."""
@@ -179,27 +178,55 @@ def exact_name_key(text: str) -> str:
 
 
 def find_accounts(session: Session, *, query: str, limit: int = 5) -> list[AccountMatch]:
-    """Accounts matching ``query``, best first (empty when nothing is close)."""
-    index = _index_for(session)
-    return _rank(index, query, cutoff=FUZZY_CUTOFF)[:limit]
+    """Accounts matching ``query``, best first (empty when nothing is close; checked against a
+    rebuilt index first, as a new account may be missing from the cached one)."""
+    cache = caches_of(session).get(AccountIndexCache)
+    index = cache.current()
+    matches = _rank(index, query, cutoff=FUZZY_CUTOFF) if index is not None else []
+    if not matches:
+        matches = _rank(_rebuild(session, cache), query, cutoff=FUZZY_CUTOFF)
+    return matches[:limit]
 
 
 def resolve_account(session: Session, *, query: str) -> Account:
-    """The one account ``query`` names; raises AccountNotFound or AmbiguousAccount."""
-    index = _index_for(session)
-    matches = _rank(index, query, cutoff=FUZZY_CUTOFF)
-    if not matches:
-        suggestions = _rank(index, query, cutoff=SUGGESTION_CUTOFF)[:5]
-        raise AccountNotFound(query, suggestions)
-    chosen = _single_winner(matches)
-    if chosen is None:
-        best = matches[0].score
-        raise AmbiguousAccount(query, [m for m in matches if best - m.score < 0.1][:10])
-    account = session.get(Account, chosen.account_id)
-    if account is None:  # deleted since the index was built
-        invalidate_index(session)
+    """The one account ``query`` names; raises AccountNotFound or AmbiguousAccount.
+
+    Ranked on the cached name index; the chosen account is read with the ``DataVersion`` in one
+    statement, and the answer stands only if that row still carries the indexed name and id
+    and no account was added since the index was built. Otherwise (and before answering "not
+    found" or "ambiguous") the index is rebuilt and the query ranked again."""
+    if not normalise_name(query):
         raise AccountNotFound(query, [])
-    return account
+    cache = caches_of(session).get(AccountIndexCache)
+    index = cache.current()
+    for _attempt in range(2):
+        rebuilt = index is None
+        if index is None:
+            index = _rebuild(session, cache)
+        matches = _rank(index, query, cutoff=FUZZY_CUTOFF)
+        chosen = _single_winner(matches) if matches else None
+        if chosen is None:
+            if not rebuilt:
+                index = None  # a stale index may miss a new or renamed account
+                continue
+            if not matches:
+                suggestions = _rank(index, query, cutoff=SUGGESTION_CUTOFF)[:5]
+                raise AccountNotFound(query, suggestions)
+            best = matches[0].score
+            raise AmbiguousAccount(query, [m for m in matches if best - m.score < 0.1][:10])
+        row = session.execute(
+            select(Account, *version_columns()).where(col(Account.id) == chosen.account_id)
+        ).first()
+        if row is not None:
+            version = remember_version(session, row[1:])
+            account: Account = row[0]
+            same = (account.name, account.external_id) == (chosen.name, chosen.external_id)
+            if same and version.accounts <= index.newest_id:
+                return account
+        if rebuilt and row is None:  # deleted just now
+            raise AccountNotFound(query, [])
+        index = None
+    raise AccountNotFound(query, [])
 
 
 def example_account_names(session: Session, *, limit: int = 3) -> list[str]:
@@ -284,35 +311,22 @@ def _words_prefix(query_words: list[str], name_words: tuple[str, ...]) -> bool:
     return all(any(word.startswith(q) for word in name_words) for q in query_words)
 
 
-def _signature(session: Session) -> tuple[Any, ...]:
-    """Cheap aggregates that change when accounts are added, removed, replaced or renamed."""
-    row = session.execute(
-        sa_select(
-            func.count(col(Account.id)),
-            func.max(col(Account.id)),
-            func.max(col(Account.created_at)),
-            func.sum(func.length(col(Account.name))),
-            func.sum(func.length(col(Account.external_id))),
-        )
-    ).one()
-    return tuple(row)
-
-
 def _index_for(session: Session) -> _Index:
     cache = caches_of(session).get(AccountIndexCache)
-    signature = _signature(session)
-    cached = cache.fresh(signature)
-    if cached is not None:
-        return cached
-    index = _build_index(session, signature, built_at=cache.clock())
+    return cache.current() or _rebuild(session, cache)
+
+
+def _rebuild(session: Session, cache: AccountIndexCache) -> _Index:
+    index = _build_index(session, built_at=cache.clock())
     cache.store(index)
     return index
 
 
-def _build_index(session: Session, signature: tuple[Any, ...], *, built_at: float) -> _Index:
+def _build_index(session: Session, *, built_at: float) -> _Index:
     rows = session.exec(
         select(Account.id, Account.external_id, Account.name).order_by(col(Account.name))
     ).all()
+    newest_id = max((int(r[0]) for r in rows if r[0] is not None), default=0)
     entries: list[_Entry] = []
     by_key: dict[str, list[_Entry]] = {}
     by_exact_name: dict[str, list[_Entry]] = {}
@@ -326,7 +340,7 @@ def _build_index(session: Session, signature: tuple[Any, ...], *, built_at: floa
         by_key.setdefault(key, []).append(entry)
         by_exact_name.setdefault(exact, []).append(entry)
     return _Index(
-        signature=signature,
+        newest_id=newest_id,
         built_at=built_at,
         entries=entries,
         by_key=by_key,

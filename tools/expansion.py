@@ -27,7 +27,12 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from tools.expansion_strength import StrengthWeights, strength_matrix
+from tools.expansion_strength import (
+    StrengthMatrix,
+    StrengthWeights,
+    strength_matrix,
+    strength_of_facts,
+)
 from tools.facts import (
     TIER_RANK,
     ActiveContract,
@@ -42,6 +47,7 @@ from tools.facts import (
 from tools.results import ExpansionOpportunity
 
 if TYPE_CHECKING:
+    from tools.facts.findings import AccountFacts
     from tools.scoring_config import ScoringConfig
 
 
@@ -250,8 +256,8 @@ def expansion_opportunities(
 ) -> dict[int, list[ExpansionOpportunity]]:
     """Seats, module and integration opportunities per account in force on ``as_of``.
 
-    Reads only data dated on or before ``as_of``. Every account in force gets a key (an
-    empty list when nothing is found); churned accounts are absent.
+    Reads only data dated before ``as_of`` (contracts: in force on it). Every account in force
+    gets a key (an empty list when nothing is found); churned accounts are absent.
     """
     cfg = config.expansion
     contracts = active_contracts(session, on=as_of, account_ids=account_ids)
@@ -261,13 +267,57 @@ def expansion_opportunities(
     weekly = weekly_usage(session, as_of=as_of, weeks=cfg.seat_weeks, account_ids=ids)
     week_row = weekly.index()
     features = _feature_use(session, as_of=as_of, cfg=cfg, account_ids=ids)
+    inputs = {
+        a: (
+            contract,
+            weekly.peak_dau[week_row[a]] if a in week_row else None,
+            features.get(a, []),
+        )
+        for a, contract in contracts.items()
+    }
+    result, shown = _opportunities(inputs, cfg)
+    if shown:
+        matrix = strength_matrix(session, as_of=as_of, contracts=shown, window_days=cfg.window_days)
+        _add_strength(result, matrix, cfg)
+    return result
+
+
+def expansion_of(
+    facts: dict[int, AccountFacts], *, config: ScoringConfig
+) -> dict[int, list[ExpansionOpportunity]]:
+    """``expansion_opportunities`` of a few accounts from the facts their report already
+    extracted (``extract_days(..., findings=True)``): the same opportunities and strengths,
+    no table read again."""
+    cfg = config.expansion
+    inputs: dict[int, Inputs] = {}
+    for account_id, fact in facts.items():
+        if fact.contract is None:
+            continue
+        weekly = fact.weekly(cfg.seat_weeks)
+        uses = fact.feature_use(
+            cfg.module_min_users,
+            min(cfg.module_min_events, cfg.integration_min_events),
+            cfg.api_feature_keys,
+        )
+        inputs[account_id] = (fact.contract, weekly[1] if weekly is not None else None, uses)
+    result, shown = _opportunities(inputs, cfg)
+    if shown:
+        _add_strength(result, strength_of_facts({a: facts[a] for a in shown}), cfg)
+    return result
+
+
+Inputs = tuple[ActiveContract, "npt.NDArray[np.float64] | None", list[FeatureUse]]
+
+
+def _opportunities(
+    inputs: dict[int, Inputs], cfg: ExpansionConfig
+) -> tuple[dict[int, list[ExpansionOpportunity]], dict[int, ActiveContract]]:
+    """The opportunities of each account in force, and the accounts that have any."""
     result: dict[int, list[ExpansionOpportunity]] = {}
     shown: dict[int, ActiveContract] = {}
-    for account_id, contract in contracts.items():
-        row = week_row.get(account_id)
-        uses = features.get(account_id, [])
+    for account_id, (contract, weekly_peaks, uses) in inputs.items():
         candidates = [
-            _seats(contract, weekly.peak_dau[row] if row is not None else None, cfg),
+            _seats(contract, weekly_peaks, cfg),
             _module(contract, uses, cfg),
             _integration(contract, uses, cfg),
         ]
@@ -276,12 +326,14 @@ def expansion_opportunities(
         ]
         if result[account_id]:
             shown[account_id] = contract
-    if shown:
-        strength = strength_matrix(
-            session, as_of=as_of, contracts=shown, window_days=cfg.window_days
-        ).strength(cfg.strength)
-        for account_id in shown:
-            result[account_id] = [
-                o.model_copy(update={"strength": strength[account_id]}) for o in result[account_id]
-            ]
-    return result
+    return result, shown
+
+
+def _add_strength(
+    result: dict[int, list[ExpansionOpportunity]], matrix: StrengthMatrix, cfg: ExpansionConfig
+) -> None:
+    strength = matrix.strength(cfg.strength)
+    for account_id in matrix.ids:
+        result[account_id] = [
+            o.model_copy(update={"strength": strength[account_id]}) for o in result[account_id]
+        ]

@@ -1,7 +1,7 @@
 """Expansion strength: a continuous, additive measure of how much an account is outgrowing its
 contract, so opportunities are ranked by evidence rather than by a yes/no threshold.
 
-For every account with a contract in force on ``as_of`` (only data dated on or before it):
+For every account with a contract in force on ``as_of`` (complete days: data dated before it):
 
 ================== ================================================================================
 component          definition (weekly peak = highest daily active users in a 7-day week)
@@ -11,7 +11,7 @@ utilisation_trend  (mean weekly peak of the last 4 weeks - of the 4 weeks before
                    purchased, clipped to [-1, 1]: active-user growth measured against the seats
 peak               highest weekly peak of the last 8 weeks / seats purchased, capped at 2
 tier_pull          share of the account's peak users who used a feature (or integration) of a
-                   tier above the plan in the last ``window_days`` [30], capped at 1
+                   tier above the plan in the last ``window_days`` [30] complete days, capped at 1
 ================== ================================================================================
 
 ``strength = Σ weight · component`` with the weights of ``[expansion.strength]`` (defaults
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from tools.facts import TIER_RANK, ActiveContract, tier_peak_users, weekly_usage
+
+if TYPE_CHECKING:
+    from tools.facts.findings import AccountFacts
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -83,19 +87,41 @@ def strength_matrix(
     week_row = weekly.index()
     tiers = tier_peak_users(session, as_of=as_of, window_days=window_days, account_ids=ids)
     for i, account_id in enumerate(ids):
-        contract = contracts[account_id]
-        seats = float(contract.seats_purchased)
         row = week_row.get(account_id)
         peaks = weekly.peak_dau[row] if row is not None else np.zeros(WEEKS)
-        peak_users = float(peaks.max()) if peaks.size else 0.0
-        if seats > 0:
-            recent, prior = float(peaks[-4:].mean()), float(peaks[:-4].mean())
-            out[i, 0] = min(recent / seats, 2.0)
-            out[i, 1] = float(np.clip((recent - prior) / seats, -1.0, 1.0))
-            out[i, 2] = min(peak_users / seats, 2.0)
-        plan_rank = TIER_RANK.get(contract.plan or "", len(TIER_RANK))
-        uses = tiers.get(account_id, [])
-        above = max((u for t, u in uses if TIER_RANK.get(t, -1) > plan_rank), default=0)
-        if peak_users > 0:
-            out[i, 3] = min(above / peak_users, 1.0)
+        out[i] = _components(contracts[account_id], peaks, tiers.get(account_id, []))
     return StrengthMatrix(ids=ids, components=out)
+
+
+def strength_of_facts(facts: dict[int, AccountFacts]) -> StrengthMatrix:
+    """``strength_matrix`` of accounts in force from the facts their report already extracted
+    (``tools.facts.findings``; the tier window is the one it was extracted with)."""
+    ids = sorted(facts)
+    out = np.zeros((len(ids), len(COMPONENTS)), dtype=np.float64)
+    for i, account_id in enumerate(ids):
+        fact = facts[account_id]
+        if fact.contract is None:
+            raise ValueError(f"account {account_id} has no contract in force")
+        weekly = fact.weekly(WEEKS)
+        peaks = weekly[1] if weekly is not None else np.zeros(WEEKS)
+        out[i] = _components(fact.contract, peaks, fact.tier_peaks())
+    return StrengthMatrix(ids=ids, components=out)
+
+
+def _components(
+    contract: ActiveContract, peaks: FloatArray, uses: list[tuple[str, int]]
+) -> FloatArray:
+    """The components of one account from its weekly peaks and its peak users per tier."""
+    out = np.zeros(len(COMPONENTS), dtype=np.float64)
+    seats = float(contract.seats_purchased)
+    peak_users = float(peaks.max()) if peaks.size else 0.0
+    if seats > 0:
+        recent, prior = float(peaks[-4:].mean()), float(peaks[:-4].mean())
+        out[0] = min(recent / seats, 2.0)
+        out[1] = float(np.clip((recent - prior) / seats, -1.0, 1.0))
+        out[2] = min(peak_users / seats, 2.0)
+    plan_rank = TIER_RANK.get(contract.plan or "", len(TIER_RANK))
+    above = max((u for t, u in uses if TIER_RANK.get(t, -1) > plan_rank), default=0)
+    if peak_users > 0:
+        out[3] = min(above / peak_users, 1.0)
+    return out

@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from tools import db
-from tools.accounts import AccountIndexCache, resolve_account
+from tools.accounts import AccountIndexCache, AccountNotFound, resolve_account
 from tools.facts import Caches, MedianCache, caches_of
 from tools.models import Account
 
@@ -101,3 +102,37 @@ def test_a_median_entry_needs_the_same_rows_and_an_unexpired_clock() -> None:
     assert cache.get(key, (6, 10)) == (False, None), "a ticket was added since"
     clock.now = 300.0
     assert cache.get(key, (5, 10)) == (False, None), "expired"
+
+
+def test_a_lookup_reads_no_name_index_yet_sees_added_and_renamed_accounts(
+    sqlite_engine: Engine,
+) -> None:
+    """Steady state: one statement per lookup (the account with the data version), no read of
+    the whole account table; an added or renamed account is still found at once."""
+    sessions = db.session_factory(sqlite_engine)
+    _add(sessions, {"acme": "Acme Corp", "globex": "Globex GmbH"})
+    with sessions() as session:
+        resolve_account(session, query="acme")  # builds the index
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(sqlite_engine, "before_cursor_execute", count)
+    try:
+        with index_reads(sqlite_engine) as reads, sessions() as session:
+            assert resolve_account(session, query="globex").external_id == "globex"
+            assert len(seen) == 1
+            assert reads == []
+            session.add(Account(external_id="initech", name="Initech"))
+            session.commit()
+            assert resolve_account(session, query="initech").external_id == "initech"
+            acme = resolve_account(session, query="acme")
+            acme.name = "Wonka Industries"  # renamed: the old name no longer names it
+            session.commit()
+            assert resolve_account(session, query="wonka").external_id == "acme"
+            with pytest.raises(AccountNotFound):
+                resolve_account(session, query="acme corp")
+            assert len(reads) == 3  # rebuilt for: the new name, the renamed one, "not found"
+    finally:
+        event.remove(sqlite_engine, "before_cursor_execute", count)

@@ -43,7 +43,7 @@ def feature_use(
 ) -> dict[int, list[FeatureUse]]:
     """Per account, the features used over the ``window_days`` complete days before ``as_of``
     with at least ``min_users`` peak users or ``min_events`` events (features keyed in
-    ``always``, e.g. the API, whatever their use)."""
+    ``always``, e.g. the API, whatever their use), by feature key."""
     since = as_of - timedelta(days=window_days)
     peak = func.max(col(FeatureUsage.users))
     events = func.sum(col(FeatureUsage.events))
@@ -80,19 +80,21 @@ def feature_use(
     for account_id, key, name, tier, is_integration, users, n in rows(session, stmt):
         use = FeatureUse(key, name, tier, bool(is_integration), int(users or 0), int(n or 0))
         result.setdefault(int(account_id), []).append(use)
+    for uses in result.values():
+        uses.sort(key=lambda u: u.key)
     return result
 
 
 def tier_peak_users(
     session: Session, *, as_of: date, window_days: int, account_ids: Sequence[int]
 ) -> dict[int, list[tuple[str, int]]]:
-    """Peak daily users per (account, feature tier) over the ``window_days`` days ending on
-    ``as_of`` (included)."""
-    since = as_of - timedelta(days=window_days - 1)
+    """Peak daily users per (account, feature tier) over the ``window_days`` complete days
+    before ``as_of`` (the window of ``feature_use``)."""
+    since = as_of - timedelta(days=window_days)
     stmt = (
         select(col(FeatureUsage.account_id), col(Feature.tier), func.max(col(FeatureUsage.users)))
         .join(Feature, col(Feature.id) == col(FeatureUsage.feature_id))
-        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) <= as_of)
+        .where(col(FeatureUsage.day) >= since, col(FeatureUsage.day) < as_of)
         .where(in_ids(col(FeatureUsage.account_id), account_ids))
         .group_by(col(FeatureUsage.account_id), col(Feature.tier))
     )

@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy import func, or_, select
 from sqlmodel import Session, col
 
-from tools.facts.cache import caches_of
+from tools.facts.cache import caches_of, known_version
 from tools.facts.definitions import data_end
 from tools.facts.extract import Scope, seats_used_by_account
 from tools.facts.query import as_utc, in_ids, rows
@@ -183,6 +183,9 @@ class MedianCache:
 
 
 def _fingerprint(session: Session) -> Fingerprint:
+    known = known_version(session)  # read with the account this request resolved
+    if known is not None:
+        return known.tickets, known.usage
     stmt = select(
         select(func.max(col(Ticket.id))).scalar_subquery(),
         select(func.max(col(UsageDaily.id))).scalar_subquery(),

@@ -141,10 +141,12 @@ def extract_with_history(
     config: ScoringConfig,
     account_ids: Sequence[int],
     use_static_fields: bool = True,
+    findings: bool = False,
 ) -> tuple[RawMetrics, Baselines]:
     """Raw metrics of ``account_ids`` as of ``as_of`` and their trend baselines, reading each
     table once: the stored snapshots first (one statement), then ``as_of`` and the trend days
-    without a snapshot in the same extraction statements."""
+    without a snapshot in the same extraction statements (with ``findings``, also what Lean and
+    expansion need: ``raw.extra["findings"]``)."""
     days = trend_days(as_of)
     stored = (
         stored_scores(session, days, account_ids) if use_static_fields else {d: {} for d in days}
@@ -156,6 +158,7 @@ def extract_with_history(
         config=config,
         account_ids=account_ids,
         use_static_fields=use_static_fields,
+        findings=findings,
     )
     baselines = trend_baselines(
         session,

@@ -28,6 +28,6 @@ portfolio median, which needs every account. On large portfolios that median is 
 """
 
 from tools.lean.config import LeanConfig
-from tools.lean.findings import lean_findings
+from tools.lean.findings import lean_findings, lean_findings_of
 
-__all__ = ["LeanConfig", "lean_findings"]
+__all__ = ["LeanConfig", "lean_findings", "lean_findings_of"]

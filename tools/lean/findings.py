@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+import numpy as np
+import numpy.typing as npt
 from sqlmodel import Session
 
 from tools.facts import (
+    ActiveContract,
     Scope,
+    UrgentOpen,
     active_contracts,
     longest_gaps,
     median_ticket_ratio,
@@ -26,6 +31,7 @@ from tools.lean.muri import muri_finding
 from tools.results import LeanFinding
 
 if TYPE_CHECKING:
+    from tools.facts.findings import AccountFacts
     from tools.scoring_config import ScoringConfig
 
 
@@ -61,20 +67,75 @@ def lean_findings(
         median_ratio = portfolio_median_ticket_ratio(session, as_of=as_of, config=config)
     urgent = urgent_open(session, as_of=as_of, days=cfg.muri_urgent_open_days, account_ids=ids)
 
+    facts = {
+        a: _Inputs(
+            contract=contract,
+            seats_used=used.get(a, 0),
+            weekly_mean=weekly.mean_dau[week_row[a]] if a in week_row else None,
+            gap=gaps.get(a),
+            tickets=tickets.get(a, 0),
+            urgent=urgent.get(a),
+        )
+        for a, contract in contracts.items()
+    }
+    return _findings(facts, median_ratio, config)
+
+
+def lean_findings_of(
+    session: Session, *, facts: dict[int, AccountFacts], config: ScoringConfig
+) -> dict[int, list[LeanFinding]]:
+    """``lean_findings`` of a few accounts from the facts their report already extracted
+    (``extract_days(..., findings=True)``): the same findings, no table read again except the
+    portfolio median (``portfolio_median_ticket_ratio``, cached)."""
+    cfg = config.lean
+    inputs: dict[int, _Inputs] = {}
+    for account_id, fact in facts.items():
+        if fact.contract is None:
+            continue
+        weekly = fact.weekly(cfg.mura_weeks)
+        inputs[account_id] = _Inputs(
+            contract=fact.contract,
+            seats_used=fact.seats_used,
+            weekly_mean=weekly[0] if weekly is not None else None,
+            gap=fact.longest_gap(7 * cfg.mura_weeks),
+            tickets=fact.tickets_window,
+            urgent=fact.urgent,
+        )
+    if not inputs:
+        return {}
+    as_of = next(iter(facts.values())).as_of
+    median_ratio = portfolio_median_ticket_ratio(session, as_of=as_of, config=config)
+    return _findings(inputs, median_ratio, config)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the three rules read about one account in force."""
+
+    contract: ActiveContract
+    seats_used: int
+    weekly_mean: npt.NDArray[np.float64] | None
+    gap: int | None
+    tickets: int
+    urgent: UrgentOpen | None
+
+
+def _findings(
+    inputs: dict[int, _Inputs], median_ratio: float | None, config: ScoringConfig
+) -> dict[int, list[LeanFinding]]:
+    cfg = config.lean
+    norm = config.health.normalise
     findings: dict[int, list[LeanFinding]] = {}
-    for account_id, contract in contracts.items():
-        row = week_row.get(account_id)
-        weekly_mean = weekly.mean_dau[row] if row is not None else None
-        seats = used.get(account_id, 0)
+    for account_id, facts in inputs.items():
         candidates = [
-            muda_finding(contract, seats, cfg, norm.usage_window_days),
-            mura_finding(account_id, weekly_mean, gaps.get(account_id), cfg),
+            muda_finding(facts.contract, facts.seats_used, cfg, norm.usage_window_days),
+            mura_finding(account_id, facts.weekly_mean, facts.gap, cfg),
             muri_finding(
                 account_id,
-                tickets.get(account_id, 0),
-                seats,
+                facts.tickets,
+                facts.seats_used,
                 median_ratio,
-                urgent.get(account_id),
+                facts.urgent,
                 cfg,
                 norm.ticket_window_days,
             ),

@@ -16,7 +16,7 @@ from sqlalchemy import inspect, select
 from sqlmodel import Session, col
 
 from tools.churn import churn_from_raw
-from tools.expansion import expansion_opportunities
+from tools.expansion import expansion_of, expansion_opportunities
 from tools.facts.extract import (
     IN_LIST_LIMIT,
     RawMetrics,
@@ -27,7 +27,7 @@ from tools.facts.extract import (
     seats_used_by_account,
 )
 from tools.health import UnknownAccountError, extract_with_history, score_raw, trend_baselines
-from tools.lean import lean_findings
+from tools.lean import lean_findings, lean_findings_of
 from tools.models import Account, HealthSnapshot
 from tools.onboarding import OnboardingConfig, lifecycle_stage
 from tools.results import AccountReport, AccountSummary, ChurnRisk, HealthResult, RiskLevel
@@ -160,8 +160,14 @@ def _reports(
     if not ids:
         return []
     summaries = _summaries_from_raw(session, raw, ids, config.onboarding)
-    lean = lean_findings(session, as_of=as_of, config=config, account_ids=ids)
-    expansion = expansion_opportunities(session, as_of=as_of, config=config, account_ids=ids)
+    facts = raw.extra.get("findings")
+    if facts is not None:  # read with the report's own extraction
+        wanted = {a: facts[a] for a in ids if a in facts}
+        lean = lean_findings_of(session, facts=wanted, config=config)
+        expansion = expansion_of(wanted, config=config)
+    else:
+        lean = lean_findings(session, as_of=as_of, config=config, account_ids=ids)
+        expansion = expansion_opportunities(session, as_of=as_of, config=config, account_ids=ids)
     return [
         AccountReport(
             account=summaries[a],
@@ -201,7 +207,7 @@ def account_report(
 ) -> AccountReport:
     """Everything ``/health <account>`` shows: summary, health, churn risk, Lean, expansion."""
     raw, baselines = extract_with_history(
-        session, as_of=as_of, config=config, account_ids=[account_id]
+        session, as_of=as_of, config=config, account_ids=[account_id], findings=True
     )
     if account_id not in raw.ids.tolist():
         raise UnknownAccountError(f"no account with id {account_id}")

@@ -33,7 +33,12 @@ from tools.facts.extract.contracts import (
     terms_from_rows,
 )
 from tools.facts.extract.people import people
-from tools.facts.extract.product import activity, features, seats_used_by_account, usage
+from tools.facts.extract.product import (
+    activity,
+    features,
+    seats_used_by_account,
+    usage,
+)
 from tools.facts.extract.sql import IN_LIST_LIMIT, Reader, Scope, day_start, end_of
 from tools.facts.extract.support import invoices, surveys, tickets
 
@@ -90,21 +95,48 @@ def extract_days(
     account_ids: Sequence[int] | None = None,
     use_static_fields: bool = True,
     id_range: tuple[int, int] | None = None,
+    findings: bool = False,
 ) -> list[RawMetrics]:
     """``extract_raw`` for each of ``days`` (the first is the main day), from one read of each
     table: the same numbers as one ``extract_raw`` per day. Only the first day gets the
-    onboarding facts (``extra``); the others are history (scores, trends)."""
+    onboarding facts (``extra``); the others are history (scores, trends).
+
+    ``findings`` (a few accounts, the first day the latest): the same statements also read
+    what Lean and expansion need, kept as ``extra["findings"]`` (``tools.facts.findings``)."""
     days = list(days)
     if not days:
         return []
     scope = Scope(account_ids, id_range)
+    if findings and (not scope.scoped or days[0] != max(days)):
+        raise ValueError("findings facts are read for a few accounts, the first day the latest")
+    windows = _finding_windows(config) if findings else None
     norm = config.health.normalise
-    ids, tam, contract_rows = accounts_with_contracts(session, scope, max(days), use_static_fields)
+    ids, tam, contract_rows, external_ids = accounts_with_contracts(
+        session, scope, max(days), use_static_fields
+    )
     terms = [terms_from_rows(contract_rows, ids, d) for d in days]
-    usage_by_day = usage(session, scope, ids, days, norm.usage_window_days, config.activity.measure)
+    usage_by_day, daily = usage(
+        session,
+        scope,
+        ids,
+        days,
+        norm.usage_window_days,
+        config.activity.measure,
+        windows.daily_days if windows else 0,
+    )
     plans = [t["plan"] for t in terms]
-    features_by_day = features(session, scope, ids, plans, days, norm.adoption_window_days)
-    tickets_by_day = tickets(session, scope, ids, days, config)
+    features_by_day, feature_rows, catalogue = features(
+        session,
+        scope,
+        ids,
+        plans,
+        days,
+        norm.adoption_window_days,
+        windows.feature_days if windows else 0,
+    )
+    tickets_by_day, urgent = tickets(
+        session, scope, ids, days, config, windows.urgent_days if windows else None
+    )
     invoices_by_day = invoices(session, scope, ids, days)
     contacts_by_day, interactions_by_day = people(session, scope, ids, days)
     surveys_by_day = surveys(session, scope, ids, days, config)
@@ -127,7 +159,25 @@ def extract_days(
         if k == 0:
             raw.extra["onboarding_overdue"] = _onboarding(session, ids, terms[0], as_of, config)
         out.append(raw)
+    if findings:
+        from tools.facts.findings import account_facts
+
+        out[0].extra["findings"] = account_facts(
+            out[0],
+            external_ids=external_ids,
+            contract_rows=contract_rows,
+            daily=daily,
+            feature_rows=feature_rows,
+            catalogue=catalogue,
+            urgent=urgent,
+        )
     return out
+
+
+def _finding_windows(config: ScoringConfig) -> Any:
+    from tools.facts.findings import FindingWindows
+
+    return FindingWindows.of(config)
 
 
 def _raw(

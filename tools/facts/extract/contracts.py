@@ -11,8 +11,8 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, select
-from sqlmodel import col
+from sqlalchemy import and_, inspect, select
+from sqlmodel import Session, col
 
 from tools.facts.extract.arrays import FloatArray, IntArray, positions
 from tools.facts.extract.sql import Reader, Scope, fetch, statement
@@ -26,6 +26,7 @@ _CONTRACT_COLUMNS = (
     col(Contract.seats_purchased),
     col(Contract.plan),
     col(Contract.auto_renew),
+    col(Contract.external_id),
 )
 
 
@@ -57,13 +58,29 @@ def _tam(rows: Sequence[Any], raw_tam: bool) -> FloatArray:
     )
 
 
+def loaded_accounts(session: Reader, scope: Scope) -> dict[int, Account] | None:
+    """The scope's accounts when this session already holds every one of them, loaded (e.g.
+    the account ``/health`` just resolved): reading them again would return the same rows."""
+    if not scope.scoped or not isinstance(session, Session) or scope.wanted is None:
+        return None
+    out: dict[int, Account] = {}
+    for account_id in scope.wanted:
+        found = session.identity_map.get(session.identity_key(Account, account_id))
+        if not isinstance(found, Account) or inspect(found).expired_attributes:
+            return None
+        out[account_id] = found
+    return out
+
+
 def accounts_with_contracts(
     session: Reader, scope: Scope, last_day: date, raw_tam: bool
-) -> tuple[IntArray, FloatArray, list[Any]]:
-    """Account ids, TAM health and the contracts started by ``last_day``, in one query.
+) -> tuple[IntArray, FloatArray, list[Any], dict[int, str]]:
+    """Account ids, TAM health, the contracts started by ``last_day`` and the accounts'
+    external ids, in one query (only the contracts when the session holds the accounts).
 
     ``account LEFT JOIN contract``: contract rows are ``(account_id, start, end, arr, seats,
-    plan, auto_renew)`` by account then start date, ready for ``terms_from_rows``.
+    plan, auto_renew, contract external id)`` by account then start date, ready for
+    ``terms_from_rows``.
     """
 
     def build() -> Any:
@@ -73,12 +90,19 @@ def accounts_with_contracts(
             contract,
             and_(contract.c.account_id == account.c.id, contract.c.start_date <= last_day),
         )
-        stmt = select(account.c.id, account.c.tam_health, *_CONTRACT_COLUMNS[1:]).select_from(
-            joined
-        )
+        stmt = select(
+            account.c.id, account.c.tam_health, *_CONTRACT_COLUMNS[1:], account.c.external_id
+        ).select_from(joined)
         stmt = scope.where(stmt, account.c.id)
         return stmt.order_by(account.c.id, contract.c.start_date, contract.c.id)
 
+    loaded = loaded_accounts(session, scope)
+    if loaded is not None:  # only the contracts are read
+        held = sorted(loaded)
+        stmt = statement(("contracts", last_day, scope.kind), lambda: _contracts(scope, last_day))
+        tam = _tam([(a, loaded[a].tam_health) for a in held], raw_tam)
+        external = {a: loaded[a].external_id for a in held}
+        return np.array(held, dtype=np.int64), tam, list(fetch(session, stmt, scope)), external
     rows = fetch(session, statement(("accounts_contracts", last_day, scope.kind), build), scope)
     accounts: list[Any] = []
     contracts: list[Any] = []
@@ -88,25 +112,26 @@ def accounts_with_contracts(
             accounts.append(row)
             previous = row[0]
         if row[2] is not None:
-            contracts.append((row[0], *row[2:]))
+            contracts.append((row[0], *row[2:-1]))
     ids = np.array([r[0] for r in accounts], dtype=np.int64)
     if scope.wanted is not None:
         keep = _keep_wanted(scope, ids)
         accounts = [r for r, k in zip(accounts, keep, strict=True) if k]
         ids = ids[keep]
-    return ids, _tam(accounts, raw_tam), contracts
+    external_ids = {int(r[0]): str(r[-1]) for r in accounts}
+    return ids, _tam(accounts, raw_tam), contracts, external_ids
+
+
+def _contracts(scope: Scope, last_day: date) -> Any:
+    stmt = select(*_CONTRACT_COLUMNS).where(col(Contract.start_date) <= last_day)
+    stmt = scope.where(stmt, col(Contract.account_id))
+    return stmt.order_by(col(Contract.account_id), col(Contract.start_date), col(Contract.id))
 
 
 def contract_terms(session: Reader, scope: Scope, ids: IntArray, as_of: date) -> dict[str, Any]:
     """Contract facts per account as of ``as_of`` (the contract in force, tenure), as arrays."""
-
-    def build() -> Any:
-        stmt = select(*_CONTRACT_COLUMNS).where(col(Contract.start_date) <= as_of)
-        stmt = scope.where(stmt, col(Contract.account_id))
-        return stmt.order_by(col(Contract.account_id), col(Contract.start_date), col(Contract.id))
-
-    rows = fetch(session, statement(("contracts", as_of, scope.kind), build), scope)
-    return terms_from_rows(rows, ids, as_of)
+    stmt = statement(("contracts", as_of, scope.kind), lambda: _contracts(scope, as_of))
+    return terms_from_rows(fetch(session, stmt, scope), ids, as_of)
 
 
 def terms_from_rows(rows: Sequence[Any], ids: IntArray, as_of: date) -> dict[str, Any]:
@@ -124,7 +149,7 @@ def terms_from_rows(rows: Sequence[Any], ids: IntArray, as_of: date) -> dict[str
         pos, found = positions(ids, [r[0] for r in rows])
         as_of_ord = as_of.toordinal()
         for row, p, ok in zip(rows, pos.tolist(), found.tolist(), strict=True):
-            _, start, end, arr, seats, plan, renews = row
+            _, start, end, arr, seats, plan, renews = row[:7]
             if not ok or start > as_of:
                 continue
             if not has_contract[p]:

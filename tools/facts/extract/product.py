@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlmodel import col
 
 from tools.facts.definitions import TIER_RANK, active_day
@@ -28,7 +28,15 @@ from tools.facts.extract.arrays import (
     sum_by_account,
     zeros,
 )
-from tools.facts.extract.sql import Reader, Scope, count_if, fetch, per_account, statement
+from tools.facts.extract.sql import (
+    SCOPE_PARAM,
+    Reader,
+    Scope,
+    count_if,
+    fetch,
+    per_account,
+    statement,
+)
 from tools.models import Feature, FeatureUsage, UsageDaily
 
 if TYPE_CHECKING:
@@ -69,9 +77,14 @@ def usage(
     days: Sequence[date],
     window: int,
     measure: str = "auto",
-) -> list[list[FloatArray]]:
+    daily_days: int = 0,
+) -> tuple[list[list[FloatArray]], FloatArray]:
     """Per day: rows, logins and active-user-days in the recent and the prior window, the
-    recent peak (seats used), and active days (``active_day`` under ``measure``) in each."""
+    recent peak (seats used), and active days (``active_day`` under ``measure``) in each.
+
+    With ``daily_days`` (a few accounts only), also the active users of each of the last
+    ``daily_days`` complete days before the first day, shape (accounts, daily_days), oldest
+    first, 0 for a day without a row (Lean's and expansion's weekly usage and gaps)."""
     day = col(UsageDaily.day)
     account = col(UsageDaily.account_id)
 
@@ -79,7 +92,9 @@ def usage(
         recent_start = as_of - timedelta(days=window)
         return recent_start, recent_start - timedelta(days=window)
 
+    daily = np.zeros((len(ids), 0), dtype=np.float64)
     if scope.scoped:
+        first_day = days[0]
 
         def build() -> Any:
             columns: list[Any] = []
@@ -89,13 +104,22 @@ def usage(
                 prior = and_(day >= prior_start, day < recent_start)
                 columns += _usage_columns(recent, peak=True, measure=measure)
                 columns += _usage_columns(prior, peak=False, measure=measure)
-            lowest = min(bounds(d)[1] for d in days)
+            users = col(UsageDaily.active_users)
+            for back in range(daily_days, 0, -1):  # one row per (account, day): max = value
+                the_day = first_day - timedelta(days=back)
+                columns.append(func.max(case((day == the_day, users), else_=None)))
+            lowest = min([bounds(d)[1] for d in days] + [first_day - timedelta(days=daily_days)])
             return per_account(scope, _USAGE, account, columns, day >= lowest, day < max(days))
 
-        stmt = statement(("usage", tuple(days), window, measure, scope.kind), build)
-        columns = fill_counts(ids, fetch(session, stmt, scope), USAGE_WIDTH * len(days))
-        return [_usage_order(c) for c in per_day(columns, USAGE_WIDTH, len(days))]
-    return [_usage_of_portfolio(session, scope, ids, as_of, window, measure) for as_of in days]
+        key = ("usage", tuple(days), window, measure, daily_days, scope.kind)
+        width = USAGE_WIDTH * len(days)
+        columns = fill_counts(ids, fetch(session, statement(key, build), scope), width + daily_days)
+        if daily_days:
+            daily = np.stack(columns[width:], axis=1)
+        by_day = [_usage_order(c) for c in per_day(columns[:width], USAGE_WIDTH, len(days))]
+        return by_day, daily
+    by_day = [_usage_of_portfolio(session, scope, ids, as_of, window, measure) for as_of in days]
+    return by_day, daily
 
 
 def _usage_of_portfolio(
@@ -148,6 +172,9 @@ def seats_used_by_account(
     return {int(a): int(m or 0) for a, m in fetch(session, stmt, scope)}
 
 
+FeatureWindowRow = tuple[int, int, int, int]  # account id, feature id, peak users, events
+
+
 def features(
     session: Reader,
     scope: Scope,
@@ -155,17 +182,30 @@ def features(
     plans: Sequence[list[str | None]],
     days: Sequence[date],
     window: int,
-) -> list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]]:
+    use_days: int = 0,
+) -> tuple[
+    list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]],
+    list[FeatureWindowRow],
+    Catalogue,
+]:
     """Per day: features of the plan used in the window, all features used, features in the
-    plan, and feature-usage rows in the last 3 windows (complete days).
+    plan, and feature-usage rows in the last 3 windows (complete days); and the catalogue
+    (``feature_catalogue``: for a few accounts, read in the same statement).
 
     A feature counts as used when a row in the window has users or events. Only features of the
     plan's tier or below count towards adoption, so adoption never reads "11 of 9 features".
+
+    With ``use_days`` (a few accounts only), also each (account, feature) with a row in the
+    ``use_days`` complete days before the first day: its peak daily users and its events there
+    (expansion's feature use and tier pull).
     """
     day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
     pairs_by_day: list[list[tuple[int, int]]] = []
     rows_by_day: list[FloatArray] = []
+    window_rows: list[FeatureWindowRow] = []
     if scope.scoped:
+        first_day = days[0]
+        use_start = first_day - timedelta(days=use_days)
 
         def build() -> Any:
             used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
@@ -176,33 +216,55 @@ def features(
                 columns.append(func.max(case((and_(day >= start, day < as_of, used), 1), else_=0)))
                 columns.append(count_if(and_(day >= lookback, day < as_of)))
             lowest = min(days) - timedelta(days=3 * window)
-            return per_account(
-                scope,
+            if use_days:
+                in_use = and_(day >= use_start, day < first_day)
+                columns += [
+                    count_if(in_use),
+                    func.max(case((in_use, col(FeatureUsage.users)), else_=None)),
+                    func.sum(case((in_use, col(FeatureUsage.events)), else_=None)),
+                ]
+                lowest = min(lowest, use_start)
+            # From the catalogue: every feature comes back (account NULL when nobody used it).
+            feature_table = Feature.__table__  # type: ignore[attr-defined]
+            joined = feature_table.outerjoin(
                 _FEATURE_USAGE,
-                account,
-                columns,
-                day >= lowest,
-                day < max(days),
-                by=[feature],
+                and_(
+                    feature == feature_table.c.id,
+                    account.in_(bindparam(SCOPE_PARAM, expanding=True)),
+                    day >= lowest,
+                    day < max(days),
+                ),
             )
+            stmt = select(account, feature_table.c.id, *columns, *_CATALOGUE_COLUMNS)
+            return stmt.select_from(joined).group_by(feature_table.c.id, account)
 
-        stmt = statement(("features", tuple(days), window, scope.kind), build)
-        rows = fetch(session, stmt, scope)
+        key = ("features", tuple(days), window, use_days, scope.kind)
+        found = fetch(session, statement(key, build), scope)
+        catalogue = {int(r[1]): _catalogue_entry(r[-4:]) for r in found}
+        rows = [r[:-4] for r in found if r[0] is not None]
         for k in range(len(days)):
             pairs_by_day.append([(int(r[0]), int(r[1])) for r in rows if r[2 + 2 * k]])
             totals = [(r[0], r[3 + 2 * k]) for r in rows]
             rows_by_day.append(sum_by_account(ids, totals))
+        if use_days:
+            at = 2 + 2 * len(days)
+            window_rows = [
+                (int(r[0]), int(r[1]), int(r[at + 1] or 0), int(r[at + 2] or 0))
+                for r in rows
+                if r[at]
+            ]
     else:
         for as_of in days:
             pairs, row_count = _features_of_portfolio(session, scope, ids, as_of, window)
             pairs_by_day.append(pairs)
             rows_by_day.append(row_count)
-    feature_rank = feature_tiers(session)
+        catalogue = feature_catalogue(session)
+    feature_rank = {i: TIER_RANK.get(f[2], 0) for i, f in catalogue.items()}
     out = []
     for pairs, row_count, day_plans in zip(pairs_by_day, rows_by_day, plans, strict=True):
         in_plan, total, available = _adoption(ids, pairs, feature_rank, day_plans)
         out.append((in_plan, total, available, row_count))
-    return out
+    return out, window_rows, catalogue
 
 
 def _features_of_portfolio(
@@ -231,10 +293,24 @@ def _features_of_portfolio(
     return pairs, row_count
 
 
-def feature_tiers(session: Reader) -> dict[int, int]:
-    """Tier rank of each feature of the catalogue."""
-    stmt = statement(("tiers",), lambda: select(col(Feature.id), col(Feature.tier)))
-    return {int(i): TIER_RANK.get(str(t), 0) for i, t in fetch(session, stmt)}
+Catalogue = dict[int, tuple[str, str, str, bool]]
+_CATALOGUE_COLUMNS = (
+    col(Feature.key),
+    col(Feature.name),
+    col(Feature.tier),
+    col(Feature.is_integration),
+)
+
+
+def _catalogue_entry(row: Sequence[Any]) -> tuple[str, str, str, bool]:
+    key, name, tier, integration = row
+    return str(key), str(name), str(tier), bool(integration)
+
+
+def feature_catalogue(session: Reader) -> Catalogue:
+    """The feature catalogue: ``(key, name, tier, is_integration)`` per feature id."""
+    stmt = statement(("catalogue",), lambda: select(col(Feature.id), *_CATALOGUE_COLUMNS))
+    return {int(r[0]): _catalogue_entry(r[1:]) for r in fetch(session, stmt)}
 
 
 def _adoption(

@@ -32,7 +32,7 @@ from tools.facts.extract.sql import (
     per_account,
     statement,
 )
-from tools.models import Invoice, InvoiceStatus, NpsResponse, SurveyKind, Ticket
+from tools.models import Invoice, InvoiceStatus, NpsResponse, SurveyKind, Ticket, TicketPriority
 
 if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
@@ -85,10 +85,19 @@ def _lookback(as_of: date, config: ScoringConfig) -> Any:
 
 
 def tickets(
-    session: Reader, scope: Scope, ids: IntArray, days: Sequence[date], config: ScoringConfig
-) -> list[list[FloatArray]]:
+    session: Reader,
+    scope: Scope,
+    ids: IntArray,
+    days: Sequence[date],
+    config: ScoringConfig,
+    urgent_days: int | None = None,
+) -> tuple[list[list[FloatArray]], dict[int, tuple[int, Any]]]:
     """Per day: tickets in the windows (count, mean sentiment, spike, baseline, escalated), and
     open ones (escalated, all).
+
+    With ``urgent_days`` (a few accounts only), also the urgent tickets still open at the start
+    of the first day and opened more than ``urgent_days`` days before it: ``account id ->
+    (count, oldest opened_at)`` for the accounts that have any (Lean's Muri).
 
     For the portfolio, two queries answered from the ``ix_ticket_account_scan`` index alone: the
     recent windows read only each account's last months (through the index, like usage); the
@@ -99,12 +108,20 @@ def tickets(
     table = Ticket.__table__  # type: ignore[attr-defined]
     key = (tuple(days), scope.kind, *_ticket_settings(config))
     if scope.scoped:
+        end = day_start(days[0])
 
         def build() -> Any:
             columns: list[Any] = []
             for as_of in days:
                 recent, still_open = _ticket_columns(as_of, config)
                 columns += recent + still_open
+            if urgent_days is not None:
+                urgent = and_(
+                    col(Ticket.priority) == TicketPriority.URGENT.value,
+                    opened < end - timedelta(days=urgent_days),
+                    or_(closed.is_(None), closed >= end),
+                )
+                columns += [count_if(urgent), func.min(case((urgent, opened), else_=None))]
             first = min(days)
             relevant = or_(
                 opened >= min(_lookback(d, config) for d in days),
@@ -116,10 +133,16 @@ def tickets(
             )
 
         width = TICKET_RECENT_WIDTH + TICKET_OPEN_WIDTH
-        rows = fetch(session, statement(("tickets", *key), build), scope)
+        rows = fetch(session, statement(("tickets", *key, urgent_days), build), scope)
+        at = 1 + width * len(days)
+        left_open: dict[int, tuple[int, Any]] = {}
+        if urgent_days is not None:
+            left_open = {int(r[0]): (int(r[at]), r[at + 1]) for r in rows if r[at]}
+            rows = [r[:at] for r in rows]
         columns = scatter_or(ids, rows, np.nan, width * len(days))
-        return [_ticket_counts(c) for c in per_day(columns, width, len(days))]
-    return [_tickets_of_portfolio(session, scope, ids, as_of, config) for as_of in days]
+        return [_ticket_counts(c) for c in per_day(columns, width, len(days))], left_open
+    by_day = [_tickets_of_portfolio(session, scope, ids, as_of, config) for as_of in days]
+    return by_day, {}
 
 
 def _ticket_counts(columns: list[FloatArray]) -> list[FloatArray]:

@@ -1,0 +1,176 @@
+"""The facts Lean and expansion need about a few accounts, read with the report's extraction.
+
+``/health <account>`` extracts its facts once (``extract_days(..., findings=True)``): the same
+usage, feature-usage and ticket statements also return, for the main day D, each account's
+daily active users over the last ``daily_days`` complete days, its use of each feature over the
+expansion window and its urgent tickets left open. ``AccountFacts`` derives from those the
+values the metric layer's own readers (``weekly_usage``, ``longest_gaps``, ``feature_use``,
+``tier_peak_users``, ``urgent_open``, ``active_contracts``) return for the same account and day,
+so Lean and expansion read no table again and show the same numbers as on the portfolio path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from tools.facts.contracts import ActiveContract
+from tools.facts.extract.arrays import RawMetrics
+from tools.facts.features import FeatureUse
+from tools.facts.query import as_utc
+from tools.facts.tickets import UrgentOpen
+
+if TYPE_CHECKING:
+    from tools.scoring_config import ScoringConfig
+
+STRENGTH_WEEKS = 8  # tools.expansion_strength.WEEKS
+
+
+@dataclass(frozen=True)
+class FindingWindows:
+    """How far back the findings' extra columns reach (from the scoring config)."""
+
+    daily_days: int  # daily active users of the last N complete days
+    feature_days: int  # expansion's feature window
+    urgent_days: int  # Muri: urgent tickets open longer than this
+
+    @classmethod
+    def of(cls, config: ScoringConfig) -> FindingWindows:
+        weeks = max(config.lean.mura_weeks, config.expansion.seat_weeks, STRENGTH_WEEKS)
+        return cls(
+            daily_days=7 * weeks,
+            feature_days=config.expansion.window_days,
+            urgent_days=config.lean.muri_urgent_open_days,
+        )
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One feature of the catalogue."""
+
+    key: str
+    name: str
+    tier: str
+    is_integration: bool
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """One account's facts for Lean and expansion, as of ``as_of`` (complete days)."""
+
+    account_id: int
+    as_of: date
+    contract: ActiveContract | None  # the contract in force; None = churned
+    seats_used: int  # peak daily active users over the usage window (0 without usage rows)
+    tickets_window: int  # tickets opened in the ticket window
+    urgent: UrgentOpen | None
+    daily_users: npt.NDArray[np.float64]  # oldest first; the last entry is as_of - 1
+    features: tuple[FeatureUse, ...]  # every feature with a row in the expansion window, by key
+
+    def weekly(self, weeks: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
+        """``(mean, peak)`` daily active users of each of the last ``weeks`` complete weeks,
+        oldest first, as ``weekly_usage`` gives them; None when no day had an active user."""
+        days = self.daily_users[-7 * weeks :]
+        if days.size < 7 * weeks:
+            raise ValueError(f"{weeks} weeks asked, {self.daily_users.size} days extracted")
+        if not bool(np.any(days > 0)):
+            return None
+        by_week = days.reshape(weeks, 7)
+        return by_week.sum(axis=1) / 7.0, by_week.max(axis=1)
+
+    def longest_gap(self, days: int) -> int | None:
+        """``longest_gaps``: the longest run of days without active users in the last ``days``
+        complete days, from the first active one, including the run up to as_of - 1."""
+        active = np.flatnonzero(self.daily_users[-days:] > 0)
+        if not active.size:
+            return None
+        inner = int(np.max(np.diff(active)) - 1) if active.size > 1 else 0
+        trailing = days - 1 - int(active[-1])
+        return max(inner, trailing)
+
+    def feature_use(self, min_users: int, min_events: int, always: list[str]) -> list[FeatureUse]:
+        """``feature_use``: the features with ``min_users`` peak users or ``min_events`` events
+        in the window, or keyed in ``always``."""
+        return [
+            u
+            for u in self.features
+            if u.peak_users >= min_users or u.events >= min_events or u.key in always
+        ]
+
+    def tier_peaks(self) -> list[tuple[str, int]]:
+        """``tier_peak_users``: peak daily users per feature tier over the window."""
+        peaks: dict[str, int] = {}
+        for use in self.features:
+            peaks[use.tier] = max(peaks.get(use.tier, 0), use.peak_users)
+        return list(peaks.items())
+
+
+def contract_in_force(
+    account_id: int, external_id: str, rows: list[tuple[Any, ...]], on: date
+) -> ActiveContract | None:
+    """``active_contracts`` of one account from its contract rows ``(start, end, arr, seats,
+    plan, contract external id)`` ordered by start date then id: the latest-starting contract
+    in force wins."""
+    found = None
+    for start, end, arr, seats, plan, contract_external_id in rows:
+        if start <= on <= end:
+            found = ActiveContract(
+                account_id=account_id,
+                external_id=external_id,
+                plan=plan,
+                arr=Decimal(arr or 0),
+                seats_purchased=int(seats or 0),
+                start_date=start,
+                end_date=end,
+                contract_external_id=str(contract_external_id),
+            )
+    return found
+
+
+def account_facts(
+    raw: RawMetrics,
+    *,
+    external_ids: dict[int, str],
+    contract_rows: list[tuple[Any, ...]],
+    daily: npt.NDArray[np.float64],
+    feature_rows: list[tuple[int, int, int, int]],
+    catalogue: dict[int, tuple[str, str, str, bool]],
+    urgent: dict[int, tuple[int, Any]],
+) -> dict[int, AccountFacts]:
+    """``AccountFacts`` of every account of ``raw`` (its main day), from the extra columns the
+    extraction read (``extract_days(..., findings=True)``)."""
+    contracts: dict[int, list[tuple[Any, ...]]] = {}
+    for account_id, start, end, arr, seats, plan, _, contract_external_id in contract_rows:
+        row = (start, end, arr, seats, plan, contract_external_id)
+        contracts.setdefault(int(account_id), []).append(row)
+    uses: dict[int, list[FeatureUse]] = {}
+    for account_id, feature_id, peak, events in feature_rows:
+        known = catalogue.get(feature_id)
+        if known is not None:
+            key, name, tier, integration = known
+            use = FeatureUse(key, name, tier, integration, peak, events)
+            uses.setdefault(account_id, []).append(use)
+    out: dict[int, AccountFacts] = {}
+    for p, account in enumerate(raw.ids.tolist()):
+        left_open = urgent.get(account)
+        seats = raw.seats_used[p] if raw.usage_rows_recent[p] > 0 else 0.0
+        out[account] = AccountFacts(
+            account_id=account,
+            as_of=raw.as_of,
+            contract=contract_in_force(
+                account, external_ids.get(account, ""), contracts.get(account, []), raw.as_of
+            ),
+            seats_used=int(np.nan_to_num(seats)),
+            tickets_window=int(np.nan_to_num(raw.tickets_window[p])),
+            urgent=None
+            if left_open is None
+            else UrgentOpen(left_open[0], (raw.as_of - as_utc(left_open[1]).date()).days),
+            daily_users=daily[p],
+            features=tuple(sorted(uses.get(account, []), key=lambda u: u.key)),
+        )
+    return out
