@@ -47,7 +47,7 @@ from tools.facts import (
 from tools.results import ExpansionOpportunity
 
 if TYPE_CHECKING:
-    from tools.facts.findings import AccountFacts
+    from tools.facts.findings import FindingFacts
     from tools.scoring_config import ScoringConfig
 
 
@@ -283,7 +283,7 @@ def expansion_opportunities(
 
 
 def expansion_of(
-    facts: dict[int, AccountFacts], *, config: ScoringConfig
+    facts: dict[int, FindingFacts], *, config: ScoringConfig
 ) -> dict[int, list[ExpansionOpportunity]]:
     """``expansion_opportunities`` of a few accounts from the facts their report already
     extracted (``extract_days(..., findings=True)``): the same opportunities and strengths,

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from tools.facts import TIER_RANK, ActiveContract, tier_peak_users, weekly_usage
 
 if TYPE_CHECKING:
-    from tools.facts.findings import AccountFacts
+    from tools.facts.findings import FindingFacts
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -93,7 +93,7 @@ def strength_matrix(
     return StrengthMatrix(ids=ids, components=out)
 
 
-def strength_of_facts(facts: dict[int, AccountFacts]) -> StrengthMatrix:
+def strength_of_facts(facts: dict[int, FindingFacts]) -> StrengthMatrix:
     """``strength_matrix`` of accounts in force from the facts their report already extracted
     (``tools.facts.findings``; the tier window is the one it was extracted with)."""
     ids = sorted(facts)

@@ -7,8 +7,9 @@ it). Definitions (complete days, activity, tiers, money, "at risk") are in
 ``tools.facts.definitions``; the set-based extraction in ``tools.facts.extract``; the readers
 shared by Lean, expansion and the QBR in ``contracts`` (the contract in force), ``series``
 (weekly usage, gaps, period totals), ``features`` (feature use, event totals), ``tickets``
-(ticket windows, urgent backlog, the Muri median) and ``usage`` (per-feature adoption);
-injected caches in ``cache``; SQL helpers in ``query``.
+(ticket windows, urgent backlog, the Muri median) and ``usage`` (per-feature adoption); the
+same facts of a few accounts read with their report's extraction in ``findings``; injected
+caches and the data version they check in ``cache``; SQL helpers in ``query``.
 """
 
 from tools.facts.cache import Caches, caches_of

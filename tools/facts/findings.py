@@ -3,7 +3,7 @@
 ``/health <account>`` extracts its facts once (``extract_days(..., findings=True)``): the same
 usage, feature-usage and ticket statements also return, for the main day D, each account's
 daily active users over the last ``daily_days`` complete days, its use of each feature over the
-expansion window and its urgent tickets left open. ``AccountFacts`` derives from those the
+expansion window and its urgent tickets left open. ``FindingFacts`` derives from those the
 values the metric layer's own readers (``weekly_usage``, ``longest_gaps``, ``feature_use``,
 ``tier_peak_users``, ``urgent_open``, ``active_contracts``) return for the same account and day,
 so Lean and expansion read no table again and show the same numbers as on the portfolio path.
@@ -60,7 +60,7 @@ class FeatureRow:
 
 
 @dataclass(frozen=True)
-class AccountFacts:
+class FindingFacts:
     """One account's facts for Lean and expansion, as of ``as_of`` (complete days)."""
 
     account_id: int
@@ -132,7 +132,7 @@ def contract_in_force(
     return found
 
 
-def account_facts(
+def finding_facts(
     raw: RawMetrics,
     *,
     external_ids: dict[int, str],
@@ -141,8 +141,8 @@ def account_facts(
     feature_rows: list[tuple[int, int, int, int]],
     catalogue: dict[int, tuple[str, str, str, bool]],
     urgent: dict[int, tuple[int, Any]],
-) -> dict[int, AccountFacts]:
-    """``AccountFacts`` of every account of ``raw`` (its main day), from the extra columns the
+) -> dict[int, FindingFacts]:
+    """``FindingFacts`` of every account of ``raw`` (its main day), from the extra columns the
     extraction read (``extract_days(..., findings=True)``)."""
     contracts: dict[int, list[tuple[Any, ...]]] = {}
     for account_id, start, end, arr, seats, plan, _, contract_external_id in contract_rows:
@@ -155,11 +155,11 @@ def account_facts(
             key, name, tier, integration = known
             use = FeatureUse(key, name, tier, integration, peak, events)
             uses.setdefault(account_id, []).append(use)
-    out: dict[int, AccountFacts] = {}
+    out: dict[int, FindingFacts] = {}
     for p, account in enumerate(raw.ids.tolist()):
         left_open = urgent.get(account)
         seats = raw.seats_used[p] if raw.usage_rows_recent[p] > 0 else 0.0
-        out[account] = AccountFacts(
+        out[account] = FindingFacts(
             account_id=account,
             as_of=raw.as_of,
             contract=contract_in_force(

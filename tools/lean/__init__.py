@@ -21,6 +21,9 @@ usage, gaps, ticket counts); this package only applies the rules. Modules: ``con
 (thresholds, severity), ``muda``, ``mura``, ``muri`` (one finding each), ``playbooks``,
 ``findings`` (``lean_findings``).
 
+``lean_findings_of`` gives the same findings from the facts a report already extracted
+(``tools.facts.findings``: ``/health`` reads no table again for them).
+
 Performance: a call for a few accounts reads only those accounts' rows, except for the Muri
 portfolio median, which needs every account. On large portfolios that median is kept in the
 ``MedianCache`` of the session's injected ``Caches`` (``tools.facts.tickets``,

@@ -31,7 +31,7 @@ from tools.lean.muri import muri_finding
 from tools.results import LeanFinding
 
 if TYPE_CHECKING:
-    from tools.facts.findings import AccountFacts
+    from tools.facts.findings import FindingFacts
     from tools.scoring_config import ScoringConfig
 
 
@@ -82,7 +82,7 @@ def lean_findings(
 
 
 def lean_findings_of(
-    session: Session, *, facts: dict[int, AccountFacts], config: ScoringConfig
+    session: Session, *, facts: dict[int, FindingFacts], config: ScoringConfig
 ) -> dict[int, list[LeanFinding]]:
     """``lean_findings`` of a few accounts from the facts their report already extracted
     (``extract_days(..., findings=True)``): the same findings, no table read again except the

@@ -160,9 +160,9 @@ def extract_days(
             raw.extra["onboarding_overdue"] = _onboarding(session, ids, terms[0], as_of, config)
         out.append(raw)
     if findings:
-        from tools.facts.findings import account_facts
+        from tools.facts.findings import finding_facts
 
-        out[0].extra["findings"] = account_facts(
+        out[0].extra["findings"] = finding_facts(
             out[0],
             external_ids=external_ids,
             contract_rows=contract_rows,
