@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import Session
 
-from tests.tools.test_lean import AS_OF, CONFIG, add_account, add_usage, days_back
+from tests.tools.test_lean import (
+    AS_OF,
+    CONFIG,
+    add_account,
+    add_feature,
+    add_feature_usage,
+    add_usage,
+    days_back,
+)
 from tools.expansion import expansion_opportunities
 from tools.expansion_strength import COMPONENTS, StrengthWeights, strength_matrix
 from tools.facts import active_contracts
@@ -47,3 +57,22 @@ def test_opportunities_carry_the_strength_and_the_strongest_ranks_first(
     )
     # the bigger ARR does not win: the stronger evidence does
     assert ranked[0].account_id == surging
+
+
+def test_tier_pull_counts_complete_days_only(session: Session) -> None:
+    """The tier pull's window is the ``window_days`` complete days before as_of, like every
+    window: use on the as-of day itself does not count, use 30 days before it does."""
+    account = add_account(session, "puller", plan="starter", seats=100)
+    add_usage(session, account, days_back(56), lambda d: 40)
+    premium = add_feature(session, "premium_reports", "enterprise")
+    pull = COMPONENTS.index("tier_pull")
+
+    def tier_pull() -> float:
+        contracts = active_contracts(session, on=AS_OF)
+        m = strength_matrix(session, as_of=AS_OF, contracts=contracts, window_days=30)
+        return float(dict(zip(m.ids, m.components.tolist(), strict=True))[account][pull])
+
+    add_feature_usage(session, account, premium, [AS_OF], users=20, events=5)
+    assert tier_pull() == 0.0  # the as-of day is not complete
+    add_feature_usage(session, account, premium, [AS_OF - timedelta(days=30)], users=10, events=5)
+    assert tier_pull() == 0.25  # 10 of 40 peak users, on the window's first day
