@@ -120,9 +120,10 @@ def _deps(path: Path, sessions: db.SessionFactory) -> Any:
 
 def _home_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurement]:
     """App Home as CSMs see it: after the morning's scan as the daily job runs it (here, so
-    that the rows are what the current code stores). The first open after the scan is reported
-    on its own."""
+    that the rows are what the current code stores), in a process whose startup heap is frozen
+    as ``csbot serve`` does. The first open after the scan is reported on its own."""
     from bot.router import home_view
+    from bot.serve import settle_heap
     from tools.models_cache import PortfolioMetricsRecord
     from tools.scoring import scan_portfolio
 
@@ -136,6 +137,7 @@ def _home_measurements(path: Path, sessions: db.SessionFactory) -> list[Measurem
         session.commit()
         scan_portfolio(session, as_of=TODAY, config=load_config(), team_figures=True)
     deps = _deps(path, sessions)
+    settle_heap()
     sample = [random.Random(5).choice(owners) for _ in range(HOME_SAMPLES + 3)]
     latencies = []
     first = 0.0

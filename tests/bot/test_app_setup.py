@@ -157,3 +157,43 @@ def test_serve_runs_the_scheduled_jobs_and_stops_them(tmp_path: Path) -> None:
     assert not scheduler.running
     with scheduled_jobs(settings, session_factory=sessions, enabled=False) as none:
         assert none is None
+
+
+def test_serve_freezes_the_startup_heap_before_serving(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full collections skip what startup allocated, so they do not stall requests (issue 12)."""
+    import gc
+
+    from bot import serve
+    from tools import db as tools_db
+
+    frozen_when_serving: list[int] = []
+
+    class Server:
+        server_address = ("127.0.0.1", 0)
+
+        def serve_forever(self) -> None:
+            frozen_when_serving.append(gc.get_freeze_count())
+
+        def server_close(self) -> None:
+            pass
+
+    monkeypatch.setattr(serve, "create_app", lambda settings, session_factory: object())
+    monkeypatch.setattr(serve, "make_server", lambda app, host, port: Server())
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-1", slack_signing_secret="s3")
+    engine = tools_db.make_engine(f"sqlite:///{tmp_path / 'serve.db'}")
+    tools_db.upgrade(engine)
+    gc.unfreeze()
+    try:
+        serve.serve_http(
+            settings,
+            session_factory=tools_db.session_factory(engine),
+            host="127.0.0.1",
+            port=0,
+            with_jobs=False,
+        )
+    finally:
+        gc.unfreeze()
+    assert len(frozen_when_serving) == 1
+    assert frozen_when_serving[0] > 0
