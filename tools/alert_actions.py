@@ -13,7 +13,6 @@ caller on that and take plain ids.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tools import outbox
+from tools.alerts.ledger import followups_of as followups_of  # its home is the ledger
 from tools.interactions import InteractionView, log_interaction
 from tools.models import Account, Alert, AlertKind, AlertStatus
 from tools.models_followup import (
@@ -217,14 +217,6 @@ def copies_of(session: Session, alert: Alert) -> list[MessageRef]:
         MessageRef(channel=str(c.channel), ts=str(c.message_ts))
         for c in session.execute(stmt).scalars()
     ]
-
-
-def followups_of(session: Session, alert_ids: Sequence[int]) -> dict[int, AlertFollowup]:
-    """The follow-up rows of ``alert_ids`` (alerts nobody acted on have none)."""
-    if not alert_ids:
-        return {}
-    stmt = select(AlertFollowup).where(col(AlertFollowup.alert_id).in_(sorted(set(alert_ids))))
-    return {row.alert_id: row for row in session.execute(stmt).scalars()}
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from tools.models import Alert, AlertKind, AlertStatus
+from tools.models_followup import AlertFollowup
 
 LEASE = timedelta(minutes=10)
 """A claim younger than this belongs to the job that made it (it may be posting right now)."""
@@ -384,6 +385,15 @@ def latest_alerts(
         newest = newest.where(col(Alert.account_id).in_(sorted(set(account_ids))))
     stmt = select(Alert).where(col(Alert.id).in_(newest.scalar_subquery()))
     return {int(a.account_id): a for a in session.execute(stmt).scalars() if a.account_id}
+
+
+def followups_of(session: Session, alert_ids: Sequence[int]) -> dict[int, AlertFollowup]:
+    """The follow-up rows of ``alert_ids`` (``tools.alert_actions`` writes them; an alert
+    nobody acted on has none)."""
+    if not alert_ids:
+        return {}
+    stmt = select(AlertFollowup).where(col(AlertFollowup.alert_id).in_(sorted(set(alert_ids))))
+    return {row.alert_id: row for row in session.execute(stmt).scalars()}
 
 
 def channel_id_for(session: Session, channel: str, *, recent: int = 200) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy import and_, func, select
 from sqlmodel import Session, col
 
 from tools.alert_outcomes import quiet_reason
-from tools.alerts.ledger import AlertClaim, latest_alerts
+from tools.alerts.ledger import AlertClaim, followups_of, latest_alerts
 from tools.facts import in_ids, rows
 from tools.models import Alert, AlertKind, AlertStatus, ChurnTriggerRecord, HealthSnapshot
 from tools.models_followup import AlertFollowup
@@ -261,10 +261,6 @@ def decide_churn_alerts(
     before = previous_states(session, before=today, account_ids=unalerted)
     quiet = suppressed(session, ids, today)
     # Acknowledged / snoozed last alerts: quiet unless worse, or until the snooze ends.
-    # imported here: tools.alert_actions -> tools.outbox -> tools.alerts (this package) would
-    # otherwise be a cycle that fails whenever tools.alert_actions is imported first
-    from tools.alert_actions import followups_of
-
     followups = followups_of(session, [int(a.id or 0) for a in last.values()])
     decisions = []
     for report in reports:
