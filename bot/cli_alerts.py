@@ -5,10 +5,11 @@ Registered on the main CLI by ``bot.cli`` (``app.add_typer(alerts_app, name="ale
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from tools.alert_outcomes import AlertStats, alert_stats, record_outcomes
 from tools.models import utcnow
@@ -48,6 +49,19 @@ def stats_lines(stats: AlertStats) -> list[str]:
     ]
 
 
+def stats_as_of(
+    session: Session, *, since: date | None, until: date, today: date, now: datetime
+) -> AlertStats:
+    """The stats of alerts up to ``until`` as they stood on ``until``: the outcomes known by
+    then are recorded (commits), none after it is counted (``until`` may be before ``today``)."""
+    known_by = min(until, today)
+    record_outcomes(session, today=known_by, now=now)
+    session.commit()
+    return alert_stats(
+        session, until=until, since=since, known_by=known_by if known_by < today else None
+    )
+
+
 @alerts_app.command("stats")
 def stats(
     since: Annotated[
@@ -62,16 +76,14 @@ def stats(
         typer.Option("--db", help="Database URL or SQLite file path (overrides DATABASE_URL)."),
     ] = None,
 ) -> None:
-    """Alert precision and time to first action, after recording the outcomes known today."""
+    """Alert precision and time to first action, after recording the outcomes known by --until."""
     from bot.cli import database_url_from, open_context
 
     ctx = open_context(database_url_from(database))
     today = ctx.today()
     first, last = _day(since, "--since"), _day(until, "--until") or today
     with ctx.sessions() as session:
-        record_outcomes(session, today=today, now=utcnow())
-        session.commit()
-        result = alert_stats(session, until=last, since=first)
+        result = stats_as_of(session, since=first, until=last, today=today, now=utcnow())
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return

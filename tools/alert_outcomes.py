@@ -182,9 +182,12 @@ class AlertStats(BaseModel):
     p90_hours_to_first_action: float | None
 
 
-def alert_stats(session: Session, *, until: date, since: date | None = None) -> AlertStats:
+def alert_stats(
+    session: Session, *, until: date, since: date | None = None, known_by: date | None = None
+) -> AlertStats:
     """Churn alerts posted in ``[since, until]``: actions, outcomes, precision, time to act;
-    the ones listed in book DMs instead are counted apart (``capped``)."""
+    the ones listed in book DMs instead are counted apart (``capped``). With ``known_by``,
+    outcomes dated after it (recorded by a later run) are not known yet."""
 
     def within(alert: Alert) -> bool:
         return _alert_day(alert) <= until and (since is None or _alert_day(alert) >= since)
@@ -208,7 +211,7 @@ def alert_stats(session: Session, *, until: date, since: date | None = None) -> 
         if row is not None and row.first_action_at is not None:
             posted = alert.posted_at or alert.claimed_at
             hours.append(max((row.first_action_at - posted).total_seconds() / 3600, 0.0))
-    outcome, first_acted = _account_outcomes(alerts, rows)
+    outcome, first_acted = _account_outcomes(alerts, rows, known_by)
     churned = sum(1 for _, o in outcome.values() if o == AlertOutcome.CHURNED.value)
     renewed = {a: on for a, (on, o) in outcome.items() if o == AlertOutcome.RENEWED.value}
     saved = sum(1 for a, on in renewed.items() if a in first_acted and first_acted[a] <= on)
@@ -237,7 +240,7 @@ def alert_stats(session: Session, *, until: date, since: date | None = None) -> 
 
 
 def _account_outcomes(
-    alerts: list[Alert], rows: dict[int, AlertFollowup]
+    alerts: list[Alert], rows: dict[int, AlertFollowup], known_by: date | None = None
 ) -> tuple[dict[int, tuple[date, str]], dict[int, date]]:
     """Each alerted account's latest known outcome (day, outcome), and the day someone first
     acted on one of its alerts."""
@@ -255,6 +258,7 @@ def _account_outcomes(
         if (
             on is not None
             and what is not None
+            and (known_by is None or on <= known_by)
             and (account not in outcome or outcome[account][0] < on)
         ):
             outcome[account] = (on, what)

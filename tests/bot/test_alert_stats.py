@@ -8,12 +8,13 @@ after posting. The CLI, ``alert_stats`` and the digest must say the same.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 from sqlalchemy import Engine
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from bot.alert_blocks import digest_follow_up
@@ -32,6 +33,7 @@ from tests.utils.daily_run import (
 )
 from tools import alert_actions, db
 from tools.alert_outcomes import AlertStats, alert_stats
+from tools.models_followup import AlertFollowup
 
 
 @pytest.fixture
@@ -119,3 +121,39 @@ def test_the_cli_and_the_weekly_digest_show_the_same_figures(
     assert digest_follow_up(cli) in shown
     assert "1/1 acted on, median 5.0 h to first action" in shown
     assert f"{cli.alerts} alerts sent" in digest.text
+
+
+def test_stats_until_a_past_day_know_only_the_outcomes_known_by_then(
+    sqlite_engine: Engine,
+    client: WebClient,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """The alerted account's contract ends (no renewal) 200 days after AS_OF; the clock says it
+    is 300 days after. Stats ``--until`` a day before the end know no outcome yet, and record
+    none; stats until the clock's today know the churn."""
+    from bot.cli import app
+    from bot.cli.common import Context
+
+    sessions = db.session_factory(sqlite_engine)
+    alerted_week(sessions, client)
+    clock = AS_OF + timedelta(days=300)
+    monkeypatch.setattr(Context, "today", lambda self: clock)
+    monkeypatch.chdir(tmp_path)
+
+    def cli_stats(until: date) -> AlertStats:
+        args = ["alerts", "stats", "--json", "--until", until.isoformat()]
+        result = CliRunner().invoke(app, [*args, "--db", str(sqlite_engine.url)])
+        assert result.exit_code == 0, result.output
+        return AlertStats.model_validate(json.loads(result.output))
+
+    before_the_end = cli_stats(AS_OF + timedelta(days=100))
+    assert (before_the_end.churned, before_the_end.pending) == (0, 1)
+    with sessions() as session:
+        recorded = session.exec(select(AlertFollowup.outcome)).all()
+    assert [o for o in recorded if o is not None] == []
+
+    today = cli_stats(clock)
+    assert (today.churned, today.pending, today.precision) == (1, 0, 1.0)
+    again = cli_stats(AS_OF + timedelta(days=100))  # the churn is stored now, dated after
+    assert (again.churned, again.pending) == (0, 1)
