@@ -226,6 +226,20 @@ def sent_note(card: HandoffCard) -> str:
     return f":outbox_tray: Sent to Sales in {where}{notion}."
 
 
+def unsent_note(card: HandoffCard, gave_up: bool, error: str | None) -> str:
+    """The line on the CSM's card when Slack did not take the Sales card at once."""
+    where = f"{channel_link(card.sales_channel or '')}" if card.sales_channel else "Sales"
+    if gave_up:
+        return (
+            f":warning: Approved, but the card could not be posted to {where}: "
+            f"{esc(error or 'unknown error')}. Dismiss it and propose it again once fixed."
+        )
+    return (
+        ":hourglass_flowing_sand: Approved. Slack did not take the card yet; "
+        "it will be posted to Sales shortly (once)."
+    )
+
+
 def overview(cards: Sequence[HandoffCard], unproposed: Sequence[UnproposedOpportunity]) -> Rendered:
     """``/expansion``: open hand-offs and their status, then opportunities not yet proposed."""
     blocks: list[Block] = [header("Expansion hand-offs")]

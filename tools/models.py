@@ -471,6 +471,10 @@ class AlertKind(StrEnum):
     """A closed task's Notion page set to Done."""
     NOTION_HANDOFF = "notion_handoff"
     """An approved expansion hand-off's page in the Notion task database."""
+    HANDOFF_SALES = "handoff_sales"
+    """An approved expansion hand-off's card in the sales channel (``tools.handoff.delivery``)."""
+    HANDOFF_NOTICE = "handoff_notice"
+    """The CSM's DM that Sales accepted or declined a hand-off."""
 
 
 class AlertStatus(StrEnum):

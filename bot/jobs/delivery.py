@@ -20,9 +20,10 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,7 +40,8 @@ from bot.config import Settings
 from bot.slack_out import SafeWebClient, safe_client, use_settings_key
 from tools.alerts import ledger
 from tools.db import SessionFactory
-from tools.models import Alert
+from tools.handoff import delivery as handoff_delivery
+from tools.models import Alert, AlertKind
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,12 @@ def planned(claim: ledger.AlertClaim) -> PlannedAlert:
 # -- posting ---------------------------------------------------------------------------------
 
 
+AFTER_POSTED: dict[str, Callable[..., None]] = {
+    AlertKind.HANDOFF_SALES.value: handoff_delivery.card_posted,
+}
+"""What else changes, in the transaction that marks a delivery of a kind posted."""
+
+
 class UnknownOutcomeError(Exception):
     """The post may or may not have landed (the response was lost)."""
 
@@ -195,6 +203,7 @@ class Poster:
             if alert is None:
                 return
             unsure = alert.attempts > 1 or bool(alert.last_error)
+            after = AFTER_POSTED.get(alert.kind)
             try:
                 found = self._post(session, alert, unsure=unsure)
             except UnknownOutcomeError as exc:
@@ -206,7 +215,10 @@ class Poster:
             except (SlackClientError, OSError) as exc:
                 self._failed(session, alert_id, exc, counts, "")
                 return
-            if ledger.mark_posted(session, alert_id=alert_id, claimed_by=self.worker, now=self.now):
+            then = None if after is None else partial(after, delivery_id=alert_id, now=self.now)
+            if ledger.mark_posted(
+                session, alert_id=alert_id, claimed_by=self.worker, now=self.now, then=then
+            ):
                 counts.posted += 1
                 counts.reconciled += found
             else:
@@ -466,13 +478,17 @@ def retry_stale_claims(
     client: WebClient,
     now: datetime,
     worker: str | None = None,
+    kinds: Iterable[AlertKind] = ledger.SLACK_KINDS,
 ) -> DeliveryCounts:
     """Finish the claims a run left unposted (older than the lease): reconcile, then post."""
     counts = DeliveryCounts()
     poster = Poster(session_factory, safe_client(client), worker or default_worker(), now)
+    kinds = frozenset(kinds)
     with session_factory() as session:
-        expired = ledger.expire_claims(session, now=now)
-        stale = [a.id for a in ledger.stale_claims(session, now=now) if a.id is not None]
+        expired = ledger.expire_claims(session, now=now, kinds=kinds)
+        stale = [
+            a.id for a in ledger.stale_claims(session, now=now, kinds=kinds) if a.id is not None
+        ]
     if expired:
         log.warning("%d claimed alerts expired before they could be posted", expired)
         counts.failed += expired

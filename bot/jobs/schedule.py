@@ -35,6 +35,7 @@ from bot.jobs.delivery import DeliveryCounts, local_day
 from bot.jobs.digest import run_weekly_digest
 from bot.jobs.notion_outbox import OUTBOX_MINUTES, notion_outbox_job
 from bot.jobs.qbr_drafts import QUARTER_MONTHS, run_quarterly_qbr
+from bot.jobs.slack_retry import RETRY_MINUTES, run_slack_retry
 from bot.slack_out import safe_client
 from tools.alerts import dates
 from tools.db import SessionFactory
@@ -49,6 +50,7 @@ JOB_DAILY_SCAN = "daily_scan"
 JOB_WEEKLY_DIGEST = "weekly_digest"
 JOB_QUARTERLY_QBR = "quarterly_qbr"
 JOB_NOTION_OUTBOX = "notion_outbox"
+JOB_SLACK_RETRY = "slack_retry"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,10 @@ def _quarterly_qbr(ctx: JobContext) -> JobFunc:
     return lambda now: run_quarterly_qbr(**ctx.common, now=now)
 
 
+def _slack_retry(ctx: JobContext) -> JobFunc:
+    return lambda now: run_slack_retry(**ctx.common, now=now)
+
+
 def _notion_outbox(ctx: JobContext) -> JobFunc | None:
     return notion_outbox_job(ctx.settings, session_factory=ctx.session_factory, config=ctx.config)
 
@@ -132,6 +138,13 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         lambda s, tz: _at(s.qbr_time, tz, month=QUARTER_MONTHS, day="1"),
         24 * 3600,
         _quarterly_qbr,
+    ),
+    ScheduledJob(
+        JOB_SLACK_RETRY,
+        "retry hand-off cards and notices whose Slack post failed",
+        lambda s, tz: IntervalTrigger(minutes=RETRY_MINUTES, timezone=tz),
+        60,
+        _slack_retry,
     ),
     ScheduledJob(
         JOB_NOTION_OUTBOX,

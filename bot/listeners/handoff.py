@@ -1,7 +1,8 @@
 """Expansion hand-off buttons and the edit modal: adapt Slack to ``tools.handoff``.
 
-- CSM card: Approve (-> the sales channel + Notion, once), Edit (modal), Dismiss.
-- Sales card: Accept / Decline by the rep; the CSM gets a DM.
+- CSM card: Approve (-> the sales channel + Notion, once: ``bot.handoff_flow``), Edit (modal),
+  Dismiss.
+- Sales card: Accept / Decline by the rep; the CSM gets a DM (a ledger delivery too).
 - ``/expansion`` overview: "Propose" for an opportunity not yet proposed.
 Buttons carry the hand-off id; every state change is a guarded transition in ``tools.handoff``,
 so double clicks and retried requests change nothing the second time. The Edit button opens its
@@ -20,10 +21,10 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot import handoff_blocks
+from bot import handoff_blocks, handoff_flow
 from bot.blocks import Rendered
 from bot.deps import Deps
-from bot.handoff_flow import card_of, dispatch, notify_csm
+from bot.handoff_flow import card_of
 from bot.listeners.boundary import acknowledge, guarded
 from bot.listeners.replies import respond_privately, user_of
 from bot.policy import Action, handoff_resource, policy_for
@@ -31,6 +32,7 @@ from bot.router import Reply
 from bot.slack_out import mention
 from tools import handoff
 from tools.db import session_scope
+from tools.handoff import delivery as handoff_delivery
 
 Handler = Callable[[str, dict[str, Any], BoltContext, Deps], None]
 ACTIONS = handoff_blocks.ACTIONS
@@ -82,14 +84,13 @@ def approve(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
         return
     if not _allowed(Action.HANDOFF_APPROVE, handoff_id, body, context, deps):
         return
-    with session_scope(deps.sessions) as session:
-        won = handoff.approve_handoff(session, handoff_id=handoff_id, approver=user_of(body))
-    if won:
-        card = dispatch(deps, context.client, handoff_id)
+    won, card, outcome = handoff_flow.approve(deps, context.client, handoff_id, user_of(body))
+    if not won:
+        note = f":information_source: Hand-off #{handoff_id} is already {card.status}."
+    elif card.status == "sent" or outcome is None:
         note = handoff_blocks.sent_note(card)
     else:
-        card = card_of(deps, handoff_id)
-        note = f":information_source: Hand-off #{handoff_id} is already {card.status}."
+        note = handoff_blocks.unsent_note(card, outcome.status == "failed", outcome.error)
     _show(handoff_blocks.proposal_card(card, note=note), body, context, replace=True)
 
 
@@ -102,7 +103,7 @@ def dismiss(value: str, body: dict[str, Any], context: BoltContext, deps: Deps) 
     if not _allowed(Action.HANDOFF_DISMISS, handoff_id, body, context, deps):
         return
     with session_scope(deps.sessions) as session:
-        changed = handoff.dismiss_handoff(session, handoff_id=handoff_id, actor=user_of(body))
+        changed = handoff_delivery.dismiss(session, handoff_id=handoff_id, actor=user_of(body))
     card = card_of(deps, handoff_id)
     note = None if changed else f":information_source: Hand-off #{handoff_id} is {card.status}."
     _show(handoff_blocks.proposal_card(card, note=note), body, context, replace=True)
@@ -268,11 +269,9 @@ def _sales_answer(accepted: bool) -> Handler:
         action = Action.SALES_ACCEPT if accepted else Action.SALES_DECLINE
         if not _allowed(action, handoff_id, body, context, deps):
             return
-        with session_scope(deps.sessions) as session:
-            changed = handoff.record_sales_response(
-                session, handoff_id=handoff_id, accepted=accepted, rep=user_of(body)
-            )
-        card = card_of(deps, handoff_id)
+        changed, card, notice = handoff_flow.answer(
+            deps, handoff_id, accepted=accepted, rep=user_of(body)
+        )
         if not changed:
             who = f" by {mention(card.sales_rep)}" if card.sales_rep else ""
             _refuse(f"Hand-off #{handoff_id} is already {card.status}{who}.", body, context)
@@ -282,7 +281,7 @@ def _sales_answer(accepted: bool) -> Handler:
             context.client.chat_update(
                 channel=card.sales_channel, ts=card.sales_ts, text=text, blocks=blocks
             )
-        notify_csm(context.client, card)
+        handoff_flow.notify(deps, context.client, notice)
 
     return handle
 

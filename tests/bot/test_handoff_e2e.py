@@ -228,7 +228,9 @@ def test_propose_edit_approve_and_the_rep_accepts(
     assert (update.params["channel"], update.params["ts"]) == (SALES, sent.sales_ts)
     assert "Accepted by Sales" in all_text(update)
     assert "handoff_accept" not in button_values(update)
-    assert dm.params["channel"] == sent.owner_slack_id
+    (opened,) = fake.calls_to("conversations.open")  # the DM goes through the delivery ledger
+    assert opened.params["users"] == sent.owner_slack_id
+    assert dm.params["channel"] == opened.response["channel"]["id"]
     assert f"<@{REP}> accepted expansion hand-off #{hid}" in all_text(dm)
     done = get(demo_engine, hid)
     assert (done.status, done.sales_rep) == ("accepted", REP)

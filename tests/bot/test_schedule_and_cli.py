@@ -22,6 +22,7 @@ from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
 from bot.jobs.schedule import (
     JOB_DAILY_SCAN,
     JOB_QUARTERLY_QBR,
+    JOB_SLACK_RETRY,
     JOB_WEEKLY_DIGEST,
     SCHEDULE,
     build_scheduler,
@@ -60,7 +61,8 @@ def test_scheduler_jobs_ids_triggers_and_next_runs(sqlite_engine: Any) -> None:
     paris = ZoneInfo("Europe/Paris")
     runs = dict(next_runs(scheduler, datetime(2026, 3, 31, 10, tzinfo=paris)))
 
-    assert set(runs) == {JOB_DAILY_SCAN, JOB_WEEKLY_DIGEST, JOB_QUARTERLY_QBR}
+    assert set(runs) == {JOB_DAILY_SCAN, JOB_WEEKLY_DIGEST, JOB_QUARTERLY_QBR, JOB_SLACK_RETRY}
+    assert str(scheduler.get_job(JOB_SLACK_RETRY).trigger) == "interval[0:05:00]"
     assert runs[JOB_DAILY_SCAN] == datetime(2026, 4, 1, 6, 30, tzinfo=paris)
     assert runs[JOB_WEEKLY_DIGEST] == datetime(2026, 4, 3, 16, 0, tzinfo=paris)
     assert runs[JOB_QUARTERLY_QBR] == datetime(2026, 4, 1, 9, 0, tzinfo=paris)

@@ -20,7 +20,7 @@ take it over then. No Slack or Notion here (``bot.jobs.delivery`` posts, ``bot.n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +50,9 @@ NOTION_KINDS = frozenset(
 )
 """Deliveries written to Notion (``bot.notion`` sends them); every other kind is a Slack post."""
 SLACK_KINDS = frozenset(k for k in AlertKind if k not in NOTION_KINDS)
+INTERACTIVE_KINDS = frozenset({AlertKind.HANDOFF_SALES, AlertKind.HANDOFF_NOTICE})
+"""Slack posts a button press asks for (a hand-off's Sales card, the CSM's notice): posted at
+once, and a failed one retried within minutes by the Slack retry job, not the next day."""
 
 
 @dataclass(frozen=True)
@@ -279,8 +282,16 @@ def record_target(
     session.commit()
 
 
-def mark_posted(session: Session, *, alert_id: int, claimed_by: str, now: datetime) -> bool:
-    """Mark the claim posted; False when it was not ours any more. Commits."""
+def mark_posted(
+    session: Session,
+    *,
+    alert_id: int,
+    claimed_by: str,
+    now: datetime,
+    then: Callable[[Session], None] | None = None,
+) -> bool:
+    """Mark the claim posted; False when it was not ours any more. Commits, with what ``then``
+    does (e.g. marking a hand-off sent) in the same transaction when it was ours."""
     result = session.execute(
         update(Alert)
         .where(
@@ -292,8 +303,11 @@ def mark_posted(session: Session, *, alert_id: int, claimed_by: str, now: dateti
             status=AlertStatus.POSTED.value, posted_at=now, last_error=None, next_attempt_at=None
         )
     )
+    ours = int(getattr(result, "rowcount", 0) or 0) == 1
+    if ours and then is not None:
+        then(session)
     session.commit()
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return ours
 
 
 def record_failure(
