@@ -447,7 +447,8 @@ def _story_hooli(plan: Plan, i: int) -> None:
 
 def _story_new(age: int, seg: int, seats: int, users: float, *, stuck: bool = False) -> StoryMaker:
     """An account signed ``age`` days ago (its first term), owned by the tour's CSM (the first
-    owner), ramping to ``users`` daily active users; ``stuck``: it adopts no feature."""
+    owner), ramping to ``users`` daily active users; ``stuck``: a few keen users in the first
+    weeks who then fade away, one feature tried and nothing else (no milestone but the first)."""
 
     def make(plan: Plan, i: int) -> None:
         _story_base(plan, i, seg, 1, seats, round(seats * SEAT_PRICE[1], -2))
@@ -458,7 +459,11 @@ def _story_new(age: int, seg: int, seats: int, users: float, *, stuck: bool = Fa
         plan.knots[i] = _flat((-900, users), (0, users))
         plan.users_cap[i] = seats * 1.02
         if stuck:
+            # a few keen users in the first weeks, then it fades: only "first activity" is reached
+            plan.knots[i] = _flat((-900, users * 1.5), (-age + 25, users * 1.5), (0, users * 0.4))
+            plan.lpu[i] = 1.1
             plan.adopt_mult[i] = 0.0
+            plan.feature_share[i] = {"dashboards": 0.3}
             plan.nps_bias[i] = -0.8
             plan.tam[i] = 45
 
