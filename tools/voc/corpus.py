@@ -28,8 +28,9 @@ class VocItem:
 
 
 def window_bounds(as_of: date, window_days: int) -> tuple[datetime, datetime]:
-    """[start, end) in UTC for the ``window_days`` complete days ending on ``as_of``."""
-    end = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC)
+    """[start, end) in UTC for the ``window_days`` complete days before ``as_of`` (through the end
+    of ``as_of - 1``, like every other window: a scan at 00:30 and at 23:30 agree)."""
+    end = datetime.combine(as_of, time.min, tzinfo=UTC)
     return end - timedelta(days=window_days), end
 
 

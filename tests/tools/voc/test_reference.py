@@ -70,7 +70,13 @@ def test_the_assignment_is_stable_and_refitted_when_the_texts_change(session: Se
     assert len(voc_reference._cache) == 2  # reused, not refitted
     voc_reference.clear()
     assert themes() == first  # refitted from scratch: the same answer
-    make_nps(session, account=make_account(session), day=AS_OF, score=9, comment="Price is fine")
+    make_nps(
+        session,
+        account=make_account(session),
+        day=AS_OF - timedelta(days=1),
+        score=9,
+        comment="Price is fine",
+    )
     session.flush()
     themes()
     assert len(voc_reference._cache) == 3  # a changed comment window is a new reference

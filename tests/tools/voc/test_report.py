@@ -89,14 +89,19 @@ def test_account_scope_counts_only_that_account(session: Session) -> None:
 
 
 def test_nothing_after_as_of_and_nothing_before_the_window(session: Session) -> None:
+    """The window is the complete days before as_of (as every window): as_of's own rows count
+    from the next day, so a report at 00:30 and one at 23:30 agree."""
     account = make_account(session, external_id="edge")
-    make_nps(session, account=account, day=AS_OF, score=9, comment="last day counts")
+    make_nps(session, account=account, day=AS_OF, score=9, comment="as-of day waits")
     make_nps(session, account=account, day=AS_OF + timedelta(days=1), score=0, comment="future")
-    make_nps(session, account=account, day=AS_OF - timedelta(days=29), score=5, comment="first day")
-    make_nps(session, account=account, day=AS_OF - timedelta(days=30), score=5, comment="too old")
+    make_nps(session, account=account, day=AS_OF - timedelta(days=1), score=8, comment="last day")
+    make_nps(session, account=account, day=AS_OF - timedelta(days=30), score=5, comment="first day")
+    make_nps(session, account=account, day=AS_OF - timedelta(days=31), score=5, comment="too old")
     report = voice_of_customer(session, as_of=AS_OF, window_days=30)
-    assert report.since == AS_OF - timedelta(days=29)
-    assert [q.untrusted_text for q in report.latest] == ["last day counts", "first day"]
+    assert report.since == AS_OF - timedelta(days=30)
+    assert [q.untrusted_text for q in report.latest] == ["last day", "first day"]
+    tomorrow = voice_of_customer(session, as_of=AS_OF + timedelta(days=1), window_days=30)
+    assert [q.untrusted_text for q in tomorrow.latest][0] == "as-of day waits"
 
 
 def test_latest_are_comments_and_notes_newest_first_without_tickets(session: Session) -> None:

@@ -107,7 +107,9 @@ def test_markdown_escapes_quotes_and_keeps_the_numbers(session: Session) -> None
     account = make_account(session, external_id="md")
     for n in range(8):
         comment = "[click](https://evil.example) **now** <script>" if n == 0 else "Great support"
-        make_nps(session, account=account, day=AS_OF - timedelta(days=n), score=2, comment=comment)
+        make_nps(
+            session, account=account, day=AS_OF - timedelta(days=1 + n), score=2, comment=comment
+        )
     report = voice_of_customer(session, as_of=AS_OF, window_days=30, account_ids=[account.id or 0])
     text = voice_markdown(report)
     assert "Over the last 30 days (8 nps):" in text
