@@ -12,7 +12,15 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from tools.onboarding.signals import CohortTimeToValue
+
+class CohortTimeToValue(BaseModel):
+    """Time to first value of the accounts that started in one month."""
+
+    cohort: str
+    accounts: int
+    reached: int
+    median_days: float | None = None
+    still_onboarding: int
 
 
 class Band(StrEnum):

@@ -5,7 +5,6 @@ the onboarding-overdue churn trigger, time to first value by cohort, the derived
 from tools.onboarding.config import Milestone, OnboardingConfig
 from tools.onboarding.progress import MilestoneProgress, OnboardingProgress, onboarding_progress
 from tools.onboarding.signals import (
-    CohortTimeToValue,
     derived_stage,
     effective_stage,
     lifecycle_stage,
@@ -13,6 +12,7 @@ from tools.onboarding.signals import (
     overdue_trigger,
     time_to_value_by_cohort,
 )
+from tools.results import CohortTimeToValue
 
 __all__ = [
     "CohortTimeToValue",

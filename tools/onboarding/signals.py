@@ -7,12 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from pydantic import BaseModel
-
 from tools.facts.onboarding import Reader, start_dates
 from tools.models import Lifecycle
 from tools.onboarding.config import OnboardingConfig
 from tools.onboarding.progress import OnboardingProgress, onboarding_progress
+from tools.results import CohortTimeToValue
 
 TRIGGER_KEY = "onboarding_overdue"
 TRIGGER_LABEL = "Onboarding overdue"
@@ -51,16 +50,6 @@ def onboarding_triggers(
     )
     fired = {a: overdue_trigger(p) for a, p in progress.items()}
     return {a: [f] for a, f in fired.items() if f is not None}
-
-
-class CohortTimeToValue(BaseModel):
-    """Time to first value of the accounts that started in one month."""
-
-    cohort: str
-    accounts: int
-    reached: int
-    median_days: float | None = None
-    still_onboarding: int
 
 
 def time_to_value_by_cohort(
