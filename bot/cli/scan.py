@@ -3,13 +3,16 @@ plan, with --dry-run) the day's alerts."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 
 from bot.cli.common import DbOption, console, database_url_from, err_console, open_context
 from tools import db
+
+if TYPE_CHECKING:
+    from bot.jobs.daily_scan import DailyScanReport
 
 
 def scan(
@@ -38,8 +41,6 @@ def scan(
 
     from rich.table import Table
 
-    from bot.jobs.daily_scan import DailyScanReport, run_daily_scan
-    from bot.jobs.delivery import scheduler_client
     from tools.scoring import scan_portfolio, scanned_at_risk
     from tools.wording import plural
 
@@ -54,6 +55,11 @@ def scan(
     tz = ZoneInfo(ctx.settings.timezone)
     is_today = day == ctx.today()
     if dry_run or (ctx.settings.slack_bot_token is not None and is_today):
+        # Only a daily run imports the jobs (Claude's client, the themes' scikit-learn): a
+        # plain scan does not pay for them (~3 s of imports).
+        from bot.jobs.daily_scan import run_daily_scan
+        from bot.jobs.delivery import scheduler_client
+
         now = datetime.now(tz) if as_of is None else datetime.combine(day, time(12), tzinfo=tz)
         daily = run_daily_scan(
             session_factory=ctx.sessions,
