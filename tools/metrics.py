@@ -18,8 +18,9 @@ Definitions (all as of a day; contracts in force on it, answers and usage before
   12 months (``tools.onboarding.time_to_value_by_cohort``, the App Home team view's line).
 
 Freshness: the figures of a day that has a scan (the daily job, or ``csbot scan``) are
-computed once, by the scan itself (``scan_portfolio(team_figures=True)``; else at the first read
-after the scan), and stored in ``portfolio_metrics_cache`` under a key made of that scan (its
+computed once, by the scan itself (``scan_portfolio(team_figures=True)``: ``store_team_figures``
+with the scan's own rows and the expansion opportunities its processes found, range by range;
+else at the first read after the scan), and stored in ``portfolio_metrics_cache`` under a key made of that scan (its
 snapshot count and write time) and the scoring config; every later read that day (App Home,
 the digest, the metrics question, Claude's tool) gets the stored figures. A rescan (after an
 import, say) or another config makes a new key: the next read recomputes. A day without a scan
@@ -31,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -50,7 +53,15 @@ from tools.handoff import expansion_pipeline
 from tools.models import HealthSnapshot
 from tools.models_cache import PortfolioMetricsRecord
 from tools.onboarding import time_to_value_by_cohort
-from tools.results import Band, BandMix, HealthResult, PortfolioMetrics, RenewalBucket, RiskLevel
+from tools.results import (
+    Band,
+    BandMix,
+    ExpansionOpportunity,
+    HealthResult,
+    PortfolioMetrics,
+    RenewalBucket,
+    RiskLevel,
+)
 
 if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
@@ -209,6 +220,39 @@ def portfolio_metrics(
     return _with_handoffs(session, stored)
 
 
+@dataclass(frozen=True)
+class ScannedFigures:
+    """What the day's scan found that the team figures use, so they do not read it again:
+    each scanned account's (score, band, churn level) and, per account in force, its
+    expansion opportunities (``expansion_opportunities``, found range by range)."""
+
+    states: dict[int, tuple[float, Band, RiskLevel]]
+    opportunities: dict[int, list[ExpansionOpportunity]]
+
+
+def store_team_figures(
+    session: Session, *, as_of: date, config: ScoringConfig, scanned: ScannedFigures
+) -> None:
+    """The portfolio metrics of ``as_of`` computed from its scan (``scanned``: the same values
+    as read back from the stored snapshots) and stored under that scan's key, as
+    ``portfolio_metrics`` would store them at the first read. Commits. A failure is logged, not
+    raised: the scan is stored, and the first reader computes them."""
+    started = time.perf_counter()
+    try:
+        key = scan_key(session, as_of=as_of, config=config)
+        if key is not None:
+            metrics = compute_portfolio_metrics(
+                session, as_of=as_of, config=config, scanned=scanned
+            )
+            _store(session, as_of=as_of, key=key, metrics=metrics)
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("scan %s: team figures not stored", as_of, exc_info=True)
+        return
+    log.info("scan %s: team figures in %.2fs", as_of, time.perf_counter() - started)
+
+
 def compute_portfolio_metrics(
     session: Session,
     *,
@@ -216,13 +260,20 @@ def compute_portfolio_metrics(
     config: ScoringConfig,
     health: Mapping[int, HealthResult] | None = None,
     levels: Mapping[int, RiskLevel] | None = None,
+    scanned: ScannedFigures | None = None,
 ) -> PortfolioMetrics:
     """``portfolio_metrics`` computed from the data, never read from the cache; the hand-off
-    pipeline is left at zero (it is read live by ``portfolio_metrics``)."""
+    pipeline is left at zero (it is read live by ``portfolio_metrics``). ``scanned`` (the
+    day's scan, just written) stands for the day's snapshots and the expansion reader."""
     now = active_contracts(session, on=as_of)
     then = active_contracts(session, on=one_year_before(as_of))
     nrr, grr, logo_churn = retention(then, now)
-    states = latest_states(session, as_of=as_of) if health is None or levels is None else {}
+    if scanned is not None:
+        states = scanned.states
+    elif health is None or levels is None:
+        states = latest_states(session, as_of=as_of)
+    else:
+        states = {}
     if health is None:
         all_bands = {a: (score, band) for a, (score, band, _) in states.items()}
     else:
@@ -231,11 +282,12 @@ def compute_portfolio_metrics(
         levels = {a: level for a, (_, _, level) in states.items()}
     bands = {a: v for a, v in all_bands.items() if a in now}
     average_health, mix = _band_mix(bands)
-    opportunities = [
-        o
-        for opps in expansion_opportunities(session, as_of=as_of, config=config).values()
-        for o in opps
-    ]
+    found = (
+        scanned.opportunities
+        if scanned is not None
+        else expansion_opportunities(session, as_of=as_of, config=config)
+    )
+    opportunities = [o for opps in found.values() for o in opps]
     return PortfolioMetrics(
         as_of=as_of,
         accounts=accounts_with_contracts(session, by=as_of),

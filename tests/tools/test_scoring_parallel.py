@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any, NoReturn
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlmodel import Session, col
 
 from tests.utils.factories import make_account, make_contract
@@ -22,6 +22,8 @@ from tools import db
 from tools.db import SessionFactory
 from tools.demo import generate_demo
 from tools.models import ChurnTriggerRecord, HealthSnapshot
+from tools.models_cache import PortfolioMetricsRecord
+from tools.results import PortfolioMetrics
 from tools.scoring import ScanReport, scan_portfolio
 from tools.scoring import scan as scoring
 from tools.scoring_config import load_config
@@ -78,9 +80,15 @@ def spy_ranges(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int] | None]:
     seen: list[tuple[int, int] | None] = []
     score_range = scoring._score_range
 
-    def spy(reader: Any, as_of: date, config: Any, id_range: tuple[int, int] | None) -> Any:
+    def spy(
+        reader: Any,
+        as_of: date,
+        config: Any,
+        id_range: tuple[int, int] | None,
+        expansion: bool = False,
+    ) -> Any:
         seen.append(id_range)
-        return score_range(reader, as_of, config, id_range)
+        return score_range(reader, as_of, config, id_range, expansion)
 
     monkeypatch.setattr(scoring, "_score_range", spy)
     return seen
@@ -180,3 +188,44 @@ def test_in_memory_sqlite_is_not_shared() -> None:
     with db.session_factory(engine)() as s:
         assert scoring._worker_url(s) is None
     engine.dispose()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_team_figures_from_the_scan_equal_the_metrics_computed_alone(
+    sessions: SessionFactory, demo: None, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """The scan's team figures (its own rows, the expansion opportunities each process found
+    for its range) are the portfolio metrics computed from the data, and no expansion reader
+    runs after the scan."""
+    from tools import metrics
+
+    seen = spy_ranges(monkeypatch)
+    with sessions() as s:
+        scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=workers, team_figures=True)
+        payload = s.execute(
+            select(col(PortfolioMetricsRecord.payload)).where(
+                col(PortfolioMetricsRecord.day) == TODAY
+            )
+        ).scalar_one()
+    assert len(seen) == 1  # with two workers, the other range was scored (and its
+    # opportunities found) in the worker process
+    with sessions() as s:
+        alone = metrics.compute_portfolio_metrics(s, as_of=TODAY, config=CONFIG)
+    assert alone.expansion_pipeline_count > 0, "the demo has expansion opportunities"
+    assert alone.renewals[-1].arr_at_risk > 0, "and renewals at risk"
+    assert PortfolioMetrics.model_validate(payload) == alone
+
+
+def test_the_scan_finds_no_expansion_again_for_the_team_figures(
+    sessions: SessionFactory, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools import metrics
+
+    def unexpected(*args: object, **kwargs: object) -> NoReturn:
+        raise AssertionError("the team figures re-read expansion")
+
+    monkeypatch.setattr(metrics, "expansion_opportunities", unexpected)
+    monkeypatch.setattr(metrics, "latest_states", unexpected)
+    with sessions() as s:
+        scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=1, team_figures=True)
+        assert s.execute(select(func.count()).select_from(PortfolioMetricsRecord)).scalar() == 1

@@ -73,7 +73,8 @@ def weekly_usage(
     if not result:
         empty = np.zeros((0, weeks), dtype=np.float64)
         return WeeklyUsage(np.zeros(0, dtype=np.int64), empty, empty.copy())
-    data = np.array([[float(v or 0) for v in row] for row in result], dtype=np.float64)
+    # Every column is a sum or max of CASE ... ELSE 0 over the rows read: never NULL.
+    data = np.array([tuple(row) for row in result], dtype=np.float64)
     return WeeklyUsage(
         account_ids=data[:, 0].astype(np.int64),
         mean_dau=data[:, 1::2] / 7.0,

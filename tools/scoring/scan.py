@@ -43,7 +43,6 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from tools import db
@@ -51,7 +50,7 @@ from tools.churn import arr_at_risk, assess
 from tools.facts.extract import RawMetrics, Reader, extract_raw
 from tools.health import snapshot_rows
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
-from tools.results import Band, BandMix, RiskLevel, Severity
+from tools.results import Band, BandMix, ExpansionOpportunity, RiskLevel, Severity
 from tools.scoring.reports import LEVEL_RANK
 from tools.scoring_config import ScoringConfig
 
@@ -163,12 +162,20 @@ class _Scored:
     snapshots: list[tuple[int, float, str, str, str, str, _Terms]]
     triggers: list[tuple[int, str, str, str, str, str]]
     arr_at_risk: Decimal
+    opportunities: dict[int, list[ExpansionOpportunity]] | None = None
+    """With the team figures: the expansion opportunities of the range's accounts in force."""
 
 
 def _score_range(
-    reader: Reader, as_of: date, config: ScoringConfig, id_range: tuple[int, int] | None
+    reader: Reader,
+    as_of: date,
+    config: ScoringConfig,
+    id_range: tuple[int, int] | None,
+    expansion: bool = False,
 ) -> _Scored:
-    """Score the active accounts with ids in ``id_range`` (all accounts for None)."""
+    """Score the active accounts with ids in ``id_range`` (all accounts for None); with
+    ``expansion``, also find their expansion opportunities (the team figures' pipeline), in
+    the same process: each range's in its own, in parallel."""
     raw = extract_raw(reader, as_of=as_of, config=config, id_range=id_range)
     rows = snapshot_rows(raw, config, include=raw.active)
     bands: list[Band | None] = [None] * len(raw)
@@ -200,18 +207,32 @@ def _score_range(
         )
         if level != RiskLevel.LOW:
             out.arr_at_risk += arr_at_risk(arr[position], level)
+    if expansion:
+        out.opportunities = _expansion(reader, as_of, config, raw.ids.tolist())
     return out
 
 
+def _expansion(
+    reader: Reader, as_of: date, config: ScoringConfig, account_ids: list[int]
+) -> dict[int, list[ExpansionOpportunity]]:
+    """``expansion_opportunities`` of the accounts the scan extracted (those in force)."""
+    from tools.expansion import expansion_opportunities
+
+    if isinstance(reader, Session):
+        return expansion_opportunities(reader, as_of=as_of, config=config, account_ids=account_ids)
+    with Session(bind=reader) as session:  # a worker's connection
+        return expansion_opportunities(session, as_of=as_of, config=config, account_ids=account_ids)
+
+
 def _score_in_worker(
-    url: str, as_of: date, config: ScoringConfig, id_range: tuple[int, int]
+    url: str, as_of: date, config: ScoringConfig, id_range: tuple[int, int], expansion: bool
 ) -> _Scored:
     """``_score_range`` in a worker process, on its own engine."""
     gc.disable()  # a short-lived process: the collector would only slow it down
     engine = db.make_engine(url)
     try:
         with engine.connect() as conn:
-            return _score_range(conn, as_of, config, id_range)
+            return _score_range(conn, as_of, config, id_range, expansion)
     finally:
         engine.dispose()
 
@@ -279,7 +300,7 @@ def _mp_context() -> BaseContext:
 
 
 def _score_and_write(
-    session: Session, as_of: date, config: ScoringConfig, workers: int | None
+    session: Session, as_of: date, config: ScoringConfig, workers: int | None, expansion: bool
 ) -> list[_Scored]:
     """Score every active account and write the day's rows (replacing any), in account order.
 
@@ -290,23 +311,23 @@ def _score_and_write(
     url = _worker_url(session) if ranges else None
     now = utcnow()
     if url is None:
-        part = _score_range(session, as_of, config, None)
+        part = _score_range(session, as_of, config, None, expansion)
         _clear_day(session, as_of)
         _insert(session, as_of, now, part)
         return [part]
     with ProcessPoolExecutor(len(ranges) - 1, mp_context=_mp_context()) as pool:
         try:
             futures: list[Future[_Scored] | None] = [
-                pool.submit(_score_in_worker, url, as_of, config, r) for r in ranges[1:]
+                pool.submit(_score_in_worker, url, as_of, config, r, expansion) for r in ranges[1:]
             ]
         except OSError:  # no process can be started here
             log.warning("scan: cannot start worker processes; scoring in this one")
             futures = [None] * (len(ranges) - 1)
-        parts = [_score_range(session, as_of, config, ranges[0])]
+        parts = [_score_range(session, as_of, config, ranges[0], expansion)]
         _clear_day(session, as_of)
         _insert(session, as_of, now, parts[0])
         for id_range, future in zip(ranges[1:], futures, strict=True):
-            parts.append(_collect(future, session, as_of, config, id_range))
+            parts.append(_collect(future, session, as_of, config, id_range, expansion))
             _insert(session, as_of, now, parts[-1])
     return parts
 
@@ -317,6 +338,7 @@ def _collect(
     as_of: date,
     config: ScoringConfig,
     id_range: tuple[int, int],
+    expansion: bool,
 ) -> _Scored:
     """A worker's rows; its range scored here if the worker died (errors it raised propagate)."""
     if future is not None:
@@ -324,7 +346,7 @@ def _collect(
             return future.result()
         except BrokenProcessPool:
             log.warning("scan worker for accounts %d-%d died; scoring them here", *id_range)
-    return _score_range(session, as_of, config, id_range)
+    return _score_range(session, as_of, config, id_range, expansion)
 
 
 def _clear_day(session: Session, as_of: date) -> None:
@@ -405,7 +427,7 @@ def scan_portfolio(
     started = clock.perf_counter()
     with _gc_paused():
         previous = _previous_levels(session, as_of)
-        parts = _score_and_write(session, as_of, config, workers)
+        parts = _score_and_write(session, as_of, config, workers, team_figures)
         session.commit()
     snapshots = [row for part in parts for row in part.snapshots]
     bands = [row[2] for row in snapshots]
@@ -435,25 +457,16 @@ def scan_portfolio(
     )
     log.info("scan %s: %d accounts, %d high risk", as_of, report.accounts_scored, report.high_risk)
     if team_figures:
-        store_team_figures(session, as_of=as_of, config=config)
+        from tools.metrics import ScannedFigures, store_team_figures  # reads what this writes
+
+        scanned = ScannedFigures(
+            states={row[0]: (row[1], Band(row[2]), RiskLevel(row[3])) for row in snapshots},
+            opportunities={
+                a: opps for part in parts for a, opps in (part.opportunities or {}).items()
+            },
+        )
+        store_team_figures(session, as_of=as_of, config=config, scanned=scanned)
     return report
-
-
-def store_team_figures(session: Session, *, as_of: date, config: ScoringConfig) -> None:
-    """The portfolio metrics of ``as_of``, computed from its scan and stored under that scan's
-    key (``tools.metrics``: a later config change or rescan computes them again). Commits.
-    A failure is logged, not raised: the scan is stored, and the first reader computes them."""
-    from tools.metrics import portfolio_metrics  # it reads what this module writes
-
-    started = clock.perf_counter()
-    try:
-        portfolio_metrics(session, as_of=as_of, config=config)
-        session.commit()
-    except SQLAlchemyError:
-        session.rollback()
-        log.warning("scan %s: team figures not stored", as_of, exc_info=True)
-        return
-    log.info("scan %s: team figures in %.2fs", as_of, clock.perf_counter() - started)
 
 
 def backfill_snapshots(
