@@ -18,14 +18,14 @@ Definitions (all as of a day; contracts in force on it, answers and usage before
   12 months (``tools.onboarding.time_to_value_by_cohort``, the App Home team view's line).
 
 Freshness: the figures of a day that has a scan (the daily job, or ``csbot scan``) are
-computed once, by the scan itself (``scan_portfolio(team_figures=True)``: ``store_team_figures``
-with the scan's own rows and the expansion opportunities its processes found, range by range;
-else at the first read after the scan), and stored in ``portfolio_metrics_cache`` under a key made of that scan (its
-snapshot count and write time) and the scoring config; every later read that day (App Home,
-the digest, the metrics question, Claude's tool) gets the stored figures. A rescan (after an
-import, say) or another config makes a new key: the next read recomputes. A day without a scan
-is computed on every read. The open hand-offs are "now", never stored: they are read on every
-call.
+computed once, by the scan itself (``scan_portfolio(team_figures=True)``:
+``store_team_figures`` with the scan's own rows and the expansion opportunities its processes
+found, range by range; else at the first read after the scan), and stored in
+``portfolio_metrics_cache`` under a key made of that scan (its snapshot count and write time)
+and the scoring config; every later read that day (App Home, the digest, the metrics question,
+Claude's tool) gets the stored figures. A rescan (after an import, say) or another config makes
+a new key: the next read recomputes. A day without a scan is computed on every read. The open
+hand-offs are "now", never stored: they are read on every call.
 """
 
 from __future__ import annotations
