@@ -53,7 +53,7 @@ def _add(sessions: db.SessionFactory, names: dict[str, str]) -> None:
 
 
 def test_one_instance_per_kind_and_presets_win() -> None:
-    preset = MedianCache(min_usage_rows=0)
+    preset = MedianCache(size=4)
     caches = Caches(preset)
     assert caches.get(MedianCache) is preset
     assert caches.get(AccountIndexCache) is caches.get(AccountIndexCache)
@@ -93,13 +93,12 @@ def test_the_name_index_expires_on_the_injected_clock(sqlite_engine: Engine) -> 
 
 def test_a_median_entry_needs_the_same_rows_and_an_unexpired_clock() -> None:
     clock = Clock()
-    cache = MedianCache(min_usage_rows=10, ttl_seconds=300.0, clock=clock)
+    cache = MedianCache(ttl_seconds=300.0, clock=clock)
     key = (date(2026, 6, 30), 90, 28)
-    assert not cache.applies((5, 9))
-    assert cache.applies((5, 10))
     cache.put(key, (5, 10), 0.25)
     assert cache.get(key, (5, 10)) == (True, 0.25)
     assert cache.get(key, (6, 10)) == (False, None), "a ticket was added since"
+    assert cache.get(key, (5, 11)) == (False, None), "a usage row was added since"
     clock.now = 300.0
     assert cache.get(key, (5, 10)) == (False, None), "expired"
 

@@ -19,7 +19,6 @@ from tests.utils.demo_db import demo_database
 from tools import db
 from tools.accounts import resolve_account
 from tools.expansion import expansion_opportunities
-from tools.facts import Caches, MedianCache
 from tools.facts.extract import extract_days, extract_raw
 from tools.lean import lean_findings
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
@@ -49,9 +48,8 @@ def _clear_snapshots(engine: Engine) -> None:
 
 
 def _sessions(engine: Engine) -> db.SessionFactory:
-    """The bot's session factory, its Muri median cached as on any portfolio past 200k usage
-    rows (the 10k bench): this demo is too small for the default to cache it."""
-    return db.session_factory(engine, caches=Caches(MedianCache(min_usage_rows=0)))
+    """The bot's session factory: its Muri median is cached whatever the portfolio's size."""
+    return db.session_factory(engine)
 
 
 def _health(

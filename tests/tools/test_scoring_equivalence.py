@@ -71,7 +71,7 @@ def test_scan_matches_single_account_calls(sessions: SessionFactory, demo: list[
 
 
 def test_lean_for_one_account_equals_the_portfolio(engine: Engine, demo: list[int]) -> None:
-    cached = MedianCache(min_usage_rows=0)  # cache even a tiny portfolio
+    cached = MedianCache()
     warm = db.session_factory(engine, caches=Caches(cached))
     with warm() as s:
         everyone = lean_findings(s, as_of=TODAY, config=CONFIG)
@@ -79,7 +79,7 @@ def test_lean_for_one_account_equals_the_portfolio(engine: Engine, demo: list[in
             one = lean_findings(s, as_of=TODAY, config=CONFIG, account_ids=[account_id])
             assert one.get(account_id) == everyone.get(account_id)
     assert len(cached) == 1, "the portfolio median was cached for the single-account calls"
-    cold = db.session_factory(engine, caches=Caches(MedianCache(min_usage_rows=0)))
+    cold = db.session_factory(engine)
     with cold() as s:  # cold cache: the single-account call computes the median itself
         for account_id in demo[:5]:
             one = lean_findings(s, as_of=TODAY, config=CONFIG, account_ids=[account_id])

@@ -3,9 +3,10 @@ the portfolio median of tickets per active user.
 
 Tickets count when opened before the start of ``as_of`` (complete days, as everywhere in the
 metric layer); a ticket not closed by then is still open. The median is over every account that
-filed a ticket in the window, whatever set of accounts the caller asked about; on large
-portfolios it is kept in a ``MedianCache`` carried by the session's ``Caches``
-(``tools.facts.cache``), never in a module global.
+filed a ticket in the window, whatever set of accounts the caller asked about; it is kept in a
+``MedianCache`` carried by the session's ``Caches`` (``tools.facts.cache``), never in a module
+global, whatever the portfolio's size: its freshness signature is the newest ticket and usage
+ids, which a ``/health`` reads with the account it resolves (no statement of its own).
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def median_ticket_ratio(tickets: dict[int, int], users: dict[int, int]) -> float
     return float(np.median(ratios)) if ratios.size else None
 
 
-# -- the portfolio median, cached on large portfolios ----------------------------------------
+# -- the portfolio median, cached ---------------------------------------------------------------
 
 MedianKey = tuple[date, int, int]  # (as_of, ticket window, usage window)
 Fingerprint = tuple[int, int]  # (largest ticket id, largest usage id): appending rows changes it
@@ -144,12 +145,11 @@ class _MedianEntry:
 
 @dataclass
 class MedianCache:
-    """Portfolio medians per (as_of, windows), kept only on portfolios with at least
-    ``min_usage_rows`` usage rows (small ones are always computed exactly). An entry is reused
+    """Portfolio medians per (as_of, windows), on a portfolio of any size. An entry is reused
     while no ticket or usage row was appended since (largest ids unchanged) and for at most
-    ``ttl_seconds`` of ``clock``; at most ``size`` entries, least recently stored dropped first."""
+    ``ttl_seconds`` of ``clock`` (rows changed in place are seen after that); at most ``size``
+    entries, least recently stored dropped first."""
 
-    min_usage_rows: int = 200_000
     size: int = 32
     ttl_seconds: float = 300.0
     clock: Callable[[], float] = time.monotonic
@@ -159,10 +159,6 @@ class MedianCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
-
-    def applies(self, fingerprint: Fingerprint) -> bool:
-        """True when the portfolio is large enough to cache its median."""
-        return fingerprint[1] >= self.min_usage_rows
 
     def get(self, key: MedianKey, fingerprint: Fingerprint) -> tuple[bool, float | None]:
         """``(True, median)`` for a fresh entry of ``key``, else ``(False, None)``."""
@@ -214,9 +210,7 @@ def remember_portfolio_median(
 ) -> None:
     """Refresh the session's cache with a median just computed over the whole portfolio."""
     cache = caches_of(session).get(MedianCache)
-    fingerprint = _fingerprint(session)
-    if cache.applies(fingerprint):
-        cache.put(_median_key(as_of, config), fingerprint, median)
+    cache.put(_median_key(as_of, config), _fingerprint(session), median)
 
 
 def portfolio_median_ticket_ratio(
@@ -226,8 +220,6 @@ def portfolio_median_ticket_ratio(
     session's ``MedianCache`` when fresh; ``refresh`` recomputes it."""
     cache = caches_of(session).get(MedianCache)
     fingerprint = _fingerprint(session)
-    if not cache.applies(fingerprint):
-        return _compute_median(session, as_of=as_of, config=config)
     key = _median_key(as_of, config)
     if not refresh:
         hit, median = cache.get(key, fingerprint)
