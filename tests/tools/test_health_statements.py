@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,9 +19,19 @@ from tests.utils.demo_db import demo_database
 from tools import db
 from tools.accounts import resolve_account
 from tools.expansion import expansion_opportunities
+from tools.facts import Caches, MedianCache, portfolio_median_ticket_ratio
 from tools.facts.extract import extract_days, extract_raw
 from tools.lean import lean_findings
-from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
+from tools.models import (
+    Account,
+    ChurnTriggerRecord,
+    Feature,
+    FeatureUsage,
+    HealthSnapshot,
+    Ticket,
+    UsageDaily,
+)
+from tools.onboarding import OnboardingProgress, onboarding_progress, onboarding_triggers
 from tools.results import AccountReport
 from tools.scoring import reports as scoring
 from tools.scoring import scan_portfolio
@@ -31,7 +41,8 @@ TODAY = date(2026, 6, 30)
 CONFIG = load_config()
 # Statements of one whole /health: the lookup (the account and the data version), the stored
 # trend scores, then one read of each table for today, the trend days without a snapshot and
-# what Lean and expansion need. The Muri median comes from the session factory's cache.
+# what Lean, expansion and onboarding milestones need. The Muri median comes from the session
+# factory's cache, whatever the portfolio's size (this demo is small).
 HEALTH_BUDGET = 10
 
 
@@ -47,9 +58,9 @@ def _clear_snapshots(engine: Engine) -> None:
         session.commit()
 
 
-def _sessions(engine: Engine) -> db.SessionFactory:
-    """The bot's session factory: its Muri median is cached whatever the portfolio's size."""
-    return db.session_factory(engine)
+def _sessions(engine: Engine, caches: Caches | None = None) -> db.SessionFactory:
+    """The bot's session factory (default caches: nothing forced)."""
+    return db.session_factory(engine, caches=caches)
 
 
 def _health(
@@ -151,3 +162,150 @@ def test_several_days_at_once_equal_one_day_at_a_time(demo: Engine, scoped: bool
                     continue  # onboarding facts: the main day only
                 got, want = getattr(together[k], field.name), getattr(alone, field.name)
                 assert _same(got, want), (day, field.name)
+
+
+def _young(engine: Engine, as_of: date = TODAY) -> dict[int, OnboardingProgress]:
+    """The accounts still onboarding as of ``as_of`` (the bulk reader: scan, App Home)."""
+    with db.session_factory(engine)() as session:
+        return onboarding_progress(
+            session, as_of=as_of, config=CONFIG.onboarding, only_onboarding=True
+        )
+
+
+def test_an_onboarding_accounts_health_reads_each_table_once(demo: Engine) -> None:
+    """A young account's /health reads its milestones with its own usage and feature rows:
+    the same budget and the same trigger as the scan's onboarding reader."""
+    _clear_snapshots(demo)
+    young = _young(demo)
+    assert len(young) >= 2, "the demo has accounts still onboarding"
+    with db.session_factory(demo)() as session:
+        bulk = onboarding_triggers(
+            session, as_of=TODAY, config=CONFIG.onboarding, account_ids=list(young)
+        )
+    assert bulk, "one of them is overdue (Vandelay)"
+    sessions = _sessions(demo)
+    mature = next(n for n in _names(demo) if n not in {p.account for p in young.values()})
+    _health(demo, sessions, mature)  # name index and median cached
+    for progress in young.values():
+        report, seen = _health(demo, sessions, progress.account)
+        assert len(seen) <= HEALTH_BUDGET, "\n\n".join(seen)
+        tables = _tables(seen)
+        assert len(tables) == len(set(tables)), tables
+        fired = [
+            (t.key, t.evidence) for t in report.churn.triggers if t.key == "onboarding_overdue"
+        ]
+        assert fired == [(f[0], f[3]) for f in bulk.get(progress.account_id, [])]
+
+
+def _unlabelled(progress: OnboardingProgress) -> OnboardingProgress:
+    return progress.model_copy(update={"account": "?", "external_id": "?", "owner_slack_id": None})
+
+
+def test_a_reports_onboarding_progress_equals_the_bulk_reader(demo: Engine) -> None:
+    """Milestones from the report's extraction = ``onboarding_progress``, on the day each was
+    reached (not yet: complete days only) and the day after, with use before the contract
+    started (outside every scoring window)."""
+    young = _young(demo)
+    account_id = min(young)
+    start = young[account_id].started_on
+    early = start - timedelta(days=400)
+    with db.session_factory(demo)() as session:
+        feature_id = session.execute(select(col(Feature.id))).scalars().first()
+        session.add(UsageDaily(account_id=account_id, day=early, active_users=9, logins=9))
+        session.add(FeatureUsage(account_id=account_id, feature_id=feature_id, day=early, users=1))
+        session.commit()
+    try:
+        days = {TODAY}
+        for progress in young.values():
+            for step in progress.milestones:
+                if step.reached_on is not None:
+                    days |= {step.reached_on, step.reached_on + timedelta(days=1)}
+                if step.due_on is not None:
+                    days |= {step.due_on, step.due_on + timedelta(days=1)}
+        compared = on_the_day = 0
+        with db.session_factory(demo)() as session:
+            for day in sorted(d for d in days if d <= TODAY):
+                want = {a: _unlabelled(p) for a, p in _young(demo, day).items() if a in young}
+                (raw,) = extract_days(
+                    session, days=[day], config=CONFIG, account_ids=list(young), findings=True
+                )
+                got = {
+                    a: _unlabelled(p) for a, p in raw.extra.get("onboarding_progress", {}).items()
+                }
+                assert got == want, day
+                compared += len(want)
+                on_the_day += sum(
+                    1
+                    for a in want
+                    for m in young[a].milestones
+                    if m.reached_on == day  # reached that day: not yet as of it
+                )
+        assert compared > len(young)
+        assert on_the_day
+        assert young[account_id].milestones[0].reached_on != early  # the early row is new
+        assert _young(demo)[account_id].milestones[0].reached_on == early
+    finally:
+        with db.session_factory(demo)() as session:
+            session.execute(delete(UsageDaily).where(col(UsageDaily.day) == early))
+            session.execute(delete(FeatureUsage).where(col(FeatureUsage.day) == early))
+            session.commit()
+
+
+def _ticket_rows(engine: Engine) -> list[int]:
+    """Accounts with a ticket in the Muri window (the median is over them)."""
+    window = CONFIG.health.normalise.ticket_window_days
+    since = datetime.combine(TODAY - timedelta(days=window), datetime.min.time(), tzinfo=UTC)
+    with db.session_factory(engine)() as session:
+        stmt = select(col(Ticket.account_id)).where(col(Ticket.opened_at) >= since).distinct()
+        return [int(a) for a in session.execute(stmt).scalars()]
+
+
+def _median(sessions: db.SessionFactory) -> float | None:
+    with sessions() as session:
+        return portfolio_median_ticket_ratio(session, as_of=TODAY, config=CONFIG)
+
+
+def test_a_small_portfolios_median_is_cached_until_a_ticket_or_usage_row_is_added(
+    demo: Engine,
+) -> None:
+    """No cache forced: the second /health reuses the median (the lookup's data version), a
+    ticket or a usage row added since makes the next one recompute it."""
+    _clear_snapshots(demo)
+    caches = Caches()
+    sessions = _sessions(demo, caches)
+    first, second = _names(demo)[:2]
+    _health(demo, sessions, first)
+    _, seen = _health(demo, sessions, second)
+    assert len(seen) <= HEALTH_BUDGET, "\n\n".join(seen)
+    assert len(caches.get(MedianCache)) == 1
+    before = _median(sessions)
+    opened = datetime.combine(TODAY - timedelta(days=3), datetime.min.time(), tzinfo=UTC)
+    with db.session_factory(demo)() as session:
+        for account_id in _ticket_rows(demo):
+            for n in range(30):
+                session.add(
+                    Ticket(
+                        external_id=f"extra-{account_id}-{n}",
+                        account_id=account_id,
+                        opened_at=opened,
+                    )
+                )
+        session.commit()
+    try:
+        _, seen = _health(demo, sessions, second)
+        assert _tables(seen).count("ticket") == 2, "a new ticket: the median is recomputed"
+        _, seen = _health(demo, sessions, second)
+        assert len(seen) <= HEALTH_BUDGET
+        after = _median(sessions)
+        assert after != before
+        assert after == _median(db.session_factory(demo))  # what a cold cache computes
+        with db.session_factory(demo)() as session:
+            session.add(UsageDaily(account_id=1, day=date(2020, 1, 1), active_users=1))
+            session.commit()
+        _, seen = _health(demo, sessions, second)
+        assert _tables(seen).count("usage_daily") == 2, "a new usage row: recomputed"
+    finally:
+        with db.session_factory(demo)() as session:
+            session.execute(delete(Ticket).where(col(Ticket.external_id).like("extra-%")))
+            session.execute(delete(UsageDaily).where(col(UsageDaily.day) == date(2020, 1, 1)))
+            session.commit()

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlmodel import Session, col
 
 from tools.models import Account, Contract, Feature, FeatureUsage, UsageDaily
@@ -91,3 +92,69 @@ def feature_first_days(
     for account_id, _feature, day in session.execute(query).all():
         days[int(account_id)].append(day)
     return {a: sorted(d) for a, d in days.items()}
+
+
+# -- the same facts, read by the extraction of a few accounts ----------------------------------
+
+
+@dataclass(frozen=True)
+class MilestoneReads:
+    """The first-use days a report's extraction reads along with its usage and feature-usage
+    rows (``extract_days(..., findings=True)`` with an account still onboarding), as of
+    ``as_of``: the same days ``first_usage_days`` and ``feature_first_days`` return.
+
+    ``thresholds``: one usage column per entry, None for the first active day, N for the first
+    day with at least N active users. Hashable: part of the statements' cache keys."""
+
+    as_of: date
+    thresholds: tuple[int | None, ...]
+
+    def usage_columns(self) -> list[Any]:
+        """Per account, ``MIN(day)`` of the rows before ``as_of`` meeting each threshold."""
+        from tools.facts.definitions import active_day  # see first_usage_days
+
+        day, users = col(UsageDaily.day), col(UsageDaily.active_users)
+        columns = []
+        for need in self.thresholds:
+            met = (
+                active_day("auto", col(UsageDaily.logins), users) if need is None else users >= need
+            )
+            columns.append(func.min(case((and_(day < self.as_of, met), day), else_=None)))
+        return columns
+
+    def feature_column(self) -> Any:
+        """Per (account, feature), ``MIN(day)`` of its rows before ``as_of`` with use."""
+        day = col(FeatureUsage.day)
+        used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
+        return func.min(case((and_(day < self.as_of, used), day), else_=None))
+
+
+@dataclass(frozen=True)
+class FirstDays:
+    """What ``MilestoneReads`` returned: per account the first day of each usage threshold (in
+    ``thresholds`` order, None when never met), and per (account, feature) its first use."""
+
+    reads: MilestoneReads
+    usage: dict[int, tuple[date | None, ...]]
+    features: dict[int, list[tuple[int, date]]]  # account -> (feature id, first day)
+    catalogue: dict[int, tuple[str, str, str, bool]]  # feature id -> (key, name, tier, integr.)
+
+    def usage_days(self, min_users: int | None) -> dict[int, date]:
+        """``first_usage_days`` of the extracted accounts."""
+        at = self.reads.thresholds.index(min_users)
+        firsts = {a: days[at] for a, days in self.usage.items()}
+        return {a: day for a, day in firsts.items() if day is not None}
+
+    def feature_days(self, *, keys: list[str], integration: bool) -> dict[int, list[date]]:
+        """``feature_first_days`` of the extracted accounts."""
+        out: dict[int, list[date]] = {}
+        for account_id, firsts in self.features.items():
+            days = []
+            for feature_id, day in firsts:
+                key, _, _, is_integration = self.catalogue[feature_id]
+                if (keys and key not in keys) or (integration and not is_integration):
+                    continue
+                days.append(day)
+            if days:
+                out[account_id] = sorted(days)
+        return out

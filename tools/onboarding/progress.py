@@ -7,7 +7,7 @@ onboarding starts on the account's first contract start (else the day the accoun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -16,6 +16,8 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from tools.facts.onboarding import (
+    FirstDays,
+    MilestoneReads,
     Reader,
     chunks,
     feature_first_days,
@@ -69,17 +71,52 @@ def reached_days(
     session: Reader, ids: list[int], as_of: date, milestone: Milestone
 ) -> dict[int, date]:
     """The day each account reached ``milestone`` (accounts that have not are absent)."""
-    if milestone.kind == "first_activity":
-        return first_usage_days(session, ids, as_of, min_users=None)
-    if milestone.kind == "active_users":
-        return first_usage_days(session, ids, as_of, min_users=milestone.threshold)
-    firsts = feature_first_days(
-        session,
-        ids,
-        as_of,
-        keys=milestone.features,
-        integration=milestone.kind == "integration",
+    return _reached(
+        milestone,
+        lambda need: first_usage_days(session, ids, as_of, min_users=need),
+        lambda keys, integration: feature_first_days(
+            session, ids, as_of, keys=keys, integration=integration
+        ),
     )
+
+
+def milestone_reads(config: OnboardingConfig, as_of: date) -> MilestoneReads:
+    """What an extraction reads so that ``progress_of_first_days`` needs no statement."""
+    needs: list[int | None] = []
+    for milestone in config.enabled().values():
+        if milestone.kind == "first_activity":
+            needs.append(None)
+        elif milestone.kind == "active_users":
+            needs.append(milestone.threshold)
+    return MilestoneReads(as_of, tuple(dict.fromkeys(needs)))
+
+
+def progress_of_first_days(
+    first: FirstDays, starts: dict[int, date], config: OnboardingConfig
+) -> dict[int, OnboardingProgress]:
+    """``onboarding_progress(..., account_ids=list(starts), only_onboarding=True)`` from first
+    days an extraction read (``milestone_reads``) and each account's onboarding start, without a
+    statement; account names are not read (the churn trigger does not show them)."""
+    as_of = first.reads.as_of
+    starts = {a: s for a, s in starts.items() if 0 <= (as_of - s).days < config.window_days}
+
+    def features(keys: list[str], integration: bool) -> dict[int, list[date]]:
+        return first.feature_days(keys=keys, integration=integration)
+
+    reached = {key: _reached(m, first.usage_days, features) for key, m in config.enabled().items()}
+    return _progress(starts, reached, {}, as_of, config)
+
+
+def _reached(
+    milestone: Milestone,
+    usage_days: Callable[[int | None], dict[int, date]],
+    feature_days: Callable[[list[str], bool], dict[int, list[date]]],
+) -> dict[int, date]:
+    if milestone.kind == "first_activity":
+        return usage_days(None)
+    if milestone.kind == "active_users":
+        return usage_days(milestone.threshold)
+    firsts = feature_days(milestone.features, milestone.kind == "integration")
     need = milestone.threshold
     return {a: days[need - 1] for a, days in firsts.items() if len(days) >= need}
 
@@ -125,9 +162,19 @@ def onboarding_progress(
     for chunk in chunks(ids):
         for key, milestone in milestones.items():
             reached[key].update(reached_days(session, chunk, as_of, milestone))
-    labels = _labels(session, ids)
+    return _progress(starts, reached, _labels(session, ids), as_of, config)
+
+
+def _progress(
+    starts: dict[int, date],
+    reached: dict[str, dict[int, date]],
+    labels: dict[int, tuple[str, str, str | None]],
+    as_of: date,
+    config: OnboardingConfig,
+) -> dict[int, OnboardingProgress]:
+    milestones = config.enabled()
     out: dict[int, OnboardingProgress] = {}
-    for account_id in ids:
+    for account_id in sorted(a for a, s in starts.items() if s <= as_of):
         start = starts[account_id]
         steps = [
             _milestone(key, m, start, reached[key].get(account_id), as_of)

@@ -48,6 +48,11 @@ def onboarding_triggers(
     progress = onboarding_progress(
         session, as_of=as_of, config=config, account_ids=account_ids, only_onboarding=True
     )
+    return triggers_of(progress)
+
+
+def triggers_of(progress: dict[int, OnboardingProgress]) -> dict[int, list[Fired]]:
+    """The onboarding-overdue trigger of each account of ``progress`` that fires."""
     fired = {a: overdue_trigger(p) for a, p in progress.items()}
     return {a: [f] for a, f in fired.items() if f is not None}
 

@@ -22,7 +22,7 @@ The SQL plumbing (scope, statement cache) is in ``sql``; ``RawMetrics`` in ``arr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tools.facts.extract.arrays import BoolArray, FloatArray, IntArray, RawMetrics
@@ -41,6 +41,7 @@ from tools.facts.extract.product import (
 )
 from tools.facts.extract.sql import IN_LIST_LIMIT, Reader, Scope, day_start, end_of
 from tools.facts.extract.support import invoices, surveys, tickets
+from tools.facts.onboarding import FirstDays, MilestoneReads
 
 if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
@@ -102,7 +103,12 @@ def extract_days(
     onboarding facts (``extra``); the others are history (scores, trends).
 
     ``findings`` (a few accounts, the first day the latest): the same statements also read
-    what Lean and expansion need, kept as ``extra["findings"]`` (``tools.facts.findings``)."""
+    what Lean and expansion need, kept as ``extra["findings"]`` (``tools.facts.findings``), and
+    the first days of the onboarding milestones of accounts younger than the onboarding window
+    (the usage and feature-usage statements then read those accounts' whole history):
+    ``extra["onboarding_progress"]`` (``tools.onboarding.progress_of_first_days``, the same
+    progress ``onboarding_progress`` reads, without names) and the trigger from it. Otherwise
+    the trigger is read by ``onboarding_triggers`` (its own statements, the scan's path)."""
     days = list(days)
     if not days:
         return []
@@ -115,7 +121,10 @@ def extract_days(
         session, scope, max(days), use_static_fields
     )
     terms = [terms_from_rows(contract_rows, ids, d) for d in days]
-    usage_by_day, daily = usage(
+    young = _young(ids, terms[0], days[0], config)
+    # A report reads its onboarding accounts' milestones with its own usage and feature rows.
+    milestones = _milestone_reads(config, days[0]) if findings and young else None
+    usage_by_day, daily, first_usage = usage(
         session,
         scope,
         ids,
@@ -123,9 +132,10 @@ def extract_days(
         norm.usage_window_days,
         config.activity.measure,
         windows.daily_days if windows else 0,
+        milestones,
     )
     plans = [t["plan"] for t in terms]
-    features_by_day, feature_rows, catalogue = features(
+    features_by_day, feature_rows, catalogue, first_features = features(
         session,
         scope,
         ids,
@@ -133,6 +143,7 @@ def extract_days(
         days,
         norm.adoption_window_days,
         windows.feature_days if windows else 0,
+        milestones,
     )
     tickets_by_day, urgent = tickets(
         session, scope, ids, days, config, windows.urgent_days if windows else None
@@ -156,8 +167,13 @@ def extract_days(
             interactions_by_day[k],
             config,
         )
-        if k == 0:
-            raw.extra["onboarding_overdue"] = _onboarding(session, ids, terms[0], as_of, config)
+        if k == 0 and milestones is not None:
+            first = FirstDays(milestones, first_usage, first_features, catalogue)
+            progress = _progress_of(first, young, config)
+            raw.extra["onboarding_progress"] = progress
+            raw.extra["onboarding_overdue"] = _triggers_of(progress)
+        elif k == 0:
+            raw.extra["onboarding_overdue"] = _onboarding(session, young, as_of, config)
         out.append(raw)
     if findings:
         from tools.facts.findings import finding_facts
@@ -238,13 +254,45 @@ def _raw(
     )
 
 
+def _young(
+    ids: IntArray, terms: dict[str, Any], as_of: date, config: ScoringConfig
+) -> dict[int, date]:
+    """The onboarding start (first contract start) of the accounts younger than the onboarding
+    window as of ``as_of``: the only ones the onboarding-overdue trigger can fire for."""
+    tenure = terms["tenure_days"]
+    young = tenure < config.onboarding.window_days
+    return {
+        int(a): as_of - timedelta(days=int(t))
+        for a, t in zip(ids[young].tolist(), tenure[young].tolist(), strict=True)
+    }
+
+
+def _milestone_reads(config: ScoringConfig, as_of: date) -> MilestoneReads:
+    from tools.onboarding.progress import milestone_reads
+
+    return milestone_reads(config.onboarding, as_of)
+
+
 def _onboarding(
-    session: Reader, ids: IntArray, terms: dict[str, Any], as_of: date, config: ScoringConfig
+    session: Reader, young: dict[int, date], as_of: date, config: ScoringConfig
 ) -> dict[int, list[tuple[str, str, str, str, bool]]]:
     """The onboarding-overdue trigger of the accounts younger than the onboarding window."""
     from tools.onboarding import onboarding_triggers
 
-    young = terms["tenure_days"] < config.onboarding.window_days
     return onboarding_triggers(
-        session, as_of=as_of, config=config.onboarding, account_ids=ids[young].tolist()
+        session, as_of=as_of, config=config.onboarding, account_ids=sorted(young)
     )
+
+
+def _progress_of(first: FirstDays, young: dict[int, date], config: ScoringConfig) -> Any:
+    """``onboarding_progress`` of the young accounts from the first days the extraction read
+    (no statement): a dict of ``tools.onboarding.OnboardingProgress``."""
+    from tools.onboarding.progress import progress_of_first_days
+
+    return progress_of_first_days(first, young, config.onboarding)
+
+
+def _triggers_of(progress: Any) -> dict[int, list[tuple[str, str, str, str, bool]]]:
+    from tools.onboarding.signals import triggers_of
+
+    return triggers_of(progress)

@@ -37,6 +37,7 @@ from tools.facts.extract.sql import (
     per_account,
     statement,
 )
+from tools.facts.onboarding import MilestoneReads
 from tools.models import Feature, FeatureUsage, UsageDaily
 
 if TYPE_CHECKING:
@@ -78,13 +79,18 @@ def usage(
     window: int,
     measure: str = "auto",
     daily_days: int = 0,
-) -> tuple[list[list[FloatArray]], FloatArray]:
+    milestones: MilestoneReads | None = None,
+) -> tuple[list[list[FloatArray]], FloatArray, dict[int, tuple[date | None, ...]]]:
     """Per day: rows, logins and active-user-days in the recent and the prior window, the
     recent peak (seats used), and active days (``active_day`` under ``measure``) in each.
 
     With ``daily_days`` (a few accounts only), also the active users of each of the last
     ``daily_days`` complete days before the first day, shape (accounts, daily_days), oldest
-    first, 0 for a day without a row (Lean's and expansion's weekly usage and gaps)."""
+    first, 0 for a day without a row (Lean's and expansion's weekly usage and gaps).
+
+    With ``milestones`` (a few accounts only), also each account's first days of onboarding's
+    usage milestones (``MilestoneReads.usage_columns``): the statement then reads each
+    account's whole history before the last day, not only the windows."""
     day = col(UsageDaily.day)
     account = col(UsageDaily.account_id)
 
@@ -93,6 +99,7 @@ def usage(
         return recent_start, recent_start - timedelta(days=window)
 
     daily = np.zeros((len(ids), 0), dtype=np.float64)
+    firsts: dict[int, tuple[date | None, ...]] = {}
     if scope.scoped:
         first_day = days[0]
 
@@ -109,17 +116,25 @@ def usage(
                 the_day = first_day - timedelta(days=back)
                 columns.append(func.max(case((day == the_day, users), else_=None)))
             lowest = min([bounds(d)[1] for d in days] + [first_day - timedelta(days=daily_days)])
-            return per_account(scope, _USAGE, account, columns, day >= lowest, day < max(days))
+            since = [] if milestones is not None else [day >= lowest]
+            if milestones is not None:
+                columns += milestones.usage_columns()
+            return per_account(scope, _USAGE, account, columns, *since, day < max(days))
 
-        key = ("usage", tuple(days), window, measure, daily_days, scope.kind)
+        key = ("usage", tuple(days), window, measure, daily_days, milestones, scope.kind)
         width = USAGE_WIDTH * len(days)
-        columns = fill_counts(ids, fetch(session, statement(key, build), scope), width + daily_days)
+        rows = fetch(session, statement(key, build), scope)
+        if milestones is not None:
+            at = 1 + width + daily_days
+            firsts = {int(r[0]): tuple(r[at:]) for r in rows}
+            rows = [r[:at] for r in rows]
+        columns = fill_counts(ids, rows, width + daily_days)
         if daily_days:
             daily = np.stack(columns[width:], axis=1)
         by_day = [_usage_order(c) for c in per_day(columns[:width], USAGE_WIDTH, len(days))]
-        return by_day, daily
+        return by_day, daily, firsts
     by_day = [_usage_of_portfolio(session, scope, ids, as_of, window, measure) for as_of in days]
-    return by_day, daily
+    return by_day, daily, firsts
 
 
 def _usage_of_portfolio(
@@ -183,10 +198,12 @@ def features(
     days: Sequence[date],
     window: int,
     use_days: int = 0,
+    milestones: MilestoneReads | None = None,
 ) -> tuple[
     list[tuple[FloatArray, FloatArray, FloatArray, FloatArray]],
     list[FeatureWindowRow],
     Catalogue,
+    dict[int, list[tuple[int, date]]],
 ]:
     """Per day: features of the plan used in the window, all features used, features in the
     plan, and feature-usage rows in the last 3 windows (complete days); and the catalogue
@@ -197,12 +214,15 @@ def features(
 
     With ``use_days`` (a few accounts only), also each (account, feature) with a row in the
     ``use_days`` complete days before the first day: its peak daily users and its events there
-    (expansion's feature use and tier pull).
+    (expansion's feature use and tier pull). With ``milestones`` (a few accounts only), also
+    each (account, feature)'s first use before the first day (onboarding's feature milestones),
+    from each account's whole history.
     """
     day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
     pairs_by_day: list[list[tuple[int, int]]] = []
     rows_by_day: list[FloatArray] = []
     window_rows: list[FeatureWindowRow] = []
+    firsts: dict[int, list[tuple[int, date]]] = {}
     if scope.scoped:
         first_day = days[0]
         use_start = first_day - timedelta(days=use_days)
@@ -224,6 +244,9 @@ def features(
                     func.sum(case((in_use, col(FeatureUsage.events)), else_=None)),
                 ]
                 lowest = min(lowest, use_start)
+            if milestones is not None:
+                columns.append(milestones.feature_column())
+            since = [] if milestones is not None else [day >= lowest]
             # From the catalogue: every feature comes back (account NULL when nobody used it).
             feature_table = Feature.__table__  # type: ignore[attr-defined]
             joined = feature_table.outerjoin(
@@ -231,14 +254,14 @@ def features(
                 and_(
                     feature == feature_table.c.id,
                     account.in_(bindparam(SCOPE_PARAM, expanding=True)),
-                    day >= lowest,
+                    *since,
                     day < max(days),
                 ),
             )
             stmt = select(account, feature_table.c.id, *columns, *_CATALOGUE_COLUMNS)
             return stmt.select_from(joined).group_by(feature_table.c.id, account)
 
-        key = ("features", tuple(days), window, use_days, scope.kind)
+        key = ("features", tuple(days), window, use_days, milestones, scope.kind)
         found = fetch(session, statement(key, build), scope)
         catalogue = {int(r[1]): _catalogue_entry(r[-4:]) for r in found}
         rows = [r[:-4] for r in found if r[0] is not None]
@@ -253,6 +276,10 @@ def features(
                 for r in rows
                 if r[at]
             ]
+        if milestones is not None:
+            for r in rows:
+                if r[-1] is not None:
+                    firsts.setdefault(int(r[0]), []).append((int(r[1]), r[-1]))
     else:
         for as_of in days:
             pairs, row_count = _features_of_portfolio(session, scope, ids, as_of, window)
@@ -264,7 +291,7 @@ def features(
     for pairs, row_count, day_plans in zip(pairs_by_day, rows_by_day, plans, strict=True):
         in_plan, total, available = _adoption(ids, pairs, feature_rank, day_plans)
         out.append((in_plan, total, available, row_count))
-    return out, window_rows, catalogue
+    return out, window_rows, catalogue, firsts
 
 
 def _features_of_portfolio(
