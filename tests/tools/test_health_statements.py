@@ -18,7 +18,7 @@ from bot import blocks
 from tests.utils.demo_db import demo_database
 from tools import db
 from tools.accounts import resolve_account
-from tools.expansion import expansion_opportunities
+from tools.expansion import expansion_of, expansion_opportunities
 from tools.facts import Caches, MedianCache, portfolio_median_ticket_ratio
 from tools.facts.extract import extract_days, extract_raw
 from tools.lean import lean_findings
@@ -140,6 +140,31 @@ def test_lean_and_expansion_of_a_report_equal_their_own_readers(demo: Engine) ->
             assert report.expansion == expansion.get(account_id, []), account_id
             shown += len(report.lean) + len(report.expansion)
     assert shown  # the demo has findings to compare
+
+
+@pytest.mark.parametrize("id_range", [None, (1, 8)])
+def test_the_scans_bulk_findings_give_the_expansion_of_its_own_reader(
+    demo: Engine, id_range: tuple[int, int] | None
+) -> None:
+    """The scan's findings read with the portfolio's statements (weekly usage from its two
+    usage windows, feature use from its adoption statement) give every account the
+    opportunities and strengths of ``expansion_opportunities``, and the weekly usage of the
+    account's own findings."""
+    with db.session_factory(demo)() as session:
+        raw = extract_raw(session, as_of=TODAY, config=CONFIG, id_range=id_range, findings=True)
+        bulk = raw.extra["findings"]
+        ids = raw.ids.tolist()
+        expected = expansion_opportunities(session, as_of=TODAY, config=CONFIG, account_ids=ids)
+        (one,) = extract_days(session, days=[TODAY], config=CONFIG, account_ids=ids, findings=True)
+    assert expansion_of(bulk, config=CONFIG) == expected
+    assert sum(len(o) for o in expected.values()), "the demo has opportunities to compare"
+    for account_id, facts in one.extra["findings"].items():
+        for weeks in (4, 8):
+            got, want = bulk[account_id].weekly(weeks), facts.weekly(weeks)
+            assert (got is None) == (want is None), account_id
+            if got is not None and want is not None:
+                assert np.array_equal(got[0], want[0]), account_id
+                assert np.array_equal(got[1], want[1]), account_id
 
 
 def _same(a: Any, b: Any) -> bool:

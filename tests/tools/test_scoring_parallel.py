@@ -226,6 +226,7 @@ def test_the_scan_finds_no_expansion_again_for_the_team_figures(
 
     monkeypatch.setattr(metrics, "expansion_opportunities", unexpected)
     monkeypatch.setattr(metrics, "latest_states", unexpected)
+    monkeypatch.setattr(scoring, "_expansion", unexpected)  # found from the scan's own reads
     with sessions() as s:
         scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=1, team_figures=True)
         assert s.execute(select(func.count()).select_from(PortfolioMetricsRecord)).scalar() == 1

@@ -7,6 +7,11 @@ expansion window and its urgent tickets left open. ``FindingFacts`` derives from
 values the metric layer's own readers (``weekly_usage``, ``longest_gaps``, ``feature_use``,
 ``tier_peak_users``, ``urgent_open``, ``active_contracts``) return for the same account and day,
 so Lean and expansion read no table again and show the same numbers as on the portfolio path.
+
+The scan reads the same facts in bulk for expansion alone (``extract_days(..., findings=True)``
+on the portfolio, one day): its two usage windows also return each week's active-user-days and
+peak (``weeks``), and its feature-adoption statement each used feature's peak users and events.
+Those ``FindingFacts`` have no daily usage (``longest_gap`` raises) and no urgent tickets read.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy.typing as npt
 
 from tools.facts.contracts import ActiveContract
 from tools.facts.extract.arrays import RawMetrics
+from tools.facts.extract.product import portfolio_weeks
 from tools.facts.features import FeatureUse
 from tools.facts.query import as_utc
 from tools.facts.tickets import UrgentOpen
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
     from tools.scoring_config import ScoringConfig
 
 STRENGTH_WEEKS = 8  # tools.expansion_strength.WEEKS
+_NO_DAYS = np.zeros(0, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -38,6 +45,16 @@ class FindingWindows:
     daily_days: int  # daily active users of the last N complete days
     feature_days: int  # expansion's feature window
     urgent_days: int  # Muri: urgent tickets open longer than this
+    weeks: int  # expansion's weekly usage (seats, strength)
+
+    def in_bulk(self, config: ScoringConfig) -> bool:
+        """Whether the portfolio's own usage and adoption windows hold expansion's weeks and
+        feature window (the bulk findings of the scan)."""
+        norm = config.health.normalise
+        return (
+            portfolio_weeks(norm.usage_window_days, self.weeks)
+            and self.feature_days == norm.adoption_window_days
+        )
 
     @classmethod
     def of(cls, config: ScoringConfig) -> FindingWindows:
@@ -46,6 +63,7 @@ class FindingWindows:
             daily_days=7 * weeks,
             feature_days=config.expansion.window_days,
             urgent_days=config.lean.muri_urgent_open_days,
+            weeks=max(config.expansion.seat_weeks, STRENGTH_WEEKS),
         )
 
 
@@ -71,10 +89,18 @@ class FindingFacts:
     urgent: UrgentOpen | None
     daily_users: npt.NDArray[np.float64]  # oldest first; the last entry is as_of - 1
     features: tuple[FeatureUse, ...]  # every feature with a row in the expansion window, by key
+    by_week: npt.NDArray[np.float64] | None = None  # bulk: (weeks, 2) user-days, peak; oldest first
 
     def weekly(self, weeks: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
         """``(mean, peak)`` daily active users of each of the last ``weeks`` complete weeks,
         oldest first, as ``weekly_usage`` gives them; None when no day had an active user."""
+        if self.by_week is not None:
+            if len(self.by_week) < weeks:
+                raise ValueError(f"{weeks} weeks asked, {len(self.by_week)} weeks extracted")
+            last = self.by_week[len(self.by_week) - weeks :]
+            if not bool(np.any(last[:, 1] > 0)):
+                return None
+            return last[:, 0] / 7.0, last[:, 1]
         days = self.daily_users[-7 * weeks :]
         if days.size < 7 * weeks:
             raise ValueError(f"{weeks} weeks asked, {self.daily_users.size} days extracted")
@@ -86,6 +112,8 @@ class FindingFacts:
     def longest_gap(self, days: int) -> int | None:
         """``longest_gaps``: the longest run of days without active users in the last ``days``
         complete days, from the first active one, including the run up to as_of - 1."""
+        if self.daily_users.size < days:
+            raise ValueError(f"{days} days asked, {self.daily_users.size} days extracted")
         active = np.flatnonzero(self.daily_users[-days:] > 0)
         if not active.size:
             return None
@@ -141,9 +169,11 @@ def finding_facts(
     feature_rows: list[tuple[int, int, int, int]],
     catalogue: dict[int, tuple[str, str, str, bool]],
     urgent: dict[int, tuple[int, Any]],
+    bulk: bool = False,
 ) -> dict[int, FindingFacts]:
     """``FindingFacts`` of every account of ``raw`` (its main day), from the extra columns the
-    extraction read (``extract_days(..., findings=True)``)."""
+    extraction read (``extract_days(..., findings=True)``); ``bulk``: ``daily`` holds the
+    weeks, shape (accounts, weeks, 2)."""
     contracts: dict[int, list[tuple[Any, ...]]] = {}
     for account_id, start, end, arr, seats, plan, _, contract_external_id in contract_rows:
         row = (start, end, arr, seats, plan, contract_external_id)
@@ -170,7 +200,8 @@ def finding_facts(
             urgent=None
             if left_open is None
             else UrgentOpen(left_open[0], (raw.as_of - as_utc(left_open[1]).date()).days),
-            daily_users=daily[p],
+            daily_users=_NO_DAYS if bulk else daily[p],
             features=tuple(sorted(uses.get(account, []), key=lambda u: u.key)),
+            by_week=daily[p] if bulk else None,
         )
     return out

@@ -48,6 +48,7 @@ from sqlmodel import Session, col
 from tools import db
 from tools.churn import arr_at_risk, assess
 from tools.facts.extract import RawMetrics, Reader, extract_raw
+from tools.facts.findings import FindingWindows
 from tools.health import snapshot_rows
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
 from tools.results import Band, BandMix, ExpansionOpportunity, RiskLevel, Severity
@@ -176,7 +177,8 @@ def _score_range(
     """Score the active accounts with ids in ``id_range`` (all accounts for None); with
     ``expansion``, also find their expansion opportunities (the team figures' pipeline), in
     the same process: each range's in its own, in parallel."""
-    raw = extract_raw(reader, as_of=as_of, config=config, id_range=id_range)
+    bulk = expansion and FindingWindows.of(config).in_bulk(config)
+    raw = extract_raw(reader, as_of=as_of, config=config, id_range=id_range, findings=bulk)
     rows = snapshot_rows(raw, config, include=raw.active)
     bands: list[Band | None] = [None] * len(raw)
     for position, band in zip(rows.positions, rows.bands, strict=True):
@@ -207,7 +209,11 @@ def _score_range(
         )
         if level != RiskLevel.LOW:
             out.arr_at_risk += arr_at_risk(arr[position], level)
-    if expansion:
+    if bulk:  # from the facts the extraction read with the scores: no table read again
+        from tools.expansion import expansion_of
+
+        out.opportunities = expansion_of(raw.extra["findings"], config=config)
+    elif expansion:
         out.opportunities = _expansion(reader, as_of, config, raw.ids.tolist())
     return out
 
@@ -215,7 +221,8 @@ def _score_range(
 def _expansion(
     reader: Reader, as_of: date, config: ScoringConfig, account_ids: list[int]
 ) -> dict[int, list[ExpansionOpportunity]]:
-    """``expansion_opportunities`` of the accounts the scan extracted (those in force)."""
+    """``expansion_opportunities`` of the accounts the scan extracted (those in force), when
+    the portfolio's windows do not hold expansion's (``FindingWindows.in_bulk``)."""
     from tools.expansion import expansion_opportunities
 
     if isinstance(reader, Session):

@@ -72,10 +72,12 @@ def extract_raw(
     account_ids: Sequence[int] | None = None,
     use_static_fields: bool = True,
     id_range: tuple[int, int] | None = None,
+    findings: bool = False,
 ) -> RawMetrics:
     """Raw metrics of every account (or of ``account_ids``) as of ``as_of``, in ~12 queries.
 
-    ``id_range`` (inclusive ``(low, high)``) restricts them to the accounts with ids in it.
+    ``id_range`` (inclusive ``(low, high)``) restricts them to the accounts with ids in it;
+    ``findings`` as in ``extract_days``.
     """
     (raw,) = extract_days(
         session,
@@ -84,6 +86,7 @@ def extract_raw(
         account_ids=account_ids,
         use_static_fields=use_static_fields,
         id_range=id_range,
+        findings=findings,
     )
     return raw
 
@@ -108,14 +111,21 @@ def extract_days(
     (the usage and feature-usage statements then read those accounts' whole history):
     ``extra["onboarding_progress"]`` (``tools.onboarding.progress_of_first_days``, the same
     progress ``onboarding_progress`` reads, without names) and the trigger from it. Otherwise
-    the trigger is read by ``onboarding_triggers`` (its own statements, the scan's path)."""
+    the trigger is read by ``onboarding_triggers`` (its own statements, the scan's path).
+    For the whole portfolio (or an id range) on one day, ``findings`` reads only what
+    expansion needs (weekly usage and feature use; no daily usage nor urgent tickets, no
+    milestones), when ``FindingWindows.in_bulk`` says the portfolio's windows hold it."""
     days = list(days)
     if not days:
         return []
     scope = Scope(account_ids, id_range)
-    if findings and (not scope.scoped or days[0] != max(days)):
-        raise ValueError("findings facts are read for a few accounts, the first day the latest")
+    if findings and not (
+        (scope.scoped and days[0] == max(days))
+        or (len(days) == 1 and _finding_windows(config).in_bulk(config))
+    ):
+        raise ValueError("findings facts: a few accounts, or the portfolio on one day")
     windows = _finding_windows(config) if findings else None
+    bulk = windows is not None and not scope.scoped
     norm = config.health.normalise
     ids, tam, contract_rows, external_ids = accounts_with_contracts(
         session, scope, max(days), use_static_fields
@@ -123,7 +133,7 @@ def extract_days(
     terms = [terms_from_rows(contract_rows, ids, d) for d in days]
     young = _young(ids, terms[0], days[0], config)
     # A report reads its onboarding accounts' milestones with its own usage and feature rows.
-    milestones = _milestone_reads(config, days[0]) if findings and young else None
+    milestones = _milestone_reads(config, days[0]) if findings and not bulk and young else None
     usage_by_day, daily, first_usage = usage(
         session,
         scope,
@@ -131,8 +141,9 @@ def extract_days(
         days,
         norm.usage_window_days,
         config.activity.measure,
-        windows.daily_days if windows else 0,
+        windows.daily_days if windows and not bulk else 0,
         milestones,
+        windows.weeks if windows and bulk else 0,
     )
     plans = [t["plan"] for t in terms]
     features_by_day, feature_rows, catalogue, first_features = features(
@@ -146,7 +157,7 @@ def extract_days(
         milestones,
     )
     tickets_by_day, urgent = tickets(
-        session, scope, ids, days, config, windows.urgent_days if windows else None
+        session, scope, ids, days, config, windows.urgent_days if windows and not bulk else None
     )
     invoices_by_day = invoices(session, scope, ids, days)
     contacts_by_day, interactions_by_day = people(session, scope, ids, days)
@@ -186,6 +197,7 @@ def extract_days(
             feature_rows=feature_rows,
             catalogue=catalogue,
             urgent=urgent,
+            bulk=bulk,
         )
     return out
 

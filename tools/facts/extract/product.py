@@ -80,6 +80,7 @@ def usage(
     measure: str = "auto",
     daily_days: int = 0,
     milestones: MilestoneReads | None = None,
+    weeks: int = 0,
 ) -> tuple[list[list[FloatArray]], FloatArray, dict[int, tuple[date | None, ...]]]:
     """Per day: rows, logins and active-user-days in the recent and the prior window, the
     recent peak (seats used), and active days (``active_day`` under ``measure``) in each.
@@ -90,7 +91,11 @@ def usage(
 
     With ``milestones`` (a few accounts only), also each account's first days of onboarding's
     usage milestones (``MilestoneReads.usage_columns``): the statement then reads each
-    account's whole history before the last day, not only the windows."""
+    account's whole history before the last day, not only the windows..
+
+    With ``weeks`` (the whole portfolio, one day), instead of ``daily_days`` the active-user-days
+    and peak active users of each of the last ``weeks`` weeks, shape (accounts, weeks, 2),
+    oldest first, from the two windows' own statements (``_usage_of_portfolio``)."""
     day = col(UsageDaily.day)
     account = col(UsageDaily.account_id)
 
@@ -133,32 +138,75 @@ def usage(
             daily = np.stack(columns[width:], axis=1)
         by_day = [_usage_order(c) for c in per_day(columns[:width], USAGE_WIDTH, len(days))]
         return by_day, daily, firsts
-    by_day = [_usage_of_portfolio(session, scope, ids, as_of, window, measure) for as_of in days]
+    if weeks and len(days) == 1:
+        use, daily = _usage_of_portfolio(session, scope, ids, days[0], window, measure, weeks)
+        return [use], daily, firsts
+    by_day = [_usage_of_portfolio(session, scope, ids, as_of, window, measure)[0] for as_of in days]
     return by_day, daily, firsts
 
 
+def _week_columns(as_of: date, weeks: range) -> list[Any]:
+    """Active-user-days and peak active users of each week in ``weeks`` (1 = the 7 complete
+    days before ``as_of``), oldest first."""
+    day, users = col(UsageDaily.day), col(UsageDaily.active_users)
+    columns: list[Any] = []
+    for k in sorted(weeks, reverse=True):
+        end = as_of - timedelta(days=7 * (k - 1))
+        in_week = and_(day >= end - timedelta(days=7), day < end)
+        columns += [func.sum(case((in_week, users), else_=None))]
+        columns += [func.max(case((in_week, users), else_=None))]
+    return columns
+
+
+def portfolio_weeks(window: int, weeks: int) -> bool:
+    """Whether the portfolio's two usage windows of ``window`` days hold ``weeks`` whole weeks
+    (``usage(..., weeks=...)``)."""
+    return window % 7 == 0 and 0 < weeks <= 2 * window // 7
+
+
 def _usage_of_portfolio(
-    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int, measure: str
-) -> list[FloatArray]:
+    session: Reader,
+    scope: Scope,
+    ids: IntArray,
+    as_of: date,
+    window: int,
+    measure: str,
+    weeks: int = 0,
+) -> tuple[list[FloatArray], FloatArray]:
     """``usage`` of one day as two plain range aggregates (recent, prior): each reads only its
-    own days through the ``(account_id, day)`` index and costs far less per row."""
+    own days through the ``(account_id, day)`` index and costs far less per row.
+
+    With ``weeks`` (``portfolio_weeks``), the same statements also return each account's
+    active-user-days and peak active users of each of the last ``weeks`` weeks, as an array
+    of shape (accounts, weeks, 2), oldest first (expansion's weekly usage)."""
     day, account = col(UsageDaily.day), col(UsageDaily.account_id)
     recent_start = as_of - timedelta(days=window)
     prior_start = recent_start - timedelta(days=window)
+    if weeks and not portfolio_weeks(window, weeks):
+        raise ValueError(f"{weeks} weeks are not whole weeks of two {window}-day windows")
+    in_recent = range(1, min(weeks, window // 7) + 1)
+    in_prior = range(window // 7 + 1, weeks + 1)
 
     def build_recent() -> Any:
         columns = _usage_columns(None, peak=True, measure=measure)
+        columns += _week_columns(as_of, in_recent)
         return per_account(scope, _USAGE, account, columns, day >= recent_start, day < as_of)
 
     def build_prior() -> Any:
         columns = _usage_columns(None, peak=False, measure=measure)
+        columns += _week_columns(as_of, in_prior)
         return per_account(scope, _USAGE, account, columns, day >= prior_start, day < recent_start)
 
-    recent = statement(("usage_recent", as_of, window, measure, scope.kind), build_recent)
-    prior = statement(("usage_prior", as_of, window, measure, scope.kind), build_prior)
-    columns = fill_counts(ids, fetch(session, recent, scope), 5)
-    columns += fill_counts(ids, fetch(session, prior, scope), 4)
-    return _usage_order(columns)
+    key = (as_of, window, measure, weeks, scope.kind)
+    recent = statement(("usage_recent", *key), build_recent)
+    prior = statement(("usage_prior", *key), build_prior)
+    recent_columns = fill_counts(ids, fetch(session, recent, scope), 5 + 2 * len(in_recent))
+    prior_columns = fill_counts(ids, fetch(session, prior, scope), 4 + 2 * len(in_prior))
+    weekly = prior_columns[4:] + recent_columns[5:]  # oldest week first
+    by_week = np.zeros((len(ids), weeks, 2), dtype=np.float64)
+    if weeks:
+        by_week = np.stack(weekly, axis=1).reshape(len(ids), weeks, 2)
+    return _usage_order(recent_columns[:5] + prior_columns[:4]), by_week
 
 
 def _usage_order(c: list[FloatArray]) -> list[FloatArray]:
@@ -217,6 +265,8 @@ def features(
     (expansion's feature use and tier pull). With ``milestones`` (a few accounts only), also
     each (account, feature)'s first use before the first day (onboarding's feature milestones),
     from each account's whole history.
+    For the whole portfolio (one day, ``use_days`` equal to ``window``) the pairs without
+    users or events in the window are left out.
     """
     day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
     pairs_by_day: list[list[tuple[int, int]]] = []
@@ -281,8 +331,12 @@ def features(
                 if r[-1] is not None:
                     firsts.setdefault(int(r[0]), []).append((int(r[1]), r[-1]))
     else:
+        if use_days and (len(days) != 1 or use_days != window):
+            raise ValueError("the portfolio's feature use is read over its adoption window")
         for as_of in days:
-            pairs, row_count = _features_of_portfolio(session, scope, ids, as_of, window)
+            pairs, row_count, window_rows = _features_of_portfolio(
+                session, scope, ids, as_of, window, bool(use_days)
+            )
             pairs_by_day.append(pairs)
             rows_by_day.append(row_count)
         catalogue = feature_catalogue(session)
@@ -295,17 +349,22 @@ def features(
 
 
 def _features_of_portfolio(
-    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int
-) -> tuple[list[tuple[int, int]], FloatArray]:
-    """Used (account, feature) pairs and feature-usage rows of one day, as range aggregates."""
+    session: Reader, scope: Scope, ids: IntArray, as_of: date, window: int, use: bool = False
+) -> tuple[list[tuple[int, int]], FloatArray, list[FeatureWindowRow]]:
+    """Used (account, feature) pairs and feature-usage rows of one day, as range aggregates;
+    with ``use``, also each used pair's peak daily users and events in the window (rows
+    without users or events add neither)."""
     day, account = col(FeatureUsage.day), col(FeatureUsage.account_id)
     used = or_(col(FeatureUsage.users) > 0, col(FeatureUsage.events) > 0)
     start, lookback = as_of - timedelta(days=window), as_of - timedelta(days=3 * window)
 
     def build_used() -> Any:
         by = [col(FeatureUsage.feature_id)]
+        columns = (
+            [func.max(col(FeatureUsage.users)), func.sum(col(FeatureUsage.events))] if use else []
+        )
         return per_account(
-            scope, _FEATURE_USAGE, account, [], day >= start, day < as_of, used, by=by
+            scope, _FEATURE_USAGE, account, columns, day >= start, day < as_of, used, by=by
         )
 
     def build_rows() -> Any:
@@ -313,11 +372,13 @@ def _features_of_portfolio(
             scope, _FEATURE_USAGE, account, [func.count()], day >= lookback, day < as_of
         )
 
-    used_stmt = statement(("features_used", as_of, window, scope.kind), build_used)
+    used_stmt = statement(("features_used", as_of, window, use, scope.kind), build_used)
     rows_stmt = statement(("feature_rows", as_of, window, scope.kind), build_rows)
-    pairs = [(int(a), int(f)) for a, f in fetch(session, used_stmt, scope)]
+    found = fetch(session, used_stmt, scope)
+    pairs = [(int(r[0]), int(r[1])) for r in found]
+    uses = [(int(a), int(f), int(p or 0), int(e or 0)) for a, f, p, e in found] if use else []
     (row_count,) = fill_counts(ids, fetch(session, rows_stmt, scope), 1)
-    return pairs, row_count
+    return pairs, row_count, uses
 
 
 Catalogue = dict[int, tuple[str, str, str, bool]]
