@@ -283,11 +283,12 @@ def expansion_opportunities(
 
 
 def expansion_of(
-    facts: dict[int, FindingFacts], *, config: ScoringConfig
+    facts: dict[int, FindingFacts], *, config: ScoringConfig, ranked: bool = True
 ) -> dict[int, list[ExpansionOpportunity]]:
     """``expansion_opportunities`` of a few accounts from the facts their report already
     extracted (``extract_days(..., findings=True)``): the same opportunities and strengths,
-    no table read again."""
+    no table read again. ``ranked=False`` leaves the strength at 0 (the scan's team figures
+    count the pipeline and sum its ARR; nothing there is ranked)."""
     cfg = config.expansion
     inputs: dict[int, Inputs] = {}
     for account_id, fact in facts.items():
@@ -301,7 +302,7 @@ def expansion_of(
         )
         inputs[account_id] = (fact.contract, weekly[1] if weekly is not None else None, uses)
     result, shown = _opportunities(inputs, cfg)
-    if shown:
+    if shown and ranked:
         _add_strength(result, strength_of_facts({a: facts[a] for a in shown}), cfg)
     return result
 

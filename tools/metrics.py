@@ -224,7 +224,8 @@ def portfolio_metrics(
 class ScannedFigures:
     """What the day's scan found that the team figures use, so they do not read it again:
     each scanned account's (score, band, churn level) and, per account in force, its
-    expansion opportunities (``expansion_opportunities``, found range by range)."""
+    expansion opportunities (``expansion_opportunities``, found range by range; counted and
+    summed here, never ranked, so their strength may be left at 0)."""
 
     states: dict[int, tuple[float, Band, RiskLevel]]
     opportunities: dict[int, list[ExpansionOpportunity]]

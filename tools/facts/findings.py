@@ -185,23 +185,30 @@ def finding_facts(
             key, name, tier, integration = known
             use = FeatureUse(key, name, tier, integration, peak, events)
             uses.setdefault(account_id, []).append(use)
+    seats_used = np.nan_to_num(np.where(raw.usage_rows_recent > 0, raw.seats_used, 0.0))
+    tickets = np.nan_to_num(raw.tickets_window)
     out: dict[int, FindingFacts] = {}
-    for p, account in enumerate(raw.ids.tolist()):
+    for p, (account, seats, tickets_window) in enumerate(
+        zip(raw.ids.tolist(), seats_used.astype(np.int64).tolist(), tickets.tolist(), strict=True)
+    ):
         left_open = urgent.get(account)
-        seats = raw.seats_used[p] if raw.usage_rows_recent[p] > 0 else 0.0
         out[account] = FindingFacts(
             account_id=account,
             as_of=raw.as_of,
             contract=contract_in_force(
                 account, external_ids.get(account, ""), contracts.get(account, []), raw.as_of
             ),
-            seats_used=int(np.nan_to_num(seats)),
-            tickets_window=int(np.nan_to_num(raw.tickets_window[p])),
+            seats_used=seats,
+            tickets_window=int(tickets_window),
             urgent=None
             if left_open is None
             else UrgentOpen(left_open[0], (raw.as_of - as_utc(left_open[1]).date()).days),
             daily_users=_NO_DAYS if bulk else daily[p],
-            features=tuple(sorted(uses.get(account, []), key=lambda u: u.key)),
+            features=tuple(sorted(uses.get(account, []), key=_by_key)),
             by_week=daily[p] if bulk else None,
         )
     return out
+
+
+def _by_key(use: FeatureUse) -> str:
+    return use.key

@@ -164,7 +164,8 @@ class _Scored:
     triggers: list[tuple[int, str, str, str, str, str]]
     arr_at_risk: Decimal
     opportunities: dict[int, list[ExpansionOpportunity]] | None = None
-    """With the team figures: the expansion opportunities of the range's accounts in force."""
+    """With the team figures: the expansion opportunities of the range's accounts in force
+    (their strength left at 0 when found from the scan's own reads: the figures do not rank)."""
 
 
 def _score_range(
@@ -212,7 +213,7 @@ def _score_range(
     if bulk:  # from the facts the extraction read with the scores: no table read again
         from tools.expansion import expansion_of
 
-        out.opportunities = expansion_of(raw.extra["findings"], config=config)
+        out.opportunities = expansion_of(raw.extra["findings"], config=config, ranked=False)
     elif expansion:
         out.opportunities = _expansion(reader, as_of, config, raw.ids.tolist())
     return out
