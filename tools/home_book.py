@@ -215,12 +215,38 @@ def _snapshot_statement(as_of: date, where: Where) -> Any:
 def _stored_summary(row: Any, as_of: date, onboarding: OnboardingConfig) -> AccountSummary:
     """The summary of a snapshot row with stored terms (the account was active at the scan)."""
     (account_id, _, _, _, arr, seats, plan, renewal, tenure, *who) = row
-    external_id, name, segment, industry, email, slack_id, stored = who
-    derived = derived_stage(
-        age_days=tenure,
+    return _summary(
+        account_id,
+        who,
+        onboarding,
+        tenure=tenure,
         days_to_renewal=(renewal - as_of).days if renewal is not None else None,
         active=True,
-        config=onboarding,
+        plan=plan,
+        arr=_cents(float(arr)),
+        seats=int(seats),
+        renewal=renewal,
+    )
+
+
+def _summary(
+    account_id: int,
+    who: Sequence[Any],
+    onboarding: OnboardingConfig,
+    *,
+    tenure: int | None,
+    days_to_renewal: int | None,
+    active: bool,
+    plan: str | None,
+    arr: Decimal,
+    seats: int,
+    renewal: date | None,
+) -> AccountSummary:
+    """One book summary from who the account is (``_ACCOUNT_COLUMNS``) and its terms, wherever
+    the terms were read (the scan's snapshot or the contracts); the stage as everywhere."""
+    external_id, name, segment, industry, email, slack_id, stored = who
+    derived = derived_stage(
+        age_days=tenure, days_to_renewal=days_to_renewal, active=active, config=onboarding
     )
     return AccountSummary(
         account_id=int(account_id),
@@ -232,10 +258,10 @@ def _stored_summary(row: Any, as_of: date, onboarding: OnboardingConfig) -> Acco
         owner_slack_id=slack_id,
         lifecycle_stage=effective_stage(stored, derived),
         plan=plan,
-        arr=_cents(float(arr)),
-        seats_purchased=int(seats),
+        arr=arr,
+        seats_purchased=seats,
         renewal_date=renewal,
-        churned=False,
+        churned=not active,
     )
 
 
@@ -282,44 +308,24 @@ def book_summaries(
 def _summaries(
     session: Session, as_of: date, ids: list[int], onboarding: OnboardingConfig
 ) -> dict[int, AccountSummary]:
-    stmt = select(
-        col(Account.id),
-        col(Account.external_id),
-        col(Account.name),
-        col(Account.segment),
-        col(Account.industry),
-        col(Account.owner_email),
-        col(Account.owner_slack_id),
-        col(Account.lifecycle_stage),
-    ).where(col(Account.id).in_(ids))
+    stmt = select(col(Account.id), *_ACCOUNT_COLUMNS).where(col(Account.id).in_(ids))
     terms = contract_terms(session, Scope(ids), np.array(ids, dtype=np.int64), as_of)
     out: dict[int, AccountSummary] = {}
     position = {a: i for i, a in enumerate(ids)}
-    for account_id, external_id, name, segment, industry, email, slack_id, stored in rows(
-        session, stmt
-    ):
+    for account_id, *who in rows(session, stmt):
         i = position[int(account_id)]
         active = bool(terms["active"][i])
-        derived = derived_stage(
-            age_days=_days(terms["tenure_days"][i]),
+        out[int(account_id)] = _summary(
+            account_id,
+            who,
+            onboarding,
+            tenure=_days(terms["tenure_days"][i]),
             days_to_renewal=_days(terms["days_to_renewal"][i]),
             active=active,
-            config=onboarding,
-        )
-        out[int(account_id)] = AccountSummary(
-            account_id=int(account_id),
-            external_id=external_id,
-            name=name,
-            segment=segment,
-            industry=industry,
-            owner_email=email,
-            owner_slack_id=slack_id,
-            lifecycle_stage=effective_stage(stored, derived),
             plan=terms["plan"][i],
             arr=_cents(terms["arr"][i]) if active else Decimal("0"),
-            seats_purchased=int(terms["seats_purchased"][i]) if active else 0,
-            renewal_date=terms["renewal_date"][i],
-            churned=not active,
+            seats=int(terms["seats_purchased"][i]) if active else 0,
+            renewal=terms["renewal_date"][i],
         )
     return out
 
