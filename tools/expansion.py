@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -101,9 +102,21 @@ def _ref(contract: ActiveContract) -> str:
     return contract.external_id or str(contract.account_id)
 
 
-def _seats(
+@dataclass(frozen=True)
+class _SeatTerms:
+    """The numbers of a seats opportunity (``_seats`` words them)."""
+
+    utilisation: npt.NDArray[np.float64]  # each week's peak / seats purchased, oldest first
+    peak: int
+    factor: Decimal
+    extra: int
+    seat_price: Decimal
+    estimated: Decimal
+
+
+def _seat_terms(
     contract: ActiveContract, weekly_peaks: npt.NDArray[np.float64] | None, cfg: ExpansionConfig
-) -> ExpansionOpportunity | None:
+) -> _SeatTerms | None:
     purchased = contract.seats_purchased
     if purchased <= 0 or weekly_peaks is None:
         return None
@@ -115,8 +128,19 @@ def _seats(
     target = math.ceil(Decimal(max(peak, purchased)) * factor)
     extra = max(target - purchased, 1)
     seat_price = contract.arr / purchased
-    estimated = dollars(seat_price * extra)
-    weeks = len(weekly_peaks)
+    return _SeatTerms(utilisation, peak, factor, extra, seat_price, dollars(seat_price * extra))
+
+
+def _seats(
+    contract: ActiveContract, weekly_peaks: npt.NDArray[np.float64] | None, cfg: ExpansionConfig
+) -> ExpansionOpportunity | None:
+    terms = _seat_terms(contract, weekly_peaks, cfg)
+    if terms is None:
+        return None
+    purchased, utilisation, peak = contract.seats_purchased, terms.utilisation, terms.peak
+    factor, extra, seat_price = terms.factor, terms.extra, terms.seat_price
+    estimated = terms.estimated
+    weeks = len(utilisation)
     threshold = percent_text(cfg.seat_utilisation_threshold)
     shares = ", ".join(percent_text(float(u)) for u in utilisation)
     formula = (
@@ -156,9 +180,19 @@ def _usage_text(use: FeatureUse, days: int) -> str:
     )
 
 
-def _module(
+@dataclass(frozen=True)
+class _ModuleTerms:
+    """The numbers of a module opportunity (``_module`` words them)."""
+
+    heavy: list[FeatureUse]  # heavy features above the plan, highest tier first
+    target: str
+    uplift: Decimal
+    estimated: Decimal
+
+
+def _module_terms(
     contract: ActiveContract, uses: list[FeatureUse], cfg: ExpansionConfig
-) -> ExpansionOpportunity | None:
+) -> _ModuleTerms | None:
     plan_rank = TIER_RANK.get(contract.plan)
     if plan_rank is None:
         return None
@@ -175,7 +209,16 @@ def _module(
     heavy.sort(key=lambda u: (-TIER_RANK[u.tier], -u.events, u.key))
     target = heavy[0].tier
     uplift = Decimal(str(cfg.tier_uplift.get(target, 0.0)))
-    estimated = dollars(contract.arr * uplift)
+    return _ModuleTerms(heavy, target, uplift, dollars(contract.arr * uplift))
+
+
+def _module(
+    contract: ActiveContract, uses: list[FeatureUse], cfg: ExpansionConfig
+) -> ExpansionOpportunity | None:
+    terms = _module_terms(contract, uses, cfg)
+    if terms is None:
+        return None
+    heavy, target, uplift, estimated = terms.heavy, terms.target, terms.uplift, terms.estimated
     names = ", ".join(u.name for u in heavy)
     return ExpansionOpportunity(
         account_id=contract.account_id,
@@ -198,9 +241,20 @@ def _module(
     )
 
 
-def _integration(
+@dataclass(frozen=True)
+class _IntegrationTerms:
+    """The numbers of an integration opportunity (``_integration`` words them)."""
+
+    outside_plan: list[FeatureUse]  # heavy integration features above the plan
+    api_calls: int
+    heavy_api: bool
+    uplift: Decimal
+    estimated: Decimal
+
+
+def _integration_terms(
     contract: ActiveContract, uses: list[FeatureUse], cfg: ExpansionConfig
-) -> ExpansionOpportunity | None:
+) -> _IntegrationTerms | None:
     plan_rank = TIER_RANK.get(contract.plan, len(TIER_RANK))
     outside_plan = [
         u
@@ -214,14 +268,25 @@ def _integration(
     heavy_api = api_calls >= cfg.api_min_events
     if not outside_plan and not heavy_api:
         return None
+    uplift = Decimal(str(cfg.integration_uplift))
+    estimated = dollars(contract.arr * uplift)
+    return _IntegrationTerms(outside_plan, api_calls, heavy_api, uplift, estimated)
+
+
+def _integration(
+    contract: ActiveContract, uses: list[FeatureUse], cfg: ExpansionConfig
+) -> ExpansionOpportunity | None:
+    terms = _integration_terms(contract, uses, cfg)
+    if terms is None:
+        return None
+    outside_plan, api_calls, heavy_api = terms.outside_plan, terms.api_calls, terms.heavy_api
+    uplift, estimated = terms.uplift, terms.estimated
     evidence = [_usage_text(u, cfg.window_days) + " (not in plan)" for u in outside_plan]
     if heavy_api:
         evidence.append(
             f"{api_calls:,} API calls in the last {cfg.window_days} days "
             f"(threshold {cfg.api_min_events:,})"
         )
-    uplift = Decimal(str(cfg.integration_uplift))
-    estimated = dollars(contract.arr * uplift)
     what = ", ".join(u.name for u in outside_plan) or "the API"
     usage = (
         f"{api_calls:,} API calls"
@@ -288,26 +353,55 @@ def expansion_of(
     """``expansion_opportunities`` of a few accounts from the facts their report already
     extracted (``extract_days(..., findings=True)``): the same opportunities and strengths,
     no table read again. ``ranked=False`` leaves the strength at 0 (the scan's team figures
-    count the pipeline and sum its ARR; nothing there is ranked)."""
+    count the pipeline and sum its ARR; nothing there is ranked): the scan's bulk facts hold
+    only the weeks of the seat rule, and ranking them raises ``ValueError``."""
     cfg = config.expansion
-    inputs: dict[int, Inputs] = {}
-    for account_id, fact in facts.items():
-        if fact.contract is None:
-            continue
-        weekly = fact.weekly(cfg.seat_weeks)
-        uses = fact.feature_use(
-            cfg.module_min_users,
-            min(cfg.module_min_events, cfg.integration_min_events),
-            cfg.api_feature_keys,
-        )
-        inputs[account_id] = (fact.contract, weekly[1] if weekly is not None else None, uses)
-    result, shown = _opportunities(inputs, cfg)
+    result, shown = _opportunities(_inputs_of(facts, cfg), cfg)
     if shown and ranked:
         _add_strength(result, strength_of_facts({a: facts[a] for a in shown}), cfg)
     return result
 
 
 Inputs = tuple[ActiveContract, "npt.NDArray[np.float64] | None", list[FeatureUse]]
+
+
+def _inputs_of(facts: dict[int, FindingFacts], cfg: ExpansionConfig) -> dict[int, Inputs]:
+    """Each account in force's contract, weekly peaks and feature use, from its facts."""
+    inputs: dict[int, Inputs] = {}
+    for account_id, fact in facts.items():
+        if fact.contract is None:
+            continue
+        peaks = fact.weekly_peaks(cfg.seat_weeks)
+        uses = fact.feature_use(
+            cfg.module_min_users,
+            min(cfg.module_min_events, cfg.integration_min_events),
+            cfg.api_feature_keys,
+        )
+        inputs[account_id] = (fact.contract, peaks, uses)
+    return inputs
+
+
+def pipeline_total(found: dict[int, list[ExpansionOpportunity]]) -> tuple[int, Decimal]:
+    """How many opportunities ``found`` holds and their estimated ARR (the pipeline)."""
+    opportunities = [o for opps in found.values() for o in opps]
+    return len(opportunities), sum((o.estimated_arr for o in opportunities), Decimal("0"))
+
+
+def pipeline_of(facts: dict[int, FindingFacts], *, config: ScoringConfig) -> tuple[int, Decimal]:
+    """How many opportunities ``expansion_of(facts, ...)`` finds and their estimated ARR, from
+    the rules' numbers alone (nothing worded, nothing ranked): the scan's team figures."""
+    cfg = config.expansion
+    count, arr = 0, Decimal("0")
+    for contract, peaks, uses in _inputs_of(facts, cfg).values():
+        for terms in (
+            _seat_terms(contract, peaks, cfg),
+            _module_terms(contract, uses, cfg),
+            _integration_terms(contract, uses, cfg),
+        ):
+            if terms is not None and terms.estimated >= cfg.min_estimated_arr:
+                count += 1
+                arr += terms.estimated
+    return count, arr
 
 
 def _opportunities(

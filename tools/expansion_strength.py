@@ -102,8 +102,9 @@ def strength_of_facts(facts: dict[int, FindingFacts]) -> StrengthMatrix:
         fact = facts[account_id]
         if fact.contract is None:
             raise ValueError(f"account {account_id} has no contract in force")
-        weekly = fact.weekly(WEEKS)
-        peaks = weekly[1] if weekly is not None else np.zeros(WEEKS)
+        peaks = fact.weekly_peaks(WEEKS)
+        if peaks is None:
+            peaks = np.zeros(WEEKS)
         out[i] = _components(fact.contract, peaks, fact.tier_peaks())
     return StrengthMatrix(ids=ids, components=out)
 

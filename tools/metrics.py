@@ -44,7 +44,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
-from tools.expansion import expansion_opportunities
+from tools.expansion import expansion_opportunities, pipeline_total
 from tools.facts import ActiveContract, active_contracts, rows
 from tools.facts.contracts import accounts_with_contracts
 from tools.facts.definitions import is_at_risk
@@ -56,7 +56,6 @@ from tools.onboarding import time_to_value_by_cohort
 from tools.results import (
     Band,
     BandMix,
-    ExpansionOpportunity,
     HealthResult,
     PortfolioMetrics,
     RenewalBucket,
@@ -223,12 +222,13 @@ def portfolio_metrics(
 @dataclass(frozen=True)
 class ScannedFigures:
     """What the day's scan found that the team figures use, so they do not read it again:
-    each scanned account's (score, band, churn level) and, per account in force, its
-    expansion opportunities (``expansion_opportunities``, found range by range; counted and
-    summed here, never ranked, so their strength may be left at 0)."""
+    each scanned account's (score, band, churn level) and the expansion pipeline of the
+    accounts in force (how many opportunities ``expansion_opportunities`` finds, and their
+    estimated ARR; found range by range, ``tools.expansion.pipeline_of``)."""
 
     states: dict[int, tuple[float, Band, RiskLevel]]
-    opportunities: dict[int, list[ExpansionOpportunity]]
+    pipeline_count: int
+    pipeline_arr: Decimal
 
 
 def store_team_figures(
@@ -283,12 +283,11 @@ def compute_portfolio_metrics(
         levels = {a: level for a, (_, _, level) in states.items()}
     bands = {a: v for a, v in all_bands.items() if a in now}
     average_health, mix = _band_mix(bands)
-    found = (
-        scanned.opportunities
+    pipeline_count, pipeline_arr = (
+        (scanned.pipeline_count, scanned.pipeline_arr)
         if scanned is not None
-        else expansion_opportunities(session, as_of=as_of, config=config)
+        else pipeline_total(expansion_opportunities(session, as_of=as_of, config=config))
     )
-    opportunities = [o for opps in found.values() for o in opps]
     return PortfolioMetrics(
         as_of=as_of,
         accounts=accounts_with_contracts(session, by=as_of),
@@ -301,8 +300,8 @@ def compute_portfolio_metrics(
         band_mix=mix,
         nps=net_promoter_score(session, as_of=as_of),
         renewals=renewal_buckets(now, levels, as_of=as_of),
-        expansion_pipeline_count=len(opportunities),
-        expansion_pipeline_arr=sum((o.estimated_arr for o in opportunities), Decimal("0")),
+        expansion_pipeline_count=pipeline_count,
+        expansion_pipeline_arr=pipeline_arr,
         time_to_value=time_to_value_by_cohort(session, as_of=as_of, config=config.onboarding),
     )
 

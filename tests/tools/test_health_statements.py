@@ -18,7 +18,7 @@ from bot import blocks
 from tests.utils.demo_db import demo_database
 from tools import db
 from tools.accounts import resolve_account
-from tools.expansion import expansion_of, expansion_opportunities
+from tools.expansion import expansion_of, expansion_opportunities, pipeline_of, pipeline_total
 from tools.facts import Caches, MedianCache, portfolio_median_ticket_ratio
 from tools.facts.extract import extract_days, extract_raw
 from tools.lean import lean_findings
@@ -146,25 +146,43 @@ def test_lean_and_expansion_of_a_report_equal_their_own_readers(demo: Engine) ->
 def test_the_scans_bulk_findings_give_the_expansion_of_its_own_reader(
     demo: Engine, id_range: tuple[int, int] | None
 ) -> None:
-    """The scan's findings read with the portfolio's statements (weekly usage from its two
-    usage windows, feature use from its adoption statement) give every account the
-    opportunities and strengths of ``expansion_opportunities``, and the weekly usage of the
-    account's own findings."""
+    """The scan's findings read with the portfolio's statements (weekly peaks from its recent
+    usage window, feature use from its adoption statement) give every account the
+    opportunities of ``expansion_opportunities`` (unranked: the team figures count and sum
+    them), and the weekly peaks of the account's own findings."""
+    weeks = CONFIG.expansion.seat_weeks
     with db.session_factory(demo)() as session:
         raw = extract_raw(session, as_of=TODAY, config=CONFIG, id_range=id_range, findings=True)
         bulk = raw.extra["findings"]
         ids = raw.ids.tolist()
         expected = expansion_opportunities(session, as_of=TODAY, config=CONFIG, account_ids=ids)
         (one,) = extract_days(session, days=[TODAY], config=CONFIG, account_ids=ids, findings=True)
-    assert expansion_of(bulk, config=CONFIG) == expected
+    unranked = {
+        a: [o.model_copy(update={"strength": 0.0}) for o in opps] for a, opps in expected.items()
+    }
+    assert expansion_of(bulk, config=CONFIG, ranked=False) == unranked
+    # The scan's team figures count and sum them from the rules' numbers alone.
+    assert pipeline_of(bulk, config=CONFIG) == pipeline_total(expected)
+    estimates = sorted(o.estimated_arr for opps in expected.values() for o in opps)
+    floor = CONFIG.model_copy(deep=True)
+    floor.expansion.min_estimated_arr = estimates[len(estimates) // 2]
+    with db.session_factory(demo)() as session:
+        above = expansion_opportunities(session, as_of=TODAY, config=floor, account_ids=ids)
+    assert 0 < pipeline_total(above)[0] < pipeline_total(expected)[0]
+    assert pipeline_of(bulk, config=floor) == pipeline_total(above)
     assert sum(len(o) for o in expected.values()), "the demo has opportunities to compare"
+    with pytest.raises(ValueError, match="weeks asked"):  # the strength's 8 weeks: not read
+        expansion_of(bulk, config=CONFIG)
+    compared = 0
     for account_id, facts in one.extra["findings"].items():
-        for weeks in (4, 8):
-            got, want = bulk[account_id].weekly(weeks), facts.weekly(weeks)
-            assert (got is None) == (want is None), account_id
-            if got is not None and want is not None:
-                assert np.array_equal(got[0], want[0]), account_id
-                assert np.array_equal(got[1], want[1]), account_id
+        got, want = bulk[account_id].weekly_peaks(weeks), facts.weekly_peaks(weeks)
+        assert (got is None) == (want is None), account_id
+        if got is not None and want is not None:
+            assert np.array_equal(got, want), account_id
+            compared += 1
+        with pytest.raises(ValueError, match="peaks only"):
+            bulk[account_id].weekly(weeks)
+    assert compared, "the demo has weekly usage to compare"
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -8,10 +8,12 @@ values the metric layer's own readers (``weekly_usage``, ``longest_gaps``, ``fea
 ``tier_peak_users``, ``urgent_open``, ``active_contracts``) return for the same account and day,
 so Lean and expansion read no table again and show the same numbers as on the portfolio path.
 
-The scan reads the same facts in bulk for expansion alone (``extract_days(..., findings=True)``
-on the portfolio, one day): its two usage windows also return each week's active-user-days and
-peak (``weeks``), and its feature-adoption statement each used feature's peak users and events.
-Those ``FindingFacts`` have no daily usage (``longest_gap`` raises) and no urgent tickets read.
+The scan reads the same facts in bulk for its team figures' expansion pipeline alone
+(``extract_days(..., findings=True)`` on the portfolio, one day; counted and summed, never
+ranked): its recent usage window also returns the peak active users of each of the last
+``seat_weeks`` weeks, and its feature-adoption statement each used feature's peak users and
+events. Those ``FindingFacts`` hold weekly peaks only (``weekly`` and ``longest_gap`` raise,
+and so does a strength over more weeks) and no urgent tickets.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class FindingWindows:
     daily_days: int  # daily active users of the last N complete days
     feature_days: int  # expansion's feature window
     urgent_days: int  # Muri: urgent tickets open longer than this
-    weeks: int  # expansion's weekly usage (seats, strength)
+    weeks: int  # the scan's bulk facts: weekly peaks of expansion's seat rule
 
     def in_bulk(self, config: ScoringConfig) -> bool:
         """Whether the portfolio's own usage and adoption windows hold expansion's weeks and
@@ -63,7 +65,7 @@ class FindingWindows:
             daily_days=7 * weeks,
             feature_days=config.expansion.window_days,
             urgent_days=config.lean.muri_urgent_open_days,
-            weeks=max(config.expansion.seat_weeks, STRENGTH_WEEKS),
+            weeks=config.expansion.seat_weeks,
         )
 
 
@@ -89,18 +91,13 @@ class FindingFacts:
     urgent: UrgentOpen | None
     daily_users: npt.NDArray[np.float64]  # oldest first; the last entry is as_of - 1
     features: tuple[FeatureUse, ...]  # every feature with a row in the expansion window, by key
-    by_week: npt.NDArray[np.float64] | None = None  # bulk: (weeks, 2) user-days, peak; oldest first
+    week_peaks: npt.NDArray[np.float64] | None = None  # bulk: weekly peaks only, oldest first
 
     def weekly(self, weeks: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
         """``(mean, peak)`` daily active users of each of the last ``weeks`` complete weeks,
         oldest first, as ``weekly_usage`` gives them; None when no day had an active user."""
-        if self.by_week is not None:
-            if len(self.by_week) < weeks:
-                raise ValueError(f"{weeks} weeks asked, {len(self.by_week)} weeks extracted")
-            last = self.by_week[len(self.by_week) - weeks :]
-            if not bool(np.any(last[:, 1] > 0)):
-                return None
-            return last[:, 0] / 7.0, last[:, 1]
+        if self.week_peaks is not None:
+            raise ValueError("the scan's bulk facts hold weekly peaks only")
         days = self.daily_users[-7 * weeks :]
         if days.size < 7 * weeks:
             raise ValueError(f"{weeks} weeks asked, {self.daily_users.size} days extracted")
@@ -108,6 +105,17 @@ class FindingFacts:
             return None
         by_week = days.reshape(weeks, 7)
         return by_week.sum(axis=1) / 7.0, by_week.max(axis=1)
+
+    def weekly_peaks(self, weeks: int) -> npt.NDArray[np.float64] | None:
+        """The peak daily active users of each of the last ``weeks`` complete weeks, oldest
+        first (``weekly``'s second array); None when no day had an active user."""
+        if self.week_peaks is None:
+            weekly = self.weekly(weeks)
+            return None if weekly is None else weekly[1]
+        if len(self.week_peaks) < weeks:
+            raise ValueError(f"{weeks} weeks asked, {len(self.week_peaks)} weeks extracted")
+        last = self.week_peaks[len(self.week_peaks) - weeks :]
+        return last if bool(np.any(last > 0)) else None
 
     def longest_gap(self, days: int) -> int | None:
         """``longest_gaps``: the longest run of days without active users in the last ``days``
@@ -173,7 +181,7 @@ def finding_facts(
 ) -> dict[int, FindingFacts]:
     """``FindingFacts`` of every account of ``raw`` (its main day), from the extra columns the
     extraction read (``extract_days(..., findings=True)``); ``bulk``: ``daily`` holds the
-    weeks, shape (accounts, weeks, 2)."""
+    weekly peaks, shape (accounts, weeks)."""
     contracts: dict[int, list[tuple[Any, ...]]] = {}
     for account_id, start, end, arr, seats, plan, _, contract_external_id in contract_rows:
         row = (start, end, arr, seats, plan, contract_external_id)
@@ -205,7 +213,7 @@ def finding_facts(
             else UrgentOpen(left_open[0], (raw.as_of - as_utc(left_open[1]).date()).days),
             daily_users=_NO_DAYS if bulk else daily[p],
             features=tuple(sorted(uses.get(account, []), key=_by_key)),
-            by_week=daily[p] if bulk else None,
+            week_peaks=daily[p] if bulk else None,
         )
     return out
 

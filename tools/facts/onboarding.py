@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, or_, select
 from sqlmodel import Session, col
 
 from tools.models import Account, Contract, Feature, FeatureUsage, UsageDaily
@@ -30,12 +30,30 @@ def chunks(ids: Sequence[int]) -> list[list[int]]:
     return [list(ids[i : i + IN_CHUNK]) for i in range(0, len(ids), IN_CHUNK)]
 
 
-def start_dates(session: Reader, account_ids: Sequence[int] | None) -> dict[int, date]:
-    """The onboarding start of each account: first contract start, else its creation day."""
-    query: Any = select(col(Contract.account_id), func.min(col(Contract.start_date))).group_by(
-        col(Contract.account_id)
-    )
+def start_dates(
+    session: Reader,
+    account_ids: Sequence[int] | None,
+    *,
+    between: tuple[date, date] | None = None,
+) -> dict[int, date]:
+    """The onboarding start of each account: first contract start, else its creation day.
+
+    ``between`` (first, last day, inclusive): only the accounts that started in those days,
+    filtered by the statements (time to value, the accounts still onboarding: a few of many).
+    """
+    first_start = func.min(col(Contract.start_date))
+    query: Any = select(col(Contract.account_id), first_start).group_by(col(Contract.account_id))
     accounts: Any = select(col(Account.id), col(Account.created_at))
+    if between is not None:
+        low, high = between
+        query = query.having(first_start >= low, first_start <= high)
+        has_contract = exists().where(col(Contract.account_id) == col(Account.id))
+        accounts = accounts.where(
+            col(Account.created_at) >= datetime.combine(low, time(), tzinfo=UTC),
+            col(Account.created_at)
+            < datetime.combine(high + timedelta(days=1), time(), tzinfo=UTC),
+            ~has_contract,
+        )
     starts: dict[int, date] = {}
     for ids in chunks(account_ids) if account_ids is not None else [None]:
         scoped = query if ids is None else query.where(col(Contract.account_id).in_(ids))

@@ -8,6 +8,7 @@ onboarding starts on the account's first contract start (else the day the accoun
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -121,12 +122,47 @@ def _reached(
     return {a: days[need - 1] for a, days in firsts.items() if len(days) >= need}
 
 
+@dataclass(frozen=True)
+class FirstValue:
+    """An account's onboarding start and time to first value, as ``OnboardingProgress`` has
+    them (``started_on``, ``time_to_first_value_days``, ``in_onboarding``)."""
+
+    started_on: date
+    days: int | None  # None: first value not reached
+    in_onboarding: bool
+
+
+def first_value_days(
+    session: Reader, *, as_of: date, config: OnboardingConfig, started_since: date
+) -> dict[int, FirstValue]:
+    """The time to first value of each account that started between ``started_since`` and
+    ``as_of``: ``onboarding_progress(..., started_since=...)``'s, reading only the first-value
+    milestone (the team figures' time to value by cohort)."""
+    starts = start_dates(session, None, between=(started_since, as_of))
+    milestone = config.enabled()[config.first_value]
+    reached: dict[int, date] = {}
+    for chunk in chunks(sorted(starts)):
+        reached.update(reached_days(session, chunk, as_of, milestone))
+    return {
+        a: FirstValue(
+            started_on=start,
+            days=_days_to_reach(reached.get(a), start),
+            in_onboarding=(as_of - start).days < config.window_days,
+        )
+        for a, start in starts.items()
+    }
+
+
+def _days_to_reach(reached: date | None, start: date) -> int | None:
+    return None if reached is None else max(0, (reached - start).days)
+
+
 def _milestone(
     key: str, milestone: Milestone, start: date, reached: date | None, as_of: date
 ) -> MilestoneProgress:
     due = start + timedelta(days=milestone.due_days) if milestone.due_days else None
-    if reached is not None:
-        days = max(0, (reached - start).days)
+    days = _days_to_reach(reached, start)
+    if reached is not None and days is not None:
         on_time = None if milestone.due_days is None else days <= milestone.due_days
         return MilestoneProgress(
             key=key,
@@ -148,14 +184,18 @@ def onboarding_progress(
     config: OnboardingConfig,
     account_ids: Sequence[int] | None = None,
     only_onboarding: bool = False,
+    started_since: date | None = None,
 ) -> dict[int, OnboardingProgress]:
     """Onboarding progress of ``account_ids`` (None: all) as of ``as_of``.
 
-    With ``only_onboarding``, only accounts younger than the onboarding window (and started).
+    With ``only_onboarding``, only accounts younger than the onboarding window (and started);
+    with ``started_since``, only accounts that started between that day and ``as_of``.
     """
-    starts = start_dates(session, account_ids)
+    first = started_since
     if only_onboarding:
-        starts = {a: s for a, s in starts.items() if 0 <= (as_of - s).days < config.window_days}
+        youngest = as_of - timedelta(days=config.window_days - 1)
+        first = youngest if first is None else max(first, youngest)
+    starts = start_dates(session, account_ids, between=None if first is None else (first, as_of))
     ids = sorted(a for a, s in starts.items() if s <= as_of)
     milestones = config.enabled()
     reached: dict[str, dict[int, date]] = {key: {} for key in milestones}

@@ -7,10 +7,15 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from tools.facts.onboarding import Reader, start_dates
+from tools.facts.onboarding import Reader
 from tools.models import Lifecycle
 from tools.onboarding.config import OnboardingConfig
-from tools.onboarding.progress import OnboardingProgress, onboarding_progress
+from tools.onboarding.progress import (
+    FirstValue,
+    OnboardingProgress,
+    first_value_days,
+    onboarding_progress,
+)
 from tools.results import CohortTimeToValue
 
 TRIGGER_KEY = "onboarding_overdue"
@@ -65,23 +70,21 @@ def time_to_value_by_cohort(
     The median is over the accounts that reached first value (``reached`` of ``accounts``).
     """
     since = _months_back(as_of, months)
-    recent = [a for a, start in start_dates(session, None).items() if since <= start <= as_of]
-    progress = onboarding_progress(session, as_of=as_of, config=config, account_ids=recent)
-    cohorts: dict[str, list[OnboardingProgress]] = defaultdict(list)
-    for p in progress.values():
-        cohorts[p.started_on.strftime("%Y-%m")].append(p)
+    found = first_value_days(session, as_of=as_of, config=config, started_since=since)
+    cohorts: dict[str, list[FirstValue]] = defaultdict(list)
+    for first in found.values():
+        cohorts[first.started_on.strftime("%Y-%m")].append(first)
     rows = []
     for cohort in sorted(cohorts):
         members = cohorts[cohort]
-        days = [p.time_to_first_value_days for p in members]
-        known = [d for d in days if d is not None]
+        known = [m.days for m in members if m.days is not None]
         rows.append(
             CohortTimeToValue(
                 cohort=cohort,
                 accounts=len(members),
                 reached=len(known),
                 median_days=float(statistics.median(known)) if known else None,
-                still_onboarding=sum(1 for p in members if p.in_onboarding),
+                still_onboarding=sum(1 for m in members if m.in_onboarding),
             )
         )
     return rows

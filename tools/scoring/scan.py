@@ -51,7 +51,7 @@ from tools.facts.extract import RawMetrics, Reader, extract_raw
 from tools.facts.findings import FindingWindows
 from tools.health import snapshot_rows
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
-from tools.results import Band, BandMix, ExpansionOpportunity, RiskLevel, Severity
+from tools.results import Band, BandMix, RiskLevel, Severity
 from tools.scoring.reports import LEVEL_RANK
 from tools.scoring_config import ScoringConfig
 
@@ -163,9 +163,9 @@ class _Scored:
     snapshots: list[tuple[int, float, str, str, str, str, _Terms]]
     triggers: list[tuple[int, str, str, str, str, str]]
     arr_at_risk: Decimal
-    opportunities: dict[int, list[ExpansionOpportunity]] | None = None
-    """With the team figures: the expansion opportunities of the range's accounts in force
-    (their strength left at 0 when found from the scan's own reads: the figures do not rank)."""
+    pipeline: tuple[int, Decimal] | None = None
+    """With the team figures: how many expansion opportunities the range's accounts in force
+    have and their estimated ARR (``tools.expansion.pipeline_of``)."""
 
 
 def _score_range(
@@ -211,25 +211,32 @@ def _score_range(
         if level != RiskLevel.LOW:
             out.arr_at_risk += arr_at_risk(arr[position], level)
     if bulk:  # from the facts the extraction read with the scores: no table read again
-        from tools.expansion import expansion_of
+        from tools.expansion import pipeline_of
 
-        out.opportunities = expansion_of(raw.extra["findings"], config=config, ranked=False)
+        out.pipeline = pipeline_of(raw.extra["findings"], config=config)
     elif expansion:
-        out.opportunities = _expansion(reader, as_of, config, raw.ids.tolist())
+        out.pipeline = _expansion(reader, as_of, config, raw.ids.tolist())
     return out
 
 
 def _expansion(
     reader: Reader, as_of: date, config: ScoringConfig, account_ids: list[int]
-) -> dict[int, list[ExpansionOpportunity]]:
-    """``expansion_opportunities`` of the accounts the scan extracted (those in force), when
-    the portfolio's windows do not hold expansion's (``FindingWindows.in_bulk``)."""
-    from tools.expansion import expansion_opportunities
+) -> tuple[int, Decimal]:
+    """The pipeline (count, estimated ARR) of ``expansion_opportunities`` of the accounts the
+    scan extracted (those in force), when the portfolio's windows do not hold expansion's
+    (``FindingWindows.in_bulk``)."""
+    from tools.expansion import expansion_opportunities, pipeline_total
+
+    def pipeline(session: Session) -> tuple[int, Decimal]:
+        found = expansion_opportunities(
+            session, as_of=as_of, config=config, account_ids=account_ids
+        )
+        return pipeline_total(found)
 
     if isinstance(reader, Session):
-        return expansion_opportunities(reader, as_of=as_of, config=config, account_ids=account_ids)
+        return pipeline(reader)
     with Session(bind=reader) as session:  # a worker's connection
-        return expansion_opportunities(session, as_of=as_of, config=config, account_ids=account_ids)
+        return pipeline(session)
 
 
 def _score_in_worker(
@@ -467,13 +474,14 @@ def scan_portfolio(
     if team_figures:
         from tools.metrics import ScannedFigures, store_team_figures  # reads what this writes
 
+        pipelines = [part.pipeline for part in parts if part.pipeline is not None]
         scanned = ScannedFigures(
             states={row[0]: (row[1], Band(row[2]), RiskLevel(row[3])) for row in snapshots},
-            opportunities={
-                a: opps for part in parts for a, opps in (part.opportunities or {}).items()
-            },
+            pipeline_count=sum(count for count, _ in pipelines),
+            pipeline_arr=sum((arr for _, arr in pipelines), Decimal("0")),
         )
-        store_team_figures(session, as_of=as_of, config=config, scanned=scanned)
+        with _gc_paused():  # as the scoring: many small objects, freed by reference counting
+            store_team_figures(session, as_of=as_of, config=config, scanned=scanned)
     return report
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tests.utils.factories import (
     add_feature_usage,
@@ -15,6 +15,7 @@ from tests.utils.factories import (
     make_contract,
     make_feature,
 )
+from tools.facts.onboarding import start_dates
 from tools.models import Account, Feature
 from tools.onboarding import (
     derived_stage,
@@ -23,6 +24,7 @@ from tools.onboarding import (
     onboarding_triggers,
     time_to_value_by_cohort,
 )
+from tools.onboarding.progress import FirstValue, first_value_days
 from tools.scoring_config import ConfigError, load_config
 
 START = date(2026, 1, 5)
@@ -186,11 +188,22 @@ def test_median_time_to_value_by_start_month(session: Session) -> None:
     new_account(session, "c", start=START + timedelta(days=4))  # never reaches value
     feb = new_account(session, "d", start=date(2026, 2, 2))
     add_usage(session, account=feb, start=date(2026, 2, 3), days=5)
-    rows = time_to_value_by_cohort(session, as_of=date(2026, 3, 1), config=CONFIG)
+    new_account(session, "old", start=date(2025, 1, 6))  # before the 12 months
+    as_of = date(2026, 3, 1)
+    rows = time_to_value_by_cohort(session, as_of=as_of, config=CONFIG)
     assert [(r.cohort, r.accounts, r.reached, r.median_days) for r in rows] == [
         ("2026-01", 3, 2, 7.0),
         ("2026-02", 1, 1, 1.0),
     ]
+    # The cohorts read the first-value milestone alone: the same as the whole progress.
+    since = date(2025, 4, 1)
+    whole = onboarding_progress(session, as_of=as_of, config=CONFIG, started_since=since)
+    first = first_value_days(session, as_of=as_of, config=CONFIG, started_since=since)
+    assert len(whole) == 4
+    assert first == {
+        a: FirstValue(p.started_on, p.time_to_first_value_days, p.in_onboarding)
+        for a, p in whole.items()
+    }
 
 
 @pytest.mark.parametrize(
@@ -246,3 +259,35 @@ def test_a_milestone_reached_on_the_as_of_day_counts_from_the_next_day(session: 
     assert on_the_day["integration"] == ("pending", None, None)
     assert next_day["first_activity"] == ("done", day, 3)
     assert next_day["integration"] == ("done", day, 3)
+
+
+def test_starts_filtered_in_the_statements_equal_all_starts_filtered_after(
+    session: Session,
+) -> None:
+    """``start_dates(between=...)`` (time to value, the accounts onboarding) keeps the accounts
+    ``start_dates`` would give a start in the range: the first contract's start (a renewal or
+    a later contract does not move it), else the creation day at any time of that day."""
+    low, high = date(2026, 1, 10), date(2026, 2, 10)
+    for offset in (-1, 0, 1, 31, 32):
+        new_account(session, f"c{offset}", start=low + timedelta(days=offset))
+    renewed = new_account(session, "renewed", start=low - timedelta(days=300))
+    make_contract(session, account=renewed, start=low + timedelta(days=5), end=high)
+    for name, created in (
+        ("bare-before", datetime(2026, 1, 9, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("bare-first", datetime(2026, 1, 10, 0, 0, tzinfo=UTC)),
+        ("bare-last", datetime(2026, 2, 10, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("bare-after", datetime(2026, 2, 11, 0, 0, tzinfo=UTC)),
+    ):
+        make_account(session, external_id=name).created_at = created
+    late = make_account(session, external_id="late-contract")
+    late.created_at = datetime(
+        2026, 1, 20, 12, tzinfo=UTC
+    )  # created in range, contract starts after it
+    make_contract(session, account=late, start=high + timedelta(days=3), end=high + timedelta(400))
+    session.flush()
+    every = start_dates(session, None)
+    wanted = {a: d for a, d in every.items() if low <= d <= high}
+    assert start_dates(session, None, between=(low, high)) == wanted
+    assert start_dates(session, list(every), between=(low, high)) == wanted
+    names = {a.id: a.external_id for a in session.exec(select(Account)).all()}
+    assert sorted(names[a] for a in wanted) == ["bare-first", "bare-last", "c0", "c1", "c31"]

@@ -93,9 +93,9 @@ def usage(
     usage milestones (``MilestoneReads.usage_columns``): the statement then reads each
     account's whole history before the last day, not only the windows..
 
-    With ``weeks`` (the whole portfolio, one day), instead of ``daily_days`` the active-user-days
-    and peak active users of each of the last ``weeks`` weeks, shape (accounts, weeks, 2),
-    oldest first, from the two windows' own statements (``_usage_of_portfolio``)."""
+    With ``weeks`` (the whole portfolio, one day), instead of ``daily_days`` the peak active
+    users of each of the last ``weeks`` weeks, shape (accounts, weeks), oldest first, from the
+    two windows' own statements (``_usage_of_portfolio``)."""
     day = col(UsageDaily.day)
     account = col(UsageDaily.account_id)
 
@@ -146,15 +146,14 @@ def usage(
 
 
 def _week_columns(as_of: date, weeks: range) -> list[Any]:
-    """Active-user-days and peak active users of each week in ``weeks`` (1 = the 7 complete
-    days before ``as_of``), oldest first."""
+    """Peak active users of each week in ``weeks`` (1 = the 7 complete days before ``as_of``),
+    oldest first."""
     day, users = col(UsageDaily.day), col(UsageDaily.active_users)
     columns: list[Any] = []
     for k in sorted(weeks, reverse=True):
         end = as_of - timedelta(days=7 * (k - 1))
         in_week = and_(day >= end - timedelta(days=7), day < end)
-        columns += [func.sum(case((in_week, users), else_=None))]
-        columns += [func.max(case((in_week, users), else_=None))]
+        columns.append(func.max(case((in_week, users), else_=None)))
     return columns
 
 
@@ -176,9 +175,9 @@ def _usage_of_portfolio(
     """``usage`` of one day as two plain range aggregates (recent, prior): each reads only its
     own days through the ``(account_id, day)`` index and costs far less per row.
 
-    With ``weeks`` (``portfolio_weeks``), the same statements also return each account's
-    active-user-days and peak active users of each of the last ``weeks`` weeks, as an array
-    of shape (accounts, weeks, 2), oldest first (expansion's weekly usage)."""
+    With ``weeks`` (``portfolio_weeks``), the same statements also return each account's peak
+    active users of each of the last ``weeks`` weeks, as an array of shape (accounts, weeks),
+    oldest first (the weekly peaks of expansion's seat rule)."""
     day, account = col(UsageDaily.day), col(UsageDaily.account_id)
     recent_start = as_of - timedelta(days=window)
     prior_start = recent_start - timedelta(days=window)
@@ -200,13 +199,13 @@ def _usage_of_portfolio(
     key = (as_of, window, measure, weeks, scope.kind)
     recent = statement(("usage_recent", *key), build_recent)
     prior = statement(("usage_prior", *key), build_prior)
-    recent_columns = fill_counts(ids, fetch(session, recent, scope), 5 + 2 * len(in_recent))
-    prior_columns = fill_counts(ids, fetch(session, prior, scope), 4 + 2 * len(in_prior))
+    recent_columns = fill_counts(ids, fetch(session, recent, scope), 5 + len(in_recent))
+    prior_columns = fill_counts(ids, fetch(session, prior, scope), 4 + len(in_prior))
     weekly = prior_columns[4:] + recent_columns[5:]  # oldest week first
-    by_week = np.zeros((len(ids), weeks, 2), dtype=np.float64)
+    peaks = np.zeros((len(ids), weeks), dtype=np.float64)
     if weeks:
-        by_week = np.stack(weekly, axis=1).reshape(len(ids), weeks, 2)
-    return _usage_order(recent_columns[:5] + prior_columns[:4]), by_week
+        peaks = np.stack(weekly, axis=1)
+    return _usage_order(recent_columns[:5] + prior_columns[:4]), peaks
 
 
 def _usage_order(c: list[FloatArray]) -> list[FloatArray]:
