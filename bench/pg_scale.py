@@ -5,11 +5,12 @@ each size of ``BENCH_PG_ACCOUNTS`` (comma-separated, default ``10000,25000,10000
 own database ``<prefix>_<N>k_<months>m``, created and filled by ``bench.pg_load`` (COPY) when
 missing, reused when it holds the accounts. ``BENCH_PG_MONTHS`` (default 4) months of history.
 
-Each scan (``scan_portfolio``, as ``csbot scan`` runs it, parallel workers included) runs in a
-fresh process, so its peak memory (``ru_maxrss`` of that process and of its workers) is its
-own. The load average is read before and after each scan: the numbers are only comparable at
-similar load. Linear means the time per active account stays flat as the portfolio grows:
-the ratio of each size's per-account time to the smallest size's is reported.
+Each scan (``scan_portfolio``, as ``csbot scan`` runs it: parallel workers and the day's team
+figures included) runs in a fresh process, so its peak memory (``ru_maxrss`` of that process
+and of its workers) is its own. The load average is read before and after each scan: the
+numbers are only comparable at similar load. Linear means the time per active account stays
+flat as the portfolio grows: the ratio of each size's per-account time to the smallest size's
+is reported.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def _scan_in_this_process(url: str, accounts: int, as_of: date) -> ScanRun:
     try:
         with sessions() as session:
             started = time.perf_counter()
-            report = scan_portfolio(session, as_of=as_of, config=config)
+            report = scan_portfolio(session, as_of=as_of, config=config, team_figures=True)
             seconds = time.perf_counter() - started
     finally:
         engine.dispose()

@@ -118,11 +118,12 @@ def _seat_terms(
     contract: ActiveContract, weekly_peaks: npt.NDArray[np.float64] | None, cfg: ExpansionConfig
 ) -> _SeatTerms | None:
     purchased = contract.seats_purchased
-    if purchased <= 0 or weekly_peaks is None:
+    if purchased <= 0 or weekly_peaks is None or not weekly_peaks.size:
+        return None
+    # Every week at or above the threshold: the lowest week is (division keeps the order).
+    if float(weekly_peaks.min()) / purchased < cfg.seat_utilisation_threshold:
         return None
     utilisation = weekly_peaks / purchased
-    if not bool(np.all(utilisation >= cfg.seat_utilisation_threshold)):
-        return None
     peak = int(weekly_peaks.max())
     factor = 1 + Decimal(str(cfg.seat_headroom))
     target = math.ceil(Decimal(max(peak, purchased)) * factor)

@@ -19,8 +19,9 @@ Definitions (all as of a day; contracts in force on it, answers and usage before
 
 Freshness: the figures of a day that has a scan (the daily job, or ``csbot scan``) are
 computed once, by the scan itself (``scan_portfolio(team_figures=True)``:
-``store_team_figures`` with the scan's own rows and the expansion opportunities its processes
-found, range by range; else at the first read after the scan), and stored in
+``store_team_figures`` with the scan's own rows, the expansion pipeline its processes counted
+range by range, and the ``book_figures`` a worker computed while the scan wrote; else at the
+first read after the scan), and stored in
 ``portfolio_metrics_cache`` under a key made of that scan (its snapshot count and write time)
 and the scoring config; every later read that day (App Home, the digest, the metrics question,
 Claude's tool) gets the stored figures. A rescan (after an import, say) or another config makes
@@ -56,6 +57,7 @@ from tools.onboarding import time_to_value_by_cohort
 from tools.results import (
     Band,
     BandMix,
+    CohortTimeToValue,
     HealthResult,
     PortfolioMetrics,
     RenewalBucket,
@@ -164,26 +166,35 @@ def _band_mix(bands: Mapping[int, tuple[float, Band]]) -> tuple[float | None, Ba
     return round(float(scores.mean()), 1), mix
 
 
+Due = tuple[int, Decimal, date]
+"""An account in force whose contract ends within the longest renewal window: (account id,
+ARR, end date)."""
+
+
+def renewals_due(now: Mapping[int, ActiveContract], *, as_of: date) -> tuple[Due, ...]:
+    """The accounts of ``now`` renewing within the longest of ``RENEWAL_WINDOWS``."""
+    horizon = as_of + timedelta(days=max(RENEWAL_WINDOWS))
+    return tuple(
+        (c.account_id, c.arr, c.end_date) for c in now.values() if as_of <= c.end_date <= horizon
+    )
+
+
 def renewal_buckets(
-    now: Mapping[int, ActiveContract],
-    levels: Mapping[int, RiskLevel],
-    *,
-    as_of: date,
-    windows: tuple[int, ...] = RENEWAL_WINDOWS,
+    due: tuple[Due, ...], levels: Mapping[int, RiskLevel], *, as_of: date
 ) -> list[RenewalBucket]:
-    """Renewals due within each window (cumulative), their ARR and ARR at risk (the accounts
-    whose churn level is at risk, see ``tools.facts.definitions``)."""
+    """Renewals due within each of ``RENEWAL_WINDOWS`` (cumulative), their ARR and ARR at risk
+    (the accounts whose churn level is at risk, see ``tools.facts.definitions``)."""
     buckets: list[RenewalBucket] = []
-    for days in windows:
+    for days in RENEWAL_WINDOWS:
         horizon = as_of + timedelta(days=days)
-        due = [c for c in now.values() if as_of <= c.end_date <= horizon]
-        at_risk = [c for c in due if is_at_risk(levels.get(c.account_id, RiskLevel.LOW))]
+        within = [(a, arr) for a, arr, end in due if as_of <= end <= horizon]
+        at_risk = [arr for a, arr in within if is_at_risk(levels.get(a, RiskLevel.LOW))]
         buckets.append(
             RenewalBucket(
                 days=days,
-                count=len(due),
-                arr=sum((c.arr for c in due), Decimal("0")),
-                arr_at_risk=sum((c.arr for c in at_risk), Decimal("0")),
+                count=len(within),
+                arr=sum((arr for _, arr in within), Decimal("0")),
+                arr_at_risk=sum(at_risk, Decimal("0")),
             )
         )
     return buckets
@@ -220,15 +231,54 @@ def portfolio_metrics(
 
 
 @dataclass(frozen=True)
+class BookFigures:
+    """The team figures that come from the data alone, not from the scores: accounts, the
+    contracts in force (how many, their ARR, who renews soon), retention, NPS and time to
+    value. Small and picklable: a scan computes them in a worker process while it scores."""
+
+    as_of: date
+    accounts: int
+    active_ids: frozenset[int]
+    total_arr: Decimal
+    nrr: float | None
+    grr: float | None
+    logo_churn: float | None
+    nps: float | None
+    due: tuple[Due, ...]
+    time_to_value: list[CohortTimeToValue]
+
+
+def book_figures(session: Session, *, as_of: date, config: ScoringConfig) -> BookFigures:
+    """``BookFigures`` of ``as_of`` (see the module docstring for each definition)."""
+    now = active_contracts(session, on=as_of)
+    then = active_contracts(session, on=one_year_before(as_of))
+    nrr, grr, logo_churn = retention(then, now)
+    return BookFigures(
+        as_of=as_of,
+        accounts=accounts_with_contracts(session, by=as_of),
+        active_ids=frozenset(now),
+        total_arr=sum((c.arr for c in now.values()), Decimal("0")),
+        nrr=nrr,
+        grr=grr,
+        logo_churn=logo_churn,
+        nps=net_promoter_score(session, as_of=as_of),
+        due=renewals_due(now, as_of=as_of),
+        time_to_value=time_to_value_by_cohort(session, as_of=as_of, config=config.onboarding),
+    )
+
+
+@dataclass(frozen=True)
 class ScannedFigures:
     """What the day's scan found that the team figures use, so they do not read it again:
-    each scanned account's (score, band, churn level) and the expansion pipeline of the
-    accounts in force (how many opportunities ``expansion_opportunities`` finds, and their
-    estimated ARR; found range by range, ``tools.expansion.pipeline_of``)."""
+    each scanned account's (score, band, churn level), the expansion pipeline of the accounts
+    in force (how many opportunities ``expansion_opportunities`` finds, and their estimated
+    ARR; found range by range, ``tools.expansion.pipeline_of``) and, when a worker process
+    computed them while the scan scored, the day's ``BookFigures``."""
 
     states: dict[int, tuple[float, Band, RiskLevel]]
     pipeline_count: int
     pipeline_arr: Decimal
+    book: BookFigures | None = None
 
 
 def store_team_figures(
@@ -265,10 +315,11 @@ def compute_portfolio_metrics(
 ) -> PortfolioMetrics:
     """``portfolio_metrics`` computed from the data, never read from the cache; the hand-off
     pipeline is left at zero (it is read live by ``portfolio_metrics``). ``scanned`` (the
-    day's scan, just written) stands for the day's snapshots and the expansion reader."""
-    now = active_contracts(session, on=as_of)
-    then = active_contracts(session, on=one_year_before(as_of))
-    nrr, grr, logo_churn = retention(then, now)
+    day's scan, just written) stands for the day's snapshots and the expansion reader, and
+    for the book figures when it carries them."""
+    book = scanned.book if scanned is not None else None
+    if book is None or book.as_of != as_of:
+        book = book_figures(session, as_of=as_of, config=config)
     if scanned is not None:
         states = scanned.states
     elif health is None or levels is None:
@@ -281,7 +332,7 @@ def compute_portfolio_metrics(
         all_bands = {a: (h.score, h.band) for a, h in health.items()}
     if levels is None:
         levels = {a: level for a, (_, _, level) in states.items()}
-    bands = {a: v for a, v in all_bands.items() if a in now}
+    bands = {a: v for a, v in all_bands.items() if a in book.active_ids}
     average_health, mix = _band_mix(bands)
     pipeline_count, pipeline_arr = (
         (scanned.pipeline_count, scanned.pipeline_arr)
@@ -290,19 +341,19 @@ def compute_portfolio_metrics(
     )
     return PortfolioMetrics(
         as_of=as_of,
-        accounts=accounts_with_contracts(session, by=as_of),
-        active_accounts=len(now),
-        total_arr=sum((c.arr for c in now.values()), Decimal("0")),
-        nrr=nrr,
-        grr=grr,
-        logo_churn=logo_churn,
+        accounts=book.accounts,
+        active_accounts=len(book.active_ids),
+        total_arr=book.total_arr,
+        nrr=book.nrr,
+        grr=book.grr,
+        logo_churn=book.logo_churn,
         average_health=average_health,
         band_mix=mix,
-        nps=net_promoter_score(session, as_of=as_of),
-        renewals=renewal_buckets(now, levels, as_of=as_of),
+        nps=book.nps,
+        renewals=renewal_buckets(book.due, levels, as_of=as_of),
         expansion_pipeline_count=pipeline_count,
         expansion_pipeline_arr=pipeline_arr,
-        time_to_value=time_to_value_by_cohort(session, as_of=as_of, config=config.onboarding),
+        time_to_value=list(book.time_to_value),
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import pytest
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from tests.utils.factories import make_account, make_contract
@@ -24,7 +25,7 @@ from tools.demo import generate_demo
 from tools.models import ChurnTriggerRecord, HealthSnapshot
 from tools.models_cache import PortfolioMetricsRecord
 from tools.results import PortfolioMetrics
-from tools.scoring import ScanReport, scan_portfolio
+from tools.scoring import ScanReport, processes, scan_portfolio
 from tools.scoring import scan as scoring
 from tools.scoring_config import load_config
 
@@ -119,15 +120,21 @@ def test_two_workers_store_what_one_process_stores(
 def test_other_start_methods_give_the_same_rows(
     sessions: SessionFactory, demo: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``spawn`` (like ``forkserver``, used when other threads run) imports the worker afresh."""
+    """``spawn`` (like ``forkserver``, used when other threads run) imports the worker afresh,
+    the team figures' worker too."""
+    from tools import metrics
+
     with sessions() as s:
         one = scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=1)
         expected = stored(s)
-    monkeypatch.setattr(scoring, "_mp_context", lambda: multiprocessing.get_context("spawn"))
+        alone = metrics.compute_portfolio_metrics(s, as_of=TODAY, config=CONFIG)  # snapshots
+    monkeypatch.setattr(scoring, "mp_context", lambda: multiprocessing.get_context("spawn"))
     with sessions() as s:
-        two = scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=2)
+        two = scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=2, team_figures=True)
         assert stored(s) == expected
+        payload = s.execute(select(col(PortfolioMetricsRecord.payload))).scalar_one()
     assert two.model_dump(exclude={"seconds"}) == one.model_dump(exclude={"seconds"})
+    assert PortfolioMetrics.model_validate(payload) == alone
 
 
 def _die(*args: object) -> NoReturn:
@@ -186,7 +193,7 @@ def test_in_memory_sqlite_is_not_shared() -> None:
     engine = db.make_engine("sqlite://")
     db.upgrade(engine)
     with db.session_factory(engine)() as s:
-        assert scoring._worker_url(s) is None
+        assert processes.worker_url(s) is None
     engine.dispose()
 
 
@@ -194,12 +201,20 @@ def test_in_memory_sqlite_is_not_shared() -> None:
 def test_team_figures_from_the_scan_equal_the_metrics_computed_alone(
     sessions: SessionFactory, demo: None, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    """The scan's team figures (its own rows, the expansion opportunities each process found
-    for its range) are the portfolio metrics computed from the data, and no expansion reader
-    runs after the scan."""
+    """The scan's team figures (its own rows, the expansion pipeline each process found for
+    its range, the book figures a worker computed) are the portfolio metrics computed from
+    the data, and no expansion reader runs after the scan."""
     from tools import metrics
 
     seen = spy_ranges(monkeypatch)
+    books: list[date] = []  # the book figures computed in this process
+    book_figures = metrics.book_figures
+
+    def spy_book(session: Session, *, as_of: date, config: Any) -> Any:
+        books.append(as_of)
+        return book_figures(session, as_of=as_of, config=config)
+
+    monkeypatch.setattr(metrics, "book_figures", spy_book)
     with sessions() as s:
         scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=workers, team_figures=True)
         payload = s.execute(
@@ -208,7 +223,8 @@ def test_team_figures_from_the_scan_equal_the_metrics_computed_alone(
             )
         ).scalar_one()
     assert len(seen) == 1  # with two workers, the other range was scored (and its
-    # opportunities found) in the worker process
+    # opportunities found) in the worker process, and so were the book figures
+    assert books == ([TODAY] if workers == 1 else [])
     with sessions() as s:
         alone = metrics.compute_portfolio_metrics(s, as_of=TODAY, config=CONFIG)
     assert alone.expansion_pipeline_count > 0, "the demo has expansion opportunities"
@@ -230,3 +246,24 @@ def test_the_scan_finds_no_expansion_again_for_the_team_figures(
     with sessions() as s:
         scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=1, team_figures=True)
         assert s.execute(select(func.count()).select_from(PortfolioMetricsRecord)).scalar() == 1
+
+
+def _book_read_fails(*args: object) -> NoReturn:
+    raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+
+def test_a_failed_team_figures_worker_leaves_them_to_this_process(
+    sessions: SessionFactory, demo: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The book figures' worker failing (a read error) costs the scan nothing: its rows are
+    written and the figures computed here, the same as alone."""
+    from tools import metrics
+
+    monkeypatch.setattr(scoring, "_book_in_worker", _book_read_fails)
+    with sessions() as s:
+        report = scan_portfolio(s, as_of=TODAY, config=CONFIG, workers=2, team_figures=True)
+        payload = s.execute(select(col(PortfolioMetricsRecord.payload))).scalar_one()
+    with sessions() as s:  # from the scan's snapshots
+        alone = metrics.compute_portfolio_metrics(s, as_of=TODAY, config=CONFIG)
+    assert report.accounts_scored > 0
+    assert PortfolioMetrics.model_validate(payload) == alone

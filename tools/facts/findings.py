@@ -115,7 +115,7 @@ class FindingFacts:
         if len(self.week_peaks) < weeks:
             raise ValueError(f"{weeks} weeks asked, {len(self.week_peaks)} weeks extracted")
         last = self.week_peaks[len(self.week_peaks) - weeks :]
-        return last if bool(np.any(last > 0)) else None
+        return last if last.size and last.max() > 0 else None  # peaks are >= 0
 
     def longest_gap(self, days: int) -> int | None:
         """``longest_gaps``: the longest run of days without active users in the last ``days``

@@ -6,6 +6,7 @@ Scans (snapshots, parallel workers) are in ``tools.scoring.scan``; account repor
 ranked lists in ``tools.scoring.reports``.
 """
 
+from tools.scoring.processes import MAX_AUTO_WORKERS, PARALLEL_MIN_ACCOUNTS
 from tools.scoring.reports import (
     LEVEL_RANK,
     account_report,
@@ -17,8 +18,6 @@ from tools.scoring.reports import (
     scanned_at_risk,
 )
 from tools.scoring.scan import (
-    MAX_AUTO_WORKERS,
-    PARALLEL_MIN_ACCOUNTS,
     Progress,
     ScanReport,
     backfill_snapshots,

@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import gc
 import logging
-import multiprocessing
-import os
-import threading
 import time as clock
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from multiprocessing.context import BaseContext
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 from sqlalchemy import (
@@ -43,6 +38,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from tools import db
@@ -50,16 +46,16 @@ from tools.churn import arr_at_risk, assess
 from tools.facts.extract import RawMetrics, Reader, extract_raw
 from tools.facts.findings import FindingWindows
 from tools.health import snapshot_rows
-from tools.models import Account, ChurnTriggerRecord, HealthSnapshot, utcnow
+from tools.models import ChurnTriggerRecord, HealthSnapshot, utcnow
 from tools.results import Band, BandMix, RiskLevel, Severity
+from tools.scoring.processes import gc_paused, id_ranges, mp_context, worker_url
 from tools.scoring.reports import LEVEL_RANK
 from tools.scoring_config import ScoringConfig
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from tools.metrics import BookFigures
 
-# Auto mode: below this many accounts one process scores (starting others would cost more).
-PARALLEL_MIN_ACCOUNTS = 2_000
-MAX_AUTO_WORKERS = 2
+log = logging.getLogger(__name__)
 
 Progress = Callable[[date, int, int], None]
 
@@ -252,89 +248,46 @@ def _score_in_worker(
         engine.dispose()
 
 
-def _worker_url(session: Session) -> str | None:
-    """The URL other processes can open to read what ``session`` sees, or None.
+def _book_in_worker(url: str, as_of: date, config: ScoringConfig) -> BookFigures:
+    """The team figures' ``book_figures`` in a worker process, on its own engine."""
+    from tools.metrics import book_figures
 
-    None for in-memory SQLite, other backends, and a session with uncommitted writes (other
-    connections would not see them).
-    """
-    if session.new or session.dirty or session.deleted:
-        return None
-    url = session.get_bind().engine.url
-    backend = url.get_backend_name()
-    conn = session.connection()
-    if backend == "sqlite":
-        database = url.database or ""
-        if database in ("", ":memory:") or url.query.get("mode") == "memory":
-            return None
-        if getattr(conn.connection.dbapi_connection, "in_transaction", True):
-            return None
-        url = url.set(database=str(Path(database).resolve()))
-    elif backend == "postgresql":
-        if conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None:
-            return None
-    else:
-        return None
-    return url.render_as_string(hide_password=False)
-
-
-def _cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
-def _ranges(session: Session, workers: int | None) -> list[tuple[int, int]]:
-    """Account-id ranges with about as many accounts each, one per process (one: no split)."""
-    accounts = int(session.execute(select(func.count()).select_from(Account)).scalar_one())
-    if workers is None:
-        workers = min(MAX_AUTO_WORKERS, _cpus()) if accounts >= PARALLEL_MIN_ACCOUNTS else 1
-    workers = min(workers, accounts)
-    if workers <= 1:
-        return []
-    ids = select(col(Account.id)).order_by(col(Account.id)).limit(1)
-    starts = [
-        int(session.execute(ids.offset(k * accounts // workers)).scalar_one())
-        for k in range(workers)
-    ]
-    last = int(session.execute(select(func.max(col(Account.id)))).scalar_one())
-    ends = [s - 1 for s in starts[1:]] + [last]
-    return list(zip(starts, ends, strict=True))
-
-
-def _mp_context() -> BaseContext:
-    """``fork`` when it is safe (no other thread), else ``forkserver`` or ``spawn``."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    if "forkserver" in methods:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return context
-    return multiprocessing.get_context("spawn")
+    gc.disable()
+    engine = db.make_engine(url)
+    try:
+        with Session(engine) as session:
+            return book_figures(session, as_of=as_of, config=config)
+    finally:
+        engine.dispose()
 
 
 def _score_and_write(
     session: Session, as_of: date, config: ScoringConfig, workers: int | None, expansion: bool
-) -> list[_Scored]:
+) -> tuple[list[_Scored], BookFigures | None]:
     """Score every active account and write the day's rows (replacing any), in account order.
 
     In this process, or split by id range across ``workers`` processes: this one scores the
-    first range, then writes its rows while the others finish, then theirs.
+    first range, then writes its rows while the others finish, then theirs. With
+    ``expansion`` (the team figures) and worker processes, a worker also computes the
+    figures that do not depend on the scores (``tools.metrics.book_figures``) once its range
+    is scored, while this process still writes (None: they are computed afterwards).
     """
-    ranges = _ranges(session, workers)
-    url = _worker_url(session) if ranges else None
+    ranges = id_ranges(session, workers)
+    url = worker_url(session) if ranges else None
     now = utcnow()
     if url is None:
         part = _score_range(session, as_of, config, None, expansion)
         _clear_day(session, as_of)
         _insert(session, as_of, now, part)
-        return [part]
-    with ProcessPoolExecutor(len(ranges) - 1, mp_context=_mp_context()) as pool:
+        return [part], None
+    book: Future[BookFigures] | None = None
+    with ProcessPoolExecutor(len(ranges) - 1, mp_context=mp_context()) as pool:
         try:
             futures: list[Future[_Scored] | None] = [
                 pool.submit(_score_in_worker, url, as_of, config, r, expansion) for r in ranges[1:]
             ]
+            if expansion:  # queued behind the ranges: it runs when a worker is done with one
+                book = pool.submit(_book_in_worker, url, as_of, config)
         except OSError:  # no process can be started here
             log.warning("scan: cannot start worker processes; scoring in this one")
             futures = [None] * (len(ranges) - 1)
@@ -344,7 +297,19 @@ def _score_and_write(
         for id_range, future in zip(ranges[1:], futures, strict=True):
             parts.append(_collect(future, session, as_of, config, id_range, expansion))
             _insert(session, as_of, now, parts[-1])
-    return parts
+        return parts, _book_of(book)
+
+
+def _book_of(future: Future[BookFigures] | None) -> BookFigures | None:
+    """A worker's book figures; None (computed afterwards, in this process) if it died or its
+    database read failed (the scan's rows do not depend on them)."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except (BrokenProcessPool, SQLAlchemyError):
+        log.warning("scan: the team figures' worker failed; computing them here", exc_info=True)
+        return None
 
 
 def _collect(
@@ -404,19 +369,6 @@ def _insert(session: Session, as_of: date, now: datetime, part: _Scored) -> None
         conn.execute(_TRIGGER_INSERT, triggers)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a while: a scan allocates many small objects and
-    frees them by reference counting; the collector's passes cost a third of its time."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def scan_portfolio(
     session: Session,
     *,
@@ -440,9 +392,9 @@ def scan_portfolio(
     if workers is not None and workers < 1:
         raise ValueError("workers must be at least 1")
     started = clock.perf_counter()
-    with _gc_paused():
+    with gc_paused():
         previous = _previous_levels(session, as_of)
-        parts = _score_and_write(session, as_of, config, workers, team_figures)
+        parts, book = _score_and_write(session, as_of, config, workers, team_figures)
         session.commit()
     snapshots = [row for part in parts for row in part.snapshots]
     bands = [row[2] for row in snapshots]
@@ -479,8 +431,9 @@ def scan_portfolio(
             states={row[0]: (row[1], Band(row[2]), RiskLevel(row[3])) for row in snapshots},
             pipeline_count=sum(count for count, _ in pipelines),
             pipeline_arr=sum((arr for _, arr in pipelines), Decimal("0")),
+            book=book,
         )
-        with _gc_paused():  # as the scoring: many small objects, freed by reference counting
+        with gc_paused():  # as the scoring: many small objects, freed by reference counting
             store_team_figures(session, as_of=as_of, config=config, scanned=scanned)
     return report
 

@@ -112,9 +112,10 @@ def extract_days(
     ``extra["onboarding_progress"]`` (``tools.onboarding.progress_of_first_days``, the same
     progress ``onboarding_progress`` reads, without names) and the trigger from it. Otherwise
     the trigger is read by ``onboarding_triggers`` (its own statements, the scan's path).
-    For the whole portfolio (or an id range) on one day, ``findings`` reads only what
-    expansion needs (weekly usage and feature use; no daily usage nor urgent tickets, no
-    milestones), when ``FindingWindows.in_bulk`` says the portfolio's windows hold it."""
+    For the whole portfolio (or an id range) on one day, ``findings`` reads only what the
+    scan's expansion pipeline needs (the seat rule's weekly peaks and feature use; no daily
+    usage nor urgent tickets, no milestones), when ``FindingWindows.in_bulk`` says the
+    portfolio's windows hold it."""
     days = list(days)
     if not days:
         return []
