@@ -46,8 +46,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from tools.expansion import expansion_opportunities, pipeline_total
-from tools.facts import ActiveContract, active_contracts, rows
-from tools.facts.contracts import accounts_with_contracts
+from tools.facts import rows
+from tools.facts.contracts import accounts_with_contracts, arr_in_force
 from tools.facts.definitions import is_at_risk
 from tools.facts.surveys import nps_counts
 from tools.handoff import expansion_pipeline
@@ -83,14 +83,16 @@ def one_year_before(day: date) -> date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def retention(
-    then: Mapping[int, ActiveContract], now: Mapping[int, ActiveContract]
-) -> tuple[float | None, float | None, float | None]:
+InForce = Mapping[int, tuple[Decimal, date]]
+"""Each account's contract in force on a day: its ARR and end date (``arr_in_force``)."""
+
+
+def retention(then: InForce, now: InForce) -> tuple[float | None, float | None, float | None]:
     """(NRR, GRR, logo churn) of the accounts in ``then`` (see the module docstring)."""
     if not then:
         return None, None, None
-    start = np.array([float(c.arr) for c in then.values()], dtype=np.float64)
-    end = np.array([float(now[a].arr) if a in now else 0.0 for a in then], dtype=np.float64)
+    start = np.array([float(arr) for arr, _ in then.values()], dtype=np.float64)
+    end = np.array([float(now[a][0]) if a in now else 0.0 for a in then], dtype=np.float64)
     lost = sum(1 for a in then if a not in now)
     logo_churn = round(lost / len(then), 4)
     base = float(start.sum())
@@ -171,12 +173,10 @@ Due = tuple[int, Decimal, date]
 ARR, end date)."""
 
 
-def renewals_due(now: Mapping[int, ActiveContract], *, as_of: date) -> tuple[Due, ...]:
+def renewals_due(now: InForce, *, as_of: date) -> tuple[Due, ...]:
     """The accounts of ``now`` renewing within the longest of ``RENEWAL_WINDOWS``."""
     horizon = as_of + timedelta(days=max(RENEWAL_WINDOWS))
-    return tuple(
-        (c.account_id, c.arr, c.end_date) for c in now.values() if as_of <= c.end_date <= horizon
-    )
+    return tuple((a, arr, end) for a, (arr, end) in now.items() if as_of <= end <= horizon)
 
 
 def renewal_buckets(
@@ -250,14 +250,14 @@ class BookFigures:
 
 def book_figures(session: Session, *, as_of: date, config: ScoringConfig) -> BookFigures:
     """``BookFigures`` of ``as_of`` (see the module docstring for each definition)."""
-    now = active_contracts(session, on=as_of)
-    then = active_contracts(session, on=one_year_before(as_of))
+    now = arr_in_force(session, on=as_of)
+    then = arr_in_force(session, on=one_year_before(as_of))
     nrr, grr, logo_churn = retention(then, now)
     return BookFigures(
         as_of=as_of,
         accounts=accounts_with_contracts(session, by=as_of),
         active_ids=frozenset(now),
-        total_arr=sum((c.arr for c in now.values()), Decimal("0")),
+        total_arr=sum((arr for arr, _ in now.values()), Decimal("0")),
         nrr=nrr,
         grr=grr,
         logo_churn=logo_churn,

@@ -17,6 +17,8 @@ from tests.tools.test_lean import (
     add_usage,
     days_back,
 )
+from tools.facts import active_contracts
+from tools.facts.contracts import arr_in_force
 from tools.metrics import (
     compute_portfolio_metrics,
     net_promoter_score,
@@ -296,3 +298,25 @@ def test_metrics_report_median_time_to_value_by_cohort(session: Session) -> None
     january = next(c for c in m.time_to_value if c.cohort == "2026-01")
     assert january.accounts == 2
     assert january.median_days is not None
+
+
+def test_the_arr_in_force_is_that_of_the_contract_in_force(session: Session) -> None:
+    """The team figures' light reader (ARR and end date) picks the contract ``active_contracts``
+    picks on every day: the latest-starting one when a renewal overlaps its predecessor, none
+    between contracts or before the first."""
+    ids = _retention_portfolio(session)
+    add_contract(  # overlaps the flat account's contract by a month, then runs on
+        session, ids["flat"], "flat-c2", arr="90000", start=date(2026, 5, 1), end=date(2027, 4, 30)
+    )
+    add_contract(  # starts the same day as the new logo's contract: the later id wins
+        session, ids["new"], "new-c2", arr="55000", start=date(2025, 9, 1), end=date(2026, 9, 30)
+    )
+    session.flush()
+    for day in (YEAR_AGO, date(2025, 6, 1), date(2025, 9, 1), AS_OF, date(2026, 5, 15)):
+        expected = {a: (c.arr, c.end_date) for a, c in active_contracts(session, on=day).items()}
+        assert arr_in_force(session, on=day) == expected, day
+    assert arr_in_force(session, on=date(2026, 5, 15))[ids["flat"]] == (
+        Decimal("90000"),
+        date(2027, 4, 30),
+    )
+    assert arr_in_force(session, on=date(2025, 9, 1))[ids["new"]][0] == Decimal("55000")

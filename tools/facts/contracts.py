@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -33,11 +34,20 @@ class ActiveContract:
     contract_external_id: str
 
 
+def _in_force(stmt: Any, on: date) -> Any:
+    """``stmt`` restricted to the contracts in force on ``on``, by account then start date: the
+    last row of an account is its contract in force (a renewal overlapping its predecessor
+    wins)."""
+    return stmt.where(col(Contract.start_date) <= on, col(Contract.end_date) >= on).order_by(
+        col(Contract.account_id), col(Contract.start_date), col(Contract.id)
+    )
+
+
 def active_contracts(
     session: Session, *, on: date, account_ids: Sequence[int] | None = None
 ) -> dict[int, ActiveContract]:
     """Contracts in force on ``on`` (start_date <= on <= end_date), one per account."""
-    stmt = (
+    stmt = _in_force(
         select(
             col(Contract.account_id),
             col(Account.external_id),
@@ -47,10 +57,8 @@ def active_contracts(
             col(Contract.start_date),
             col(Contract.end_date),
             col(Contract.external_id),
-        )
-        .join(Account, col(Account.id) == col(Contract.account_id))
-        .where(col(Contract.start_date) <= on, col(Contract.end_date) >= on)
-        .order_by(col(Contract.account_id), col(Contract.start_date), col(Contract.id))
+        ).join(Account, col(Account.id) == col(Contract.account_id)),
+        on,
     )
     if account_ids is not None:
         stmt = stmt.where(in_ids(col(Contract.account_id), account_ids))
@@ -68,6 +76,15 @@ def active_contracts(
             contract_external_id=str(row[7]),
         )
     return result
+
+
+def arr_in_force(session: Session, *, on: date) -> dict[int, tuple[Decimal, date]]:
+    """The ARR and end date of each account's contract in force on ``on`` (the contract
+    ``active_contracts`` gives; the team figures' retention and renewals read only these)."""
+    stmt = _in_force(
+        select(col(Contract.account_id), col(Contract.arr), col(Contract.end_date)), on
+    )
+    return {int(a): (Decimal(arr or 0), end) for a, arr, end in rows(session, stmt)}
 
 
 def renewals_due(
