@@ -40,7 +40,7 @@ from decimal import Decimal
 import numpy as np
 from sqlmodel import Session
 
-from tools.facts.definitions import money_text
+from tools.facts.definitions import cents, money_text
 from tools.facts.extract import RawMetrics, extract_raw
 from tools.health import SignalMatrix, UnknownAccountError, health_score_for, signal_matrix
 from tools.results import Band, ChurnRisk, HealthResult, RiskLevel, Severity, TriggerHit
@@ -240,7 +240,7 @@ def arr_at_risk(arr: float, level: RiskLevel) -> Decimal:
     """The ARR at risk: the active ARR (to the cent) unless the level is low."""
     if level == RiskLevel.LOW:
         return Decimal("0")
-    return Decimal(str(round(float(arr), 2))).quantize(Decimal("0.01"))
+    return cents(arr)
 
 
 def assess(

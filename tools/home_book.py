@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, select
 from sqlmodel import Session, col
 
 from tools.churn import arr_at_risk
+from tools.facts.definitions import cents
 from tools.facts.extract import IN_LIST_LIMIT, Scope, contract_terms
 from tools.facts.query import rows
 from tools.models import Account, ChurnTriggerRecord, HealthSnapshot
@@ -223,7 +224,7 @@ def _stored_summary(row: Any, as_of: date, onboarding: OnboardingConfig) -> Acco
         days_to_renewal=(renewal - as_of).days if renewal is not None else None,
         active=True,
         plan=plan,
-        arr=_cents(float(arr)),
+        arr=cents(float(arr)),
         seats=int(seats),
         renewal=renewal,
     )
@@ -323,7 +324,7 @@ def _summaries(
             days_to_renewal=_days(terms["days_to_renewal"][i]),
             active=active,
             plan=terms["plan"][i],
-            arr=_cents(terms["arr"][i]) if active else Decimal("0"),
+            arr=cents(terms["arr"][i]) if active else Decimal("0"),
             seats=int(terms["seats_purchased"][i]) if active else 0,
             renewal=terms["renewal_date"][i],
         )
@@ -332,8 +333,3 @@ def _summaries(
 
 def _days(value: float) -> int | None:
     return None if value != value else int(value)  # NaN: unknown
-
-
-def _cents(value: float) -> Decimal:
-    """Dollars to the cent, as every summary rounds them."""
-    return Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from tests.utils.factories import (
 from tools import db
 from tools.churn import churn_risk_for
 from tools.facts import money_text
+from tools.facts.definitions import cents
 from tools.health import health_score_for
 from tools.importer import import_directory
 from tools.models import Account, Ticket, UsageDaily
@@ -178,3 +180,14 @@ def test_adoption_never_exceeds_the_plan(session: Session) -> None:
 )
 def test_one_money_format(amount: float | None, text: str) -> None:
     assert money_text(amount) == text
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [(135000.0, "135000.00"), (12000.125, "12000.12"), (0.1 + 0.2, "0.30"), (99.999, "100.00")],
+)
+def test_one_rounding_of_float_arr_to_money(amount: float, expected: str) -> None:
+    """Cards, lists, App Home and ARR at risk turn the extraction's float ARR into money the
+    same way (``cents``): to the cent, from the float's shortest repr."""
+    assert cents(amount) == Decimal(expected)
+    assert str(cents(amount)) == expected

@@ -112,6 +112,12 @@ def dollars(amount: Decimal | float | int) -> Decimal:
     return value.quantize(Decimal("1"), rounding=ROUND_HALF_UP)
 
 
+def cents(amount: float | Decimal) -> Decimal:
+    """An amount the extraction holds as a float (ARR) as money to the cent, as every summary,
+    card and ARR at risk shows it."""
+    return Decimal(str(round(float(amount), 2))).quantize(Decimal("0.01"))
+
+
 def money_text(amount: Decimal | float | int | None) -> str:
     """``45000.4`` -> ``"$45,000"``; negative amounts as ``-$1,200``; None as ``"—"``."""
     if amount is None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.facts.definitions import money_text
+from tools.facts.definitions import cents, money_text
 from tools.facts.extract import FloatArray, RawMetrics, extract_raw
 
 if TYPE_CHECKING:
@@ -36,10 +36,6 @@ def usage_changes(raw: RawMetrics) -> tuple[FloatArray, FloatArray, FloatArray]:
     activity = relative_change(raw.activity_recent, raw.activity_prior)
     users = relative_change(raw.user_days_recent, raw.user_days_prior)
     return activity, users, np.minimum(activity, users)
-
-
-def _money(value: float) -> Decimal:
-    return Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ class AccountFacts:
             as_of=raw.as_of,
             in_force=in_force,
             plan=raw.plan[i],
-            arr=_money(raw.arr[i]) if in_force else Decimal("0"),
+            arr=cents(raw.arr[i]) if in_force else Decimal("0"),
             seats_purchased=int(raw.seats_purchased[i]) if in_force else 0,
             seats_used=int(raw.seats_used[i]),
             renewal_date=raw.renewal_date[i],

@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 
 from tools.churn import churn_from_raw
 from tools.expansion import expansion_of, expansion_opportunities
+from tools.facts.definitions import cents
 from tools.facts.extract import (
     IN_LIST_LIMIT,
     RawMetrics,
@@ -66,7 +67,7 @@ def _summaries(
             owner_slack_id=account.owner_slack_id,
             lifecycle_stage=_stage(account.lifecycle_stage, terms, i, active, onboarding),
             plan=terms["plan"][i],
-            arr=_money(terms["arr"][i]) if active else Decimal("0"),
+            arr=cents(terms["arr"][i]) if active else Decimal("0"),
             seats_purchased=int(terms["seats_purchased"][i]) if active else 0,
             seats_used=seats_used.get(account_id),
             renewal_date=terms["renewal_date"][i],
@@ -103,10 +104,6 @@ def _stage(
         active=active,
         config=onboarding,
     )
-
-
-def _money(value: float) -> Decimal:
-    return Decimal(str(round(float(value), 2))).quantize(Decimal("0.01"))
 
 
 def account_summaries(
