@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import platform
 import sys
 import time
@@ -30,6 +31,10 @@ def discover(selected: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    # Warnings to this process's stderr, set before any bench runs a CLI command in process
+    # (typer's CliRunner): the command's own logging setup then keeps this handler instead of
+    # one on the runner's captured stream, which is closed once the command returns.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = Console(width=max(Console().width, 140))  # long benchmark names: never truncate
     workdir = HERE / "data"
     workdir.mkdir(exist_ok=True)

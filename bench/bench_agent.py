@@ -81,6 +81,19 @@ def _revision_script(fake: FakeMessagesAPI) -> None:
     fake.enqueue_responder(_answer(lambda r: f"Updated {r['section']} (v{r['version']})."))
 
 
+def _theme_names(request: dict[str, Any]) -> dict[str, Any] | None:
+    """Claude naming voice-of-the-customer themes (``tools.voc.labels``), which a QBR draft asks
+    on the side once per uncached theme: plain names for the parts asked; None for the agent's
+    own calls, which the task's script answers."""
+    content = request["messages"][-1]["content"]
+    if not isinstance(content, str) or "Parts to write:" not in content:
+        return None
+    asked = content.split("Parts to write:", 1)[1].split("\n", 1)[0].strip(" .")
+    parts = [p.strip() for p in asked.split(",") if p.strip()]
+    names = {p: f"Customer theme {chr(ord('A') + k % 26)}" for k, p in enumerate(parts)}
+    return {"content": [{"type": "text", "text": json.dumps(names)}], "stop_reason": "end_turn"}
+
+
 TASKS: dict[str, list[tuple[str, Script]]] = {
     "health_question": [("How is Acme doing?", _health_script)],
     "at_risk_question": [("Which accounts are at risk?", _at_risk_script)],
@@ -110,6 +123,7 @@ def _run_task(
     sessions: db.SessionFactory, name: str, turns: list[tuple[str, Script]]
 ) -> list[Measurement]:
     fake = FakeMessagesAPI()
+    fake.side = _theme_names
     agent = Agent(
         client=fake.client(),
         session_factory=sessions,

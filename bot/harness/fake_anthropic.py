@@ -29,6 +29,7 @@ MIN_CACHEABLE_TOKENS = 512
 FAKE_API_KEY = "sk-ant-fake-key-for-tests"
 
 Responder = Callable[[dict[str, Any]], dict[str, Any]]
+SideResponder = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 def estimate_tokens(value: object) -> int:
@@ -59,6 +60,10 @@ class FakeMessagesAPI:
         self._ids = itertools.count(1)
         self._cached_prefixes: set[str] = set()
         self.unscripted_calls = 0
+        self.side: SideResponder | None = None
+        """Answers a request before the queue when it returns a reply (None: the queue serves
+        it): calls the code under test makes on the side, whose number depends on what is
+        cached (Claude naming voice-of-the-customer themes inside a tool)."""
 
     # -- scripting ---------------------------------------------------------------------------
 
@@ -172,6 +177,9 @@ class FakeMessagesAPI:
         body: dict[str, Any] = json.loads(request.content or b"{}")
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        side = self.side(body) if self.side is not None else None
+        if side is not None:
+            return httpx2.Response(200, json=self._complete(side, body))
         if not self._queue:
             self.unscripted_calls += 1
             return self._error_response(500, "no scripted response left")
