@@ -349,16 +349,15 @@ def expansion_opportunities(
 
 
 def expansion_of(
-    facts: dict[int, FindingFacts], *, config: ScoringConfig, ranked: bool = True
+    facts: dict[int, FindingFacts], *, config: ScoringConfig
 ) -> dict[int, list[ExpansionOpportunity]]:
     """``expansion_opportunities`` of a few accounts from the facts their report already
     extracted (``extract_days(..., findings=True)``): the same opportunities and strengths,
-    no table read again. ``ranked=False`` leaves the strength at 0 (the scan's team figures
-    count the pipeline and sum its ARR; nothing there is ranked): the scan's bulk facts hold
-    only the weeks of the seat rule, and ranking them raises ``ValueError``."""
+    no table read again. The scan's bulk facts hold only the weeks of the seat rule: ranking
+    them raises ``ValueError`` (the scan counts its pipeline with ``pipeline_of``)."""
     cfg = config.expansion
     result, shown = _opportunities(_inputs_of(facts, cfg), cfg)
-    if shown and ranked:
+    if shown:
         _add_strength(result, strength_of_facts({a: facts[a] for a in shown}), cfg)
     return result
 

@@ -147,9 +147,9 @@ def test_the_scans_bulk_findings_give_the_expansion_of_its_own_reader(
     demo: Engine, id_range: tuple[int, int] | None
 ) -> None:
     """The scan's findings read with the portfolio's statements (weekly peaks from its recent
-    usage window, feature use from its adoption statement) give every account the
-    opportunities of ``expansion_opportunities`` (unranked: the team figures count and sum
-    them), and the weekly peaks of the account's own findings."""
+    usage window, feature use from its adoption statement) hold each account's own contract,
+    weekly peaks and expansion feature use, and count the pipeline of
+    ``expansion_opportunities`` (the team figures count and sum it)."""
     weeks = CONFIG.expansion.seat_weeks
     with db.session_factory(demo)() as session:
         raw = extract_raw(session, as_of=TODAY, config=CONFIG, id_range=id_range, findings=True)
@@ -157,10 +157,6 @@ def test_the_scans_bulk_findings_give_the_expansion_of_its_own_reader(
         ids = raw.ids.tolist()
         expected = expansion_opportunities(session, as_of=TODAY, config=CONFIG, account_ids=ids)
         (one,) = extract_days(session, days=[TODAY], config=CONFIG, account_ids=ids, findings=True)
-    unranked = {
-        a: [o.model_copy(update={"strength": 0.0}) for o in opps] for a, opps in expected.items()
-    }
-    assert expansion_of(bulk, config=CONFIG, ranked=False) == unranked
     # The scan's team figures count and sum them from the rules' numbers alone.
     assert pipeline_of(bulk, config=CONFIG) == pipeline_total(expected)
     estimates = sorted(o.estimated_arr for opps in expected.values() for o in opps)
@@ -173,8 +169,13 @@ def test_the_scans_bulk_findings_give_the_expansion_of_its_own_reader(
     assert sum(len(o) for o in expected.values()), "the demo has opportunities to compare"
     with pytest.raises(ValueError, match="weeks asked"):  # the strength's 8 weeks: not read
         expansion_of(bulk, config=CONFIG)
+    cfg = CONFIG.expansion
+    heavy = (cfg.module_min_users, min(cfg.module_min_events, cfg.integration_min_events))
     compared = 0
     for account_id, facts in one.extra["findings"].items():
+        assert bulk[account_id].contract == facts.contract, account_id
+        uses = bulk[account_id].feature_use(*heavy, cfg.api_feature_keys)
+        assert uses == facts.feature_use(*heavy, cfg.api_feature_keys), account_id
         got, want = bulk[account_id].weekly_peaks(weeks), facts.weekly_peaks(weeks)
         assert (got is None) == (want is None), account_id
         if got is not None and want is not None:

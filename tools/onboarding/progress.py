@@ -136,8 +136,8 @@ def first_value_days(
     session: Reader, *, as_of: date, config: OnboardingConfig, started_since: date
 ) -> dict[int, FirstValue]:
     """The time to first value of each account that started between ``started_since`` and
-    ``as_of``: ``onboarding_progress(..., started_since=...)``'s, reading only the first-value
-    milestone (the team figures' time to value by cohort)."""
+    ``as_of``, as ``onboarding_progress`` gives it, reading only those accounts and only the
+    first-value milestone (the team figures' time to value by cohort)."""
     starts = start_dates(session, None, between=(started_since, as_of))
     milestone = config.enabled()[config.first_value]
     reached: dict[int, date] = {}
@@ -162,7 +162,7 @@ def _milestone(
 ) -> MilestoneProgress:
     due = start + timedelta(days=milestone.due_days) if milestone.due_days else None
     days = _days_to_reach(reached, start)
-    if reached is not None and days is not None:
+    if days is not None:
         on_time = None if milestone.due_days is None else days <= milestone.due_days
         return MilestoneProgress(
             key=key,
@@ -184,18 +184,15 @@ def onboarding_progress(
     config: OnboardingConfig,
     account_ids: Sequence[int] | None = None,
     only_onboarding: bool = False,
-    started_since: date | None = None,
 ) -> dict[int, OnboardingProgress]:
     """Onboarding progress of ``account_ids`` (None: all) as of ``as_of``.
 
-    With ``only_onboarding``, only accounts younger than the onboarding window (and started);
-    with ``started_since``, only accounts that started between that day and ``as_of``.
+    With ``only_onboarding``, only accounts younger than the onboarding window (and started),
+    filtered by the statements.
     """
-    first = started_since
-    if only_onboarding:
-        youngest = as_of - timedelta(days=config.window_days - 1)
-        first = youngest if first is None else max(first, youngest)
-    starts = start_dates(session, account_ids, between=None if first is None else (first, as_of))
+    youngest = as_of - timedelta(days=config.window_days - 1)
+    between = (youngest, as_of) if only_onboarding else None
+    starts = start_dates(session, account_ids, between=between)
     ids = sorted(a for a, s in starts.items() if s <= as_of)
     milestones = config.enabled()
     reached: dict[str, dict[int, date]] = {key: {} for key in milestones}
